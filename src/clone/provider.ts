@@ -1,0 +1,27 @@
+import type pg from "pg";
+
+/** A running throwaway database. Disposing it stops the server and removes everything it left on disk. */
+export interface Clone extends AsyncDisposable {
+  /** Which provider made it, for the report ("embedded"). */
+  readonly provider: string;
+  /** Connection settings for the clone's database (the password is inside; never print this object). */
+  connectionConfig(): pg.ClientConfig;
+  /** A connection URL with the password replaced by "***", safe to print. */
+  displayUrl(): string;
+  /** Stops the server and removes its files. Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface CloneOptions {
+  /** postgresql.conf settings (shared_buffers, max_connections, fsync…). */
+  settings?: Record<string, string | number | boolean>;
+  /** Database to create and connect to. */
+  database?: string;
+  log?: (line: string) => void;
+}
+
+/** Makes clones. One implementation per file under src/clone/. */
+export interface CloneProvider {
+  readonly name: string;
+  start(options: CloneOptions): Promise<Clone>;
+}

@@ -1,0 +1,67 @@
+/**
+ * Process-wide registry of things to undo if the process is interrupted (Ctrl-C, SIGTERM): servers to stop,
+ * directories to remove. Normal exits undo them through `await using`/finally; this is the last resort.
+ */
+type Cleanup = { label: string; fn: () => Promise<unknown> | unknown };
+
+const pending = new Map<number, Cleanup>();
+let nextId = 1;
+let installed = false;
+const interruptListeners = new Set<(signal: NodeJS.Signals) => void>();
+
+/** Registers a cleanup; returns a function that unregisters it (call it once the thing is undone). */
+export function registerCleanup(label: string, fn: () => Promise<unknown> | unknown): () => void {
+  installSignalHandlers();
+  const id = nextId++;
+  pending.set(id, { label, fn });
+  return () => {
+    pending.delete(id);
+  };
+}
+
+/** Runs every pending cleanup, newest first, never throwing. */
+export async function runAllCleanups(): Promise<void> {
+  const items = [...pending.entries()].reverse();
+  pending.clear();
+  for (const [, c] of items) {
+    try {
+      await c.fn();
+    } catch {
+      // Best effort: one failed cleanup must not stop the others.
+    }
+  }
+}
+
+/** Lets the rehearsal learn of an interrupt (to mark its report aborted) before the process exits. */
+export function onInterrupt(listener: (signal: NodeJS.Signals) => void): () => void {
+  interruptListeners.add(listener);
+  return () => interruptListeners.delete(listener);
+}
+
+/** Exit code for an interrupted run: 128 + signal number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1;
+}
+
+function installSignalHandlers(): void {
+  if (installed) return;
+  installed = true;
+  let handling = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (handling) return;
+      handling = true;
+      for (const l of interruptListeners) {
+        try {
+          l(signal);
+        } catch {
+          // Listeners are advisory.
+        }
+      }
+      // Give a listener that writes an aborted report a moment, then undo everything and exit.
+      setTimeout(() => {
+        void runAllCleanups().finally(() => process.exit(signalExitCode(signal)));
+      }, 50);
+    });
+  }
+}
