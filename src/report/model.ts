@@ -63,6 +63,8 @@ export interface LockHold {
   statement: number;
   relation: string;
   relation_oid: number;
+  /** pg_class.relkind: r table, p partitioned table, i index…; null when dropped in the same transaction. */
+  relkind: string | null;
   mode: string;
   acquired_ms: number;
   released_ms: number;

@@ -1,0 +1,3 @@
+-- The original PK on (id) was dropped at the cutover. Rebuild its index on the history partition without
+-- blocking writes, so the reverse cutover can restore the PK as a catalog change.
+CREATE UNIQUE INDEX CONCURRENTLY ledger_history_id_key ON ledger_history (id);

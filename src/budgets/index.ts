@@ -1,0 +1,15 @@
+import type { CheckResult } from "../report/model.ts";
+import type { Scenario } from "../scenario/schema.ts";
+import type { Budget, RunFacts } from "./budget.ts";
+import { durationBudgets } from "./durations.ts";
+import { lockHoldBudget } from "./lock-hold.ts";
+import { noRewriteUnderAccessExclusive, noScanUnderAccessExclusive } from "./under-access-exclusive.ts";
+
+export type { RunFacts } from "./budget.ts";
+
+const BUDGETS: Budget[] = [lockHoldBudget, noScanUnderAccessExclusive, noRewriteUnderAccessExclusive, durationBudgets];
+
+/** Every budget's verdict on a run. Pure. */
+export function evaluateBudgets(budgets: Scenario["budgets"], facts: RunFacts): CheckResult[] {
+  return BUDGETS.flatMap((b) => b(budgets, facts));
+}

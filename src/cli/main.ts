@@ -1,0 +1,154 @@
+/**
+ * The `rehearse` command line: commander wiring only. Each command calls the library and maps its result to
+ * an exit code: 0 passed, 1 failed, 2 could not be carried out (inconclusive), 130/143 interrupted.
+ */
+import { writeFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { RunReport } from "../report/model.ts";
+import { fileReporters } from "../report/registry.ts";
+import { renderTerminal, shouldUseColor } from "../report/terminal.ts";
+import { writeReports } from "../report/write.ts";
+import { rehearse } from "../run/rehearsal.ts";
+import { formatProblem, loadScenario, ScenarioError } from "../scenario/load.ts";
+import { scenarioJsonSchema } from "../scenario/json-schema.ts";
+import { runAllCleanups } from "../util/cleanup.ts";
+import { createLogger } from "../util/logger.ts";
+import { redact } from "../util/redact.ts";
+import { TOOL_VERSION } from "../version.ts";
+
+function parseScale(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("--scale takes a positive number, e.g. 0.1 or 10");
+  return n;
+}
+
+/** --rows 1000000 (every seeded table… no: the first) or --rows ledger=1000000 (repeatable). */
+function parseRows(v: string, prev: Record<string, number> = {}): Record<string, number> {
+  const m = /^(?:([A-Za-z_][\w.$]*)=)?(\d+)$/.exec(v.replace(/_/g, ""));
+  if (!m || Number(m[2]) <= 0) {
+    throw new InvalidArgumentError("--rows takes a positive row count for the first table (--rows 1000000) or table=rows (--rows ledger=1000000)");
+  }
+  return { ...prev, [m[1] ?? "*"]: Number(m[2]) };
+}
+
+async function commandRun(
+  scenarioPath: string,
+  o: { scale?: number; rows?: Record<string, number>; rollback?: boolean; out: string; expect?: boolean; debug?: boolean; quiet?: boolean },
+): Promise<number> {
+  const logger = createLogger({ debug: o.debug, quiet: o.quiet });
+  let rows = o.rows;
+  if (rows?.["*"] !== undefined) {
+    // A bare --rows applies to the first table of the dataset.
+    try {
+      const rs = await loadScenario(scenarioPath);
+      const first = rs.scenario.dataset.tables[0]?.name;
+      const { "*": n, ...rest } = rows;
+      rows = first ? { ...rest, [first]: n! } : rest;
+    } catch {
+      // Let the rehearsal report the scenario's problems.
+    }
+  }
+  const reportsRoot = path.resolve(o.out);
+  const writeAborted = (report: RunReport) => {
+    // Synchronous: the process is about to exit on the signal.
+    const dir = path.join(reportsRoot, report.run_id);
+    mkdirSync(dir, { recursive: true });
+    for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
+  };
+  const report = await rehearse({ scenarioPath, scale: o.scale, rows, rollback: o.rollback, logger, onAbort: writeAborted });
+  const dir = path.join(reportsRoot, report.run_id);
+  await writeReports(report, dir);
+  process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
+  process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
+  if (o.expect) {
+    process.stdout.write(`expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.explanation}\n`);
+    return report.expectation.met ? 0 : report.exit_code === 0 ? 1 : report.exit_code;
+  }
+  return report.exit_code;
+}
+
+async function commandValidate(scenarioPath: string): Promise<number> {
+  try {
+    const rs = await loadScenario(scenarioPath);
+    const steps = rs.phases.reduce((n, p) => n + p.steps.length, 0);
+    process.stdout.write(
+      `${path.relative(process.cwd(), rs.file)}: valid — ${rs.phases.length} phases, ${steps} steps, ` +
+        `${rs.rollback.length} rollback steps, ${rs.scenario.invariants.length} invariants, expect ${rs.scenario.expect.verdict}\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof ScenarioError) {
+      process.stderr.write(`${err.problems.length} problem(s):\n${err.problems.map(formatProblem).join("\n")}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command("rehearse")
+    .description("Rehearse a risky PostgreSQL migration on a throwaway clone, tracing locks and checking invariants.")
+    .version(TOOL_VERSION)
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 every invariant and budget held; 1 the rehearsal ran and something failed;\n" +
+        "2 the rehearsal could not be carried out (inconclusive); 130/143 interrupted.",
+    );
+
+  program
+    .command("run")
+    .description("run a rehearsal: clone, seed, migrate with lock tracing, check, report, remove the clone")
+    .argument("<scenario>", "scenario folder (containing scenario.yaml)")
+    .addOption(new Option("--scale <factor>", "multiply every table's rows").argParser(parseScale))
+    .addOption(new Option("--rows <n|table=n>", "rows to seed (repeatable)").argParser(parseRows))
+    .option("--rollback", "run the rollback section after the migration and check the invariants again")
+    .option("--out <dir>", "where report folders go", "reports")
+    .option("--expect", "exit 0 when the outcome matches the scenario's expect section (for hazard scenarios)")
+    .option("--quiet", "no progress lines")
+    .option("--debug", "server logs and stack traces")
+    .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));
+
+  program
+    .command("validate")
+    .description("check a scenario (YAML, fields, SQL files and syntax) without running it")
+    .argument("<scenario>", "scenario folder")
+    .action(async (scenario: string) => setExit(await commandValidate(scenario)));
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of scenario.yaml (for editors)")
+    .action(() => {
+      process.stdout.write(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
+      setExit(0);
+    });
+  return program;
+}
+
+async function main(): Promise<void> {
+  let code = 0;
+  const debug = process.argv.includes("--debug");
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message?: string };
+    if (typeof e.code === "string" && e.code.startsWith("commander.")) {
+      // Help and version exit 0; usage errors are bad input: 2.
+      code = e.exitCode === 0 ? 0 : 2;
+    } else {
+      process.stderr.write(`rehearse: internal error: ${redact(e.message ?? String(err))}\n`);
+      if (debug && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+      code = 2;
+    }
+  } finally {
+    await runAllCleanups();
+  }
+  process.exit(code);
+}
+
+await main();

@@ -1,0 +1,408 @@
+/**
+ * Runs migration (or rollback) steps in order on one connection, tracing locks, and never throws: each step
+ * ends success / error / not_executed and keeps its error located in the scenario's files. Only a harness
+ * failure (the clone went away, the tracer's own query failed) is returned as `harnessError`.
+ */
+import { performance } from "node:perf_hooks";
+import type pg from "pg";
+import type {
+  LockHold,
+  PhaseResult,
+  SqlErrorInfo,
+  StatementEffect,
+  StatementResult,
+  StepResult,
+} from "../report/model.ts";
+import type { ResolvedStep } from "../scenario/load.ts";
+import { caretExcerpt, lineCol, type SqlStatement } from "../scenario/sql.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
+import { diffSamples, type HeldLock, sample, sampleLocksOf, strongest, type TraceSample } from "./lock-tracer.ts";
+
+export interface RunnerOptions {
+  /** The migration's connection. */
+  db: pg.Client;
+  /** A second connection, used to sample locks while a statement runs outside a transaction. */
+  monitor: pg.Client;
+  /** performance.now() at the start of the run: every time in the report is relative to it. */
+  t0: number;
+  /** Oids of tables marked hot, resolved before the migration so renames keep them hot. */
+  hotOids: Set<number>;
+  clock?: Clock;
+  onStep?: (event: { phase: string; step: string; status: "start" | StepResult["status"] }) => void;
+  /** Checked between statements; when it returns true the run stops and the rest is not_executed. */
+  shouldStop?: () => boolean;
+}
+
+export interface RunnerResult {
+  steps: StepResult[];
+  phases: PhaseResult[];
+  locks: LockHold[];
+  effects: StatementEffect[];
+  /** A failure of the harness, not of the migration: the run is inconclusive. */
+  harnessError?: string;
+}
+
+const LOCK_NOT_AVAILABLE = "55P03";
+
+class HarnessError extends Error {}
+
+type PgError = Error & {
+  code?: string;
+  detail?: string;
+  hint?: string;
+  position?: string;
+  where?: string;
+  internalQuery?: string;
+};
+
+function isServerError(err: unknown): err is PgError {
+  return err instanceof Error && typeof (err as PgError).code === "string" && (err as PgError).code!.length === 5;
+}
+
+function shorten(sql: string): string {
+  const flat = sql.replace(/\s+/g, " ").trim();
+  return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
+}
+
+/** Locates a server error inside the scenario file that holds the statement. */
+export function locateError(err: PgError, step: ResolvedStep, stmt: SqlStatement | undefined): SqlErrorInfo {
+  const info: SqlErrorInfo = {
+    sqlstate: err.code,
+    message: err.message,
+    detail: [err.detail, err.where].filter(Boolean).join("\n") || undefined,
+    hint: err.hint,
+    file: step.sqlText.file,
+    line: stmt?.line,
+  };
+  if (stmt && err.position) {
+    const pos = stmt.offset + Number(err.position) - 1;
+    const { line, column } = lineCol(step.sqlText.text, pos);
+    info.line = line + step.sqlText.firstLine - 1;
+    info.column = column;
+    info.excerpt = caretExcerpt(step.sqlText.text, line, column);
+  } else if (stmt) {
+    const { line } = lineCol(step.sqlText.text, stmt.offset);
+    info.excerpt = step.sqlText.text.split("\n")[line - 1];
+  }
+  return info;
+}
+
+/** Runs steps grouped by phase. */
+export async function runPhases(
+  phases: { name: string; steps: ResolvedStep[] }[],
+  opts: RunnerOptions,
+): Promise<RunnerResult> {
+  const clock = opts.clock ?? systemClock;
+  const result: RunnerResult = { steps: [], phases: [], locks: [], effects: [] };
+  const now = () => performance.now() - opts.t0;
+  let failed = false;
+
+  for (const phase of phases) {
+    const section = phase.steps[0]?.section ?? "migration";
+    if (failed) {
+      result.phases.push({ section, name: phase.name, status: "not_executed" });
+      for (const step of phase.steps) result.steps.push(notExecuted(step));
+      continue;
+    }
+    const pStart = now();
+    let phaseStatus: PhaseResult["status"] = "success";
+    for (const step of phase.steps) {
+      if (failed || opts.shouldStop?.()) {
+        failed = true;
+        result.steps.push(notExecuted(step));
+        continue;
+      }
+      opts.onStep?.({ phase: phase.name, step: step.name, status: "start" });
+      let sr: StepResult;
+      try {
+        sr = await runStep(step, opts, result, now, clock);
+      } catch (err) {
+        // Only HarnessError or a broken connection reach here.
+        result.harnessError = `while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
+        sr = { ...notExecuted(step), status: "error", error: { message: (err as Error).message } };
+      }
+      result.steps.push(sr);
+      opts.onStep?.({ phase: phase.name, step: step.name, status: sr.status });
+      if (sr.status !== "success") {
+        failed = true;
+        phaseStatus = "error";
+      }
+    }
+    result.phases.push({
+      section,
+      name: phase.name,
+      status: phaseStatus,
+      started_ms: pStart,
+      duration_ms: now() - pStart,
+    });
+    if (result.harnessError) failed = true;
+  }
+  return result;
+}
+
+function notExecuted(step: ResolvedStep): StepResult {
+  return {
+    section: step.section,
+    phase: step.phase,
+    name: step.name,
+    status: "not_executed",
+    transaction: step.transaction ?? !step.sqlText.statements.some((s) => s.nonTransactional),
+    attempts: 0,
+    statements: [],
+  };
+}
+
+async function runStep(
+  step: ResolvedStep,
+  opts: RunnerOptions,
+  acc: RunnerResult,
+  now: () => number,
+  clock: Clock,
+): Promise<StepResult> {
+  const { db } = opts;
+  const inTx = step.transaction ?? !step.sqlText.statements.some((s) => s.nonTransactional);
+  const maxAttempts = step.retry?.attempts ?? 1;
+  const started = now();
+  let attempt = 0;
+  let backoff = step.retry?.backoff ?? 100;
+
+  await setTimeouts(db, step);
+  try {
+    for (;;) {
+      attempt++;
+      const locks: LockHold[] = [];
+      const effects: StatementEffect[] = [];
+      const statements: StatementResult[] = [];
+      const out = inTx
+        ? await runInOneTransaction(step, opts, now, statements, locks, effects)
+        : await runEachAlone(step, opts, now, statements, locks, effects);
+      const retryable = out.error?.sqlstate === LOCK_NOT_AVAILABLE && attempt < maxAttempts;
+      if (!retryable) {
+        // Locks and effects of failed attempts are still what production would have lived through.
+        acc.locks.push(...locks);
+        acc.effects.push(...effects);
+        return {
+          section: step.section,
+          phase: step.phase,
+          name: step.name,
+          status: out.error ? "error" : "success",
+          transaction: inTx,
+          attempts: attempt,
+          started_ms: started,
+          duration_ms: now() - started,
+          statements,
+          error: out.error,
+        };
+      }
+      acc.locks.push(...locks);
+      acc.effects.push(...effects);
+      await clock.sleep(backoff);
+      backoff = Math.min(backoff * 2, step.retry?.max_backoff ?? 5000);
+    }
+  } finally {
+    await db.query("RESET lock_timeout; RESET statement_timeout");
+  }
+}
+
+async function setTimeouts(db: pg.Client, step: ResolvedStep): Promise<void> {
+  // Values are numbers of ms from the validated scenario, never user text.
+  if (step.lock_timeout !== undefined) await db.query(`SET lock_timeout = ${Math.round(step.lock_timeout)}`);
+  if (step.statement_timeout !== undefined)
+    await db.query(`SET statement_timeout = ${Math.round(step.statement_timeout)}`);
+}
+
+interface Outcome {
+  error?: SqlErrorInfo;
+}
+
+async function traced(db: pg.Client, inTx: boolean): Promise<TraceSample> {
+  try {
+    return await sample(db, inTx);
+  } catch (err) {
+    throw new HarnessError(`lock tracer query failed: ${(err as Error).message}`);
+  }
+}
+
+/** BEGIN; each statement traced; COMMIT — locks are held from the statement that took them to COMMIT. */
+async function runInOneTransaction(
+  step: ResolvedStep,
+  opts: RunnerOptions,
+  now: () => number,
+  statements: StatementResult[],
+  locks: LockHold[],
+  effects: StatementEffect[],
+): Promise<Outcome> {
+  const { db } = opts;
+  await db.query("BEGIN");
+  const firstSeen = new Map<string, { lock: HeldLock; at: number; statement: number }>();
+  let before = await traced(db, true);
+  let error: SqlErrorInfo | undefined;
+  for (const [i, stmt] of step.sqlText.statements.entries()) {
+    const s0 = now();
+    try {
+      await db.query(stmt.sql);
+    } catch (err) {
+      if (!isServerError(err)) throw err;
+      statements.push(stmtResult(i, stmt, step, now() - s0, "error"));
+      error = locateError(err, step, stmt);
+      break;
+    }
+    statements.push(stmtResult(i, stmt, step, now() - s0, "success"));
+    const after = await traced(db, true);
+    for (const l of after.locks) {
+      const key = `${l.oid}/${l.mode}`;
+      if (!firstSeen.has(key)) firstSeen.set(key, { lock: l, at: s0, statement: i });
+    }
+    recordEffects(step, i, before, after, opts.hotOids, effects);
+    before = after;
+  }
+  const endAt = now();
+  if (error) {
+    await db.query("ROLLBACK");
+  } else {
+    try {
+      await db.query("COMMIT");
+    } catch (err) {
+      if (!isServerError(err)) throw err;
+      error = locateError(err, step, undefined);
+      error.message = `COMMIT failed: ${error.message}`;
+    }
+  }
+  const released = Math.max(endAt, now());
+  for (const { lock, at, statement } of firstSeen.values()) {
+    locks.push({
+      section: step.section,
+      phase: step.phase,
+      step: step.name,
+      statement,
+      relation: lock.relation,
+      relation_oid: lock.oid,
+      relkind: lock.relkind,
+      mode: lock.mode,
+      acquired_ms: at,
+      released_ms: released,
+      held_ms: released - at,
+      in_transaction: true,
+    });
+  }
+  return { error };
+}
+
+/**
+ * Each statement commits alone. Statements that may run in a transaction block are wrapped in their own
+ * BEGIN/COMMIT so they are traced exactly; the rest (CONCURRENTLY, VACUUM) are sampled from a second
+ * connection while they run, and their hold is their duration.
+ */
+async function runEachAlone(
+  step: ResolvedStep,
+  opts: RunnerOptions,
+  now: () => number,
+  statements: StatementResult[],
+  locks: LockHold[],
+  effects: StatementEffect[],
+): Promise<Outcome> {
+  const { db } = opts;
+  for (const [i, stmt] of step.sqlText.statements.entries()) {
+    if (!stmt.nonTransactional) {
+      const single: ResolvedStep = { ...step, sqlText: { ...step.sqlText, statements: [stmt] } };
+      const sub: StatementResult[] = [];
+      const subLocks: LockHold[] = [];
+      const subEffects: StatementEffect[] = [];
+      const out = await runInOneTransaction(single, opts, now, sub, subLocks, subEffects);
+      statements.push(...sub.map((s) => ({ ...s, index: i })));
+      locks.push(...subLocks.map((l) => ({ ...l, statement: i })));
+      effects.push(...subEffects.map((e) => ({ ...e, statement: i })));
+      if (out.error) return out;
+      continue;
+    }
+    // Make the cumulative counters current before and after, so the delta is this statement's.
+    await db.query("SELECT pg_stat_force_next_flush()");
+    const before = await traced(db, false);
+    const pid = (db as unknown as { processID: number }).processID;
+    const seen = new Map<string, HeldLock>();
+    let running = true;
+    const poller = (async () => {
+      while (running) {
+        try {
+          for (const l of await sampleLocksOf(opts.monitor, pid)) seen.set(`${l.oid}/${l.mode}`, l);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const s0 = now();
+    let error: SqlErrorInfo | undefined;
+    try {
+      await db.query(stmt.sql);
+    } catch (err) {
+      if (!isServerError(err)) throw err;
+      error = locateError(err, step, stmt);
+    } finally {
+      running = false;
+      await poller;
+    }
+    const s1 = now();
+    statements.push(stmtResult(i, stmt, step, s1 - s0, error ? "error" : "success"));
+    for (const l of seen.values()) {
+      locks.push({
+        section: step.section,
+        phase: step.phase,
+        step: step.name,
+        statement: i,
+        relation: l.relation,
+        relation_oid: l.oid,
+        relkind: l.relkind,
+        mode: l.mode,
+        acquired_ms: s0,
+        released_ms: s1,
+        held_ms: s1 - s0,
+        in_transaction: false,
+      });
+    }
+    if (error) return { error };
+    await db.query("SELECT pg_stat_force_next_flush()");
+    const after = await traced(db, false);
+    // Outside a transaction nothing is held once the statement returns; attribute the sampled modes.
+    const heldSample: TraceSample = { ...after, locks: [...seen.values()] };
+    recordEffects(step, i, before, heldSample, opts.hotOids, effects);
+  }
+  return {};
+}
+
+function recordEffects(
+  step: ResolvedStep,
+  statement: number,
+  before: TraceSample,
+  after: TraceSample,
+  hotOids: Set<number>,
+  effects: StatementEffect[],
+): void {
+  for (const e of diffSamples(before, after)) {
+    const modes = after.locks.filter((l) => l.oid === e.oid).map((l) => l.mode);
+    effects.push({
+      section: step.section,
+      phase: step.phase,
+      step: step.name,
+      statement,
+      relation: e.relation,
+      relation_oid: e.oid,
+      seq_scans: e.seq_scans,
+      seq_tup_read: e.seq_tup_read,
+      idx_tup_fetch: e.idx_tup_fetch,
+      rewritten: e.rewritten,
+      held_mode: strongest(modes),
+      hot: hotOids.has(e.oid),
+    });
+  }
+}
+
+function stmtResult(
+  index: number,
+  stmt: SqlStatement,
+  step: ResolvedStep,
+  duration: number,
+  status: StatementResult["status"],
+): StatementResult {
+  return { index, sql: shorten(stmt.sql), file: step.sqlText.file, line: stmt.line, duration_ms: duration, status };
+}

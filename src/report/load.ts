@@ -1,0 +1,202 @@
+/**
+ * Reads a report.json back (to re-render it, compare runs, or gate CI on it). The schema version is checked
+ * first and on its own, so a report from another rehearse version fails with "version 2, expected 1" rather
+ * than with a list of field errors; then the shape is validated, so a reporter never meets a missing field.
+ */
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { REPORT_SCHEMA_VERSION, type RunReport } from "./model.ts";
+
+const Section = z.enum(["migration", "rollback"]);
+const StepStatus = z.enum(["success", "error", "not_executed"]);
+const num = z.number();
+
+// Loose objects: fields added to the model later (optional ones do not bump schema_version) are kept, so a
+// report re-rendered by this version loses nothing. Every field a reporter reads is checked.
+const SqlErrorInfo = z.looseObject({
+  sqlstate: z.string().optional(),
+  message: z.string(),
+  detail: z.string().optional(),
+  hint: z.string().optional(),
+  file: z.string().optional(),
+  line: num.optional(),
+  column: num.optional(),
+  excerpt: z.string().optional(),
+});
+
+const StatementResult = z.looseObject({
+  index: num,
+  sql: z.string(),
+  file: z.string().optional(),
+  line: num.optional(),
+  duration_ms: num,
+  status: StepStatus,
+});
+
+const StepResult = z.looseObject({
+  section: Section,
+  phase: z.string(),
+  name: z.string(),
+  status: StepStatus,
+  transaction: z.boolean(),
+  attempts: num,
+  started_ms: num.optional(),
+  duration_ms: num.optional(),
+  statements: z.array(StatementResult),
+  error: SqlErrorInfo.optional(),
+});
+
+const PhaseResult = z.looseObject({
+  section: Section,
+  name: z.string(),
+  status: StepStatus,
+  started_ms: num.optional(),
+  duration_ms: num.optional(),
+});
+
+const LockHold = z.looseObject({
+  section: Section,
+  phase: z.string(),
+  step: z.string(),
+  statement: num,
+  relation: z.string(),
+  relation_oid: num,
+  relkind: z.string().nullable(),
+  mode: z.string(),
+  acquired_ms: num,
+  released_ms: num,
+  held_ms: num,
+  in_transaction: z.boolean(),
+});
+
+const StatementEffect = z.looseObject({
+  section: Section,
+  phase: z.string(),
+  step: z.string(),
+  statement: num,
+  relation: z.string(),
+  relation_oid: num,
+  seq_scans: num,
+  seq_tup_read: num,
+  idx_tup_fetch: num,
+  rewritten: z.boolean(),
+  held_mode: z.string().nullable(),
+  hot: z.boolean(),
+});
+
+const CheckResult = z.looseObject({
+  id: z.string(),
+  kind: z.enum(["invariant", "budget"]),
+  status: z.enum(["pass", "fail", "error", "skipped"]),
+  summary: z.string(),
+  findings: z.array(z.string()),
+  remediation: z.string().optional(),
+  measured: num.optional(),
+  limit: num.optional(),
+  unit: z.string().optional(),
+  stage: z.enum(["after_migration", "after_rollback"]).optional(),
+});
+
+const SeedTableResult = z.looseObject({ table: z.string(), rows: num, duration_ms: num, rows_per_s: num });
+
+const RunReportSchema = z.looseObject({
+  schema_version: z.literal(REPORT_SCHEMA_VERSION),
+  tool: z.looseObject({ name: z.literal("rehearse"), version: z.string() }),
+  run_id: z.string(),
+  scenario: z.looseObject({
+    name: z.string(),
+    path: z.string(),
+    description: z.string(),
+    writeup: z.string().optional(),
+  }),
+  started_at: z.string(),
+  finished_at: z.string(),
+  duration_ms: num,
+  status: z.enum(["passed", "failed", "inconclusive", "aborted"]),
+  exit_code: num,
+  reason: z.string().optional(),
+  context: z.looseObject({
+    provider: z.string(),
+    postgres_version: z.string().optional(),
+    settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    seed: num,
+    scale: num,
+    rows: z.record(z.string(), num),
+    rollback: z.boolean(),
+    node: z.string(),
+  }),
+  seeding: z
+    .looseObject({ tables: z.array(SeedTableResult), rows: num, duration_ms: num, rows_per_s: num })
+    .optional(),
+  phases: z.array(PhaseResult),
+  steps: z.array(StepResult),
+  locks: z.array(LockHold),
+  effects: z.array(StatementEffect),
+  checks: z.array(CheckResult),
+  failing: z.array(z.string()),
+  expectation: z.looseObject({
+    verdict: z.enum(["pass", "fail"]),
+    failing: z.array(z.string()),
+    met: z.boolean(),
+    explanation: z.string(),
+  }),
+});
+
+// Compile-time guard against drift: if the model gains a required field or changes a type, this line stops
+// compiling until the schema above follows. (Optional additions pass through the loose objects unchecked.)
+const _schemaMatchesModel: (v: z.infer<typeof RunReportSchema>) => RunReport = (v) => v;
+void _schemaMatchesModel;
+
+/** How many validation problems to list before "… and N more". */
+const MAX_ISSUES = 8;
+
+function issuePath(p: readonly PropertyKey[]): string {
+  let out = "";
+  for (const k of p) out += typeof k === "number" ? `[${k}]` : out ? `.${String(k)}` : String(k);
+  return out || "(root)";
+}
+
+/** Validates an already-parsed report; `source` names it in errors (a path, "stdin"). */
+export function parseReport(data: unknown, source: string): RunReport {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new Error(`${source}: not a rehearse report (expected a JSON object)`);
+  }
+  if (!("schema_version" in data)) {
+    throw new Error(
+      `${source}: not a rehearse report: no schema_version (expected schema_version ${REPORT_SCHEMA_VERSION})`,
+    );
+  }
+  const found = (data as { schema_version: unknown }).schema_version;
+  if (found !== REPORT_SCHEMA_VERSION) {
+    const newer = typeof found === "number" && found > REPORT_SCHEMA_VERSION;
+    throw new Error(
+      `${source}: report schema_version ${JSON.stringify(found)} is not supported; this rehearse reads schema_version ${REPORT_SCHEMA_VERSION}` +
+        (newer ? " (the report was written by a newer rehearse: upgrade to read it)" : " (re-run the rehearsal to regenerate it)"),
+    );
+  }
+  const result = RunReportSchema.safeParse(data);
+  if (!result.success) {
+    const issues = result.error.issues;
+    const lines = issues.slice(0, MAX_ISSUES).map((i) => `  ${issuePath(i.path)}: ${i.message}`);
+    if (issues.length > MAX_ISSUES) lines.push(`  … and ${issues.length - MAX_ISSUES} more`);
+    throw new Error(`${source}: invalid rehearse report (schema_version ${REPORT_SCHEMA_VERSION}):\n${lines.join("\n")}`);
+  }
+  return result.data as RunReport;
+}
+
+/** Reads and validates a report.json; every error names the file. */
+export async function readReport(file: string): Promise<RunReport> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new Error(`${file}: cannot read report: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  return parseReport(data, file);
+}

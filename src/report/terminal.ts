@@ -1,0 +1,116 @@
+/**
+ * The end-of-run summary printed to the terminal: compact, failures first, nothing an SRE has to scroll
+ * past to learn what broke. Full detail is in the report directory, whose path is the last line.
+ */
+import { redact, redactDeep } from "../util/redact.ts";
+import {
+  CHECK_WORD,
+  checkCounts,
+  checkLabel,
+  errorLocation,
+  expectationLine,
+  formatDuration,
+  formatMeasure,
+  isExpectedFailure,
+  isProblem,
+  orderChecks,
+  phaseLabel,
+  VERDICT,
+} from "./format.ts";
+import type { CheckResult, RunReport, RunStatus } from "./model.ts";
+import type { Reporter } from "./reporter.ts";
+
+export interface TerminalOptions {
+  /** ANSI colours; pass `shouldUseColor(process.stdout)` — never colour a pipe or a CI log file. */
+  color: boolean;
+  /** Printed last, so the path to the full report is where the eye lands. */
+  reportDir?: string;
+}
+
+/** Findings printed per failing check; summary.md and report.json have the rest. */
+const MAX_FINDINGS = 10;
+const INDENT = "     ";
+
+/** Colour only for a TTY, and never when NO_COLOR is set (https://no-color.org); FORCE_COLOR overrides. */
+export function shouldUseColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== "0" && env.FORCE_COLOR !== "false";
+  return stream.isTTY === true && env.TERM !== "dumb";
+}
+
+type Paint = (code: number, text: string) => string;
+
+/**
+ * Text from the database or the scenario is shown as is, minus control characters: an ESC in an error
+ * message or a table name would otherwise be interpreted by the terminal (cursor moves, fake output).
+ */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "?");
+}
+
+function oneLineClean(text: string): string {
+  return clean(text.replace(/\s*\r?\n\s*/g, " ").trim());
+}
+
+const STATUS_COLOR: Record<RunStatus, number> = { passed: 32, failed: 31, inconclusive: 33, aborted: 33 };
+
+function checkLines(r: RunReport, c: CheckResult, paint: Paint): string[] {
+  const label = oneLineClean(checkLabel(c));
+  if (!isProblem(c)) {
+    if (c.status === "pass") return [`${paint(32, "ok")}   ${label}`];
+    return [`${paint(2, "skip")} ${label}${c.summary ? `: ${oneLineClean(c.summary)}` : ""}`];
+  }
+  const word = CHECK_WORD[c.status];
+  const expected = isExpectedFailure(r, c) ? " (expected)" : "";
+  const out = [`${paint(31, word)} ${paint(1, label)}: ${oneLineClean(c.summary)}${expected}`];
+  if (c.measured !== undefined || c.limit !== undefined) {
+    out.push(`${INDENT}measured ${formatMeasure(c.measured, c.unit)}, limit ${formatMeasure(c.limit, c.unit)}`);
+  }
+  for (const f of c.findings.slice(0, MAX_FINDINGS)) out.push(`${INDENT}- ${oneLineClean(f)}`);
+  if (c.findings.length > MAX_FINDINGS) out.push(`${INDENT}- … and ${c.findings.length - MAX_FINDINGS} more`);
+  if (c.remediation) out.push(`${INDENT}fix: ${oneLineClean(c.remediation)}`);
+  return out;
+}
+
+/** Renders the terminal summary. */
+export function renderTerminal(report: RunReport, options: TerminalOptions = { color: false }): string {
+  const r = redactDeep(report);
+  const paint: Paint = options.color ? (code, text) => `\u001b[${code}m${text}\u001b[0m` : (_code, text) => text;
+  const out: string[] = [];
+
+  out.push(
+    `${paint(1, "rehearse")} ${paint(STATUS_COLOR[r.status], VERDICT[r.status])} ${oneLineClean(r.scenario.name)}: ` +
+      `${checkCounts(r)}; exit code ${r.exit_code}; ${formatDuration(r.duration_ms)}`,
+  );
+  if (r.reason) out.push(`  reason: ${oneLineClean(r.reason)}`);
+  out.push(`  ${oneLineClean(expectationLine(r))}`);
+
+  const ordered = orderChecks(r.checks);
+  if (ordered.length > 0) out.push("");
+  for (const c of ordered) out.push(...checkLines(r, c, paint));
+
+  const failed = r.steps.filter((s) => s.status === "error" && s.error);
+  for (const s of failed) {
+    const e = s.error!;
+    out.push("");
+    const state = e.sqlstate ? `SQLSTATE ${e.sqlstate}: ` : "";
+    out.push(
+      `${paint(31, "error")} in ${oneLineClean(`${phaseLabel(s.section, s.phase)}/${s.name}`)}: ${state}${oneLineClean(e.message)}`,
+    );
+    const where = errorLocation(e);
+    if (where) out.push(`${INDENT}at ${oneLineClean(where)}`);
+    if (e.hint) out.push(`${INDENT}hint: ${oneLineClean(e.hint)}`);
+    // Excerpt lines keep their own spacing: the caret line is aligned under the source line.
+    if (e.excerpt) for (const line of e.excerpt.replace(/\s+$/, "").split(/\r?\n/)) out.push(`${INDENT}${clean(line)}`);
+  }
+
+  if (options.reportDir) out.push("", `report: ${clean(options.reportDir)}`);
+  return redact(`${out.join("\n")}\n`);
+}
+
+/** A terminal reporter with fixed options (the registry's default is uncoloured). */
+export function createTerminalReporter(options: TerminalOptions): Reporter {
+  return { format: "terminal", render: (report) => renderTerminal(report, options) };
+}
+
+export const terminalReporter: Reporter = createTerminalReporter({ color: false });

@@ -1,0 +1,466 @@
+/**
+ * One rehearsal, start to finish: clone → schema → seed → snapshot → migration (traced) → snapshot → checks →
+ * budgets → (rollback → checks) → report. Never throws: whatever happens, the caller gets a RunReport whose
+ * status says what it means — passed, failed, inconclusive (could not be carried out) or aborted.
+ */
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import path from "node:path";
+import pg from "pg";
+import { evaluateBudgets } from "../budgets/index.ts";
+import type { CatalogSnapshot } from "../catalog/types.ts";
+import { takeSnapshot } from "../catalog/snapshot.ts";
+import { type InvariantCheck, invariantId, type Stage } from "../checks/check.ts";
+import { CHECKS } from "../checks/registry.ts";
+import { EmbeddedProvider } from "../clone/embedded.ts";
+import type { Clone, CloneProvider } from "../clone/provider.ts";
+import { splitName } from "../db/sql.ts";
+import { runPhases } from "../migration/runner.ts";
+import { locateError } from "../migration/runner.ts";
+import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
+import { formatProblem, loadScenario, type ResolvedScenario, type ResolvedStep, ScenarioError } from "../scenario/load.ts";
+import type { Invariant } from "../scenario/schema.ts";
+import type { SqlText } from "../scenario/sql.ts";
+import { seedDataset } from "../seed/seeder.ts";
+import { onInterrupt, signalExitCode } from "../util/cleanup.ts";
+import type { Logger } from "../util/logger.ts";
+import { registerSecret } from "../util/redact.ts";
+import { TOOL_VERSION } from "../version.ts";
+
+export interface RehearsalOptions {
+  scenarioPath: string;
+  /** Multiply every table's rows by this. */
+  scale?: number;
+  /** Override row counts: table → rows. A bare number applies to the first table. */
+  rows?: Record<string, number>;
+  rollback?: boolean;
+  runId?: string;
+  logger: Logger;
+  /** Providers by name; tests may pass their own. */
+  providers?: Record<string, CloneProvider>;
+  /** Called with the report as it stands when the process is interrupted, to write it synchronously. */
+  onAbort?: (report: RunReport) => void;
+}
+
+class Inconclusive extends Error {}
+
+export function newRunId(scenario: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
+  return `${stamp}-${scenario}-${randomBytes(3).toString("hex")}`;
+}
+
+function emptyReport(opts: RehearsalOptions, name: string): RunReport {
+  return {
+    schema_version: REPORT_SCHEMA_VERSION,
+    tool: { name: "rehearse", version: TOOL_VERSION },
+    run_id: opts.runId ?? newRunId(name),
+    scenario: { name, path: opts.scenarioPath, description: "" },
+    started_at: new Date().toISOString(),
+    finished_at: "",
+    duration_ms: 0,
+    status: "inconclusive",
+    exit_code: 2,
+    context: {
+      provider: "embedded",
+      settings: {},
+      seed: 0,
+      scale: opts.scale ?? 1,
+      rows: {},
+      rollback: opts.rollback ?? false,
+      node: process.version,
+    },
+    phases: [],
+    steps: [],
+    locks: [],
+    effects: [],
+    checks: [],
+    failing: [],
+    expectation: { verdict: "pass", failing: [], met: false, explanation: "" },
+  };
+}
+
+/** Runs one rehearsal. Never throws. */
+export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
+  const log = opts.logger;
+  const t0 = performance.now();
+  const report = emptyReport(opts, path.basename(path.resolve(opts.scenarioPath)));
+  let aborted: NodeJS.Signals | undefined;
+  const stopListening = onInterrupt((signal) => {
+    aborted = signal;
+    report.status = "aborted";
+    report.exit_code = signalExitCode(signal);
+    report.reason = `interrupted by ${signal} during ${stage}`;
+    finish(report, t0);
+    opts.onAbort?.(report);
+  });
+  let stage = "loading the scenario";
+  let clone: Clone | undefined;
+  const clients: pg.Client[] = [];
+  try {
+    const rs = await loadScenario(opts.scenarioPath);
+    const s = rs.scenario;
+    report.scenario = { name: s.name, path: opts.scenarioPath, description: s.description, writeup: s.writeup };
+    report.run_id = opts.runId ?? newRunId(s.name);
+    report.context.seed = s.dataset.seed;
+    report.context.settings = s.target.settings;
+    report.context.provider = s.target.provider;
+    report.expectation = { verdict: s.expect.verdict, failing: s.expect.failing, met: false, explanation: "" };
+
+    stage = "starting the clone";
+    const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
+    const provider = providers[s.target.provider];
+    if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
+    log.info(`starting ${provider.name} clone`);
+    clone = await provider.start({ settings: s.target.settings, log: (l) => log.debug(l) });
+    const cfg = clone.connectionConfig();
+    if (typeof cfg.password === "string") registerSecret(cfg.password);
+    const connect = async (): Promise<pg.Client> => {
+      const c = new pg.Client({ ...cfg, application_name: "rehearse" });
+      // A server that goes away must surface as an error on the next query, not crash the process.
+      c.on("error", () => {});
+      await c.connect();
+      clients.push(c);
+      return c;
+    };
+    const db = await connect();
+    report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
+    log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
+    if (aborted) return report;
+
+    stage = "creating the schema";
+    await runSetupSql(db, rs.schemaSql, "dataset.schema");
+    stage = "seeding";
+    const rows = resolveRows(rs, opts);
+    report.context.rows = rows;
+    const seedStart = performance.now();
+    const seeded = await seedDataset(connect, s.dataset, {
+      rows,
+      onProgress: (p) => log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`),
+    });
+    const seedMs = performance.now() - seedStart;
+    const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
+    report.seeding = {
+      tables: seeded,
+      rows: totalRows,
+      duration_ms: Math.round(seedMs),
+      rows_per_s: Math.round(totalRows / (seedMs / 1000)),
+    };
+    log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
+    if (rs.afterSql) {
+      stage = "running dataset.after";
+      await runSetupSql(db, rs.afterSql, "dataset.after");
+    }
+    if (aborted) return report;
+
+    stage = "checking the scenario against the catalog";
+    const before = await takeSnapshot(db);
+    checkReferences(rs, before);
+    const hotOids = new Set<number>();
+    for (const t of s.target.hot_tables) {
+      const table = before.tables[qualify(t)];
+      if (!table) throw new Inconclusive(located(rs, ["target", "hot_tables"], `hot table "${t}" does not exist after seeding`, "name a table that schema.sql creates"));
+      hotOids.add(table.oid);
+    }
+    const gathered = new Map<string, { before?: unknown; after?: unknown }>();
+    await gatherAll(db, s.invariants, "before", gathered);
+
+    stage = "running the migration";
+    const monitor = await connect();
+    const migrationDb = await connect();
+    const mig = await runPhases(rs.phases, {
+      db: migrationDb,
+      monitor,
+      t0,
+      hotOids,
+      shouldStop: () => aborted !== undefined,
+      onStep: (e) => {
+        if (e.status === "start") log.info(`${e.phase}/${e.step}: running`);
+        else log.info(`${e.phase}/${e.step}: ${e.status}`);
+      },
+    });
+    report.steps.push(...mig.steps);
+    report.phases.push(...mig.phases);
+    report.locks.push(...mig.locks);
+    report.effects.push(...mig.effects);
+    if (aborted) return report;
+    if (mig.harnessError) throw new Inconclusive(mig.harnessError);
+
+    stage = "checking invariants";
+    const migrationOk = mig.steps.every((st) => st.status === "success");
+    const checks: CheckResult[] = [migrationCompleted(mig.steps)];
+    if (migrationOk) {
+      const after = await takeSnapshot(db);
+      await gatherAll(db, s.invariants, "after", gathered);
+      checks.push(...evaluateAll(s.invariants, before, after, gathered, "after_migration"));
+    } else {
+      for (const inv of s.invariants) checks.push(skipped(inv, "the migration did not complete"));
+    }
+    checks.push(...evaluateBudgets(s.budgets, report));
+
+    if (opts.rollback && migrationOk && rs.rollback.length > 0) {
+      stage = "rehearsing the rollback";
+      log.info("rolling back");
+      const rb = await runPhases([{ name: "rollback", steps: rs.rollback }], {
+        db: migrationDb,
+        monitor,
+        t0,
+        hotOids,
+        shouldStop: () => aborted !== undefined,
+        onStep: (e) => log.info(`rollback/${e.step}: ${e.status === "start" ? "running" : e.status}`),
+      });
+      report.steps.push(...rb.steps);
+      report.phases.push(...rb.phases);
+      report.locks.push(...rb.locks);
+      report.effects.push(...rb.effects);
+      if (aborted) return report;
+      if (rb.harnessError) throw new Inconclusive(rb.harnessError);
+      const rbOk = rb.steps.every((st) => st.status === "success");
+      checks.push({ ...migrationCompleted(rb.steps), id: "rollback_completed", stage: "after_rollback" });
+      if (rbOk) {
+        const afterRb = await takeSnapshot(db);
+        const invs = rollbackInvariants(s.invariants, afterRb);
+        const gRb = new Map<string, { before?: unknown; after?: unknown }>();
+        for (const [k, v] of gathered) gRb.set(k, { before: v.before });
+        await gatherAll(db, invs, "after", gRb);
+        checks.push(...evaluateAll(invs, before, afterRb, gRb, "after_rollback").map((c) => ({ ...c, id: `${c.id}@rollback` })));
+      }
+    } else if (opts.rollback && rs.rollback.length === 0) {
+      checks.push({
+        id: "rollback_completed",
+        kind: "invariant",
+        status: "error",
+        summary: "--rollback was asked for but the scenario has no rollback section",
+        findings: [],
+        remediation: "add a rollback: {steps: […]} section to scenario.yaml, or run without --rollback",
+        stage: "after_rollback",
+      });
+    }
+    report.checks = orderChecks(checks);
+    report.failing = report.checks.filter((c) => c.status === "fail").map((c) => c.id);
+    const errors = report.checks.filter((c) => c.status === "error");
+    if (errors.length > 0) {
+      report.status = "inconclusive";
+      report.exit_code = 2;
+      report.reason = `could not evaluate ${errors.map((c) => `${c.id} (${c.summary})`).join("; ")}`;
+    } else if (report.failing.length > 0) {
+      report.status = "failed";
+      report.exit_code = 1;
+    } else {
+      report.status = "passed";
+      report.exit_code = 0;
+    }
+  } catch (err) {
+    if (!aborted) {
+      report.status = "inconclusive";
+      report.exit_code = 2;
+      report.reason =
+        err instanceof ScenarioError
+          ? `the scenario is invalid:\n${err.problems.map(formatProblem).join("\n")}`
+          : err instanceof Inconclusive
+            ? err.message
+            : `harness error while ${stage}: ${(err as Error).message}`;
+      if (!(err instanceof ScenarioError) && !(err instanceof Inconclusive)) log.debug((err as Error).stack ?? "");
+    }
+  } finally {
+    stopListening();
+    for (const c of clients) await c.end().catch(() => {});
+    if (clone) {
+      log.info("stopping the clone");
+      await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
+    }
+  }
+  finish(report, t0);
+  return report;
+}
+
+function finish(report: RunReport, t0: number): void {
+  report.finished_at = new Date().toISOString();
+  report.duration_ms = Math.round(performance.now() - t0);
+  report.expectation = judgeExpectation(report);
+}
+
+/** Did the run reach the scenario's `expect`? A hazard must fail for exactly the named checks. */
+export function judgeExpectation(report: RunReport): RunReport["expectation"] {
+  const e = report.expectation;
+  if (report.status === "inconclusive" || report.status === "aborted") {
+    return { ...e, met: false, explanation: `the run is ${report.status}: ${report.reason ?? ""}` };
+  }
+  if (e.verdict === "pass") {
+    const met = report.status === "passed";
+    return { ...e, met, explanation: met ? "expected to pass and passed" : `expected to pass; failing: ${report.failing.join(", ")}` };
+  }
+  const want = new Set(e.failing);
+  const got = new Set(report.failing);
+  const missing = [...want].filter((id) => !got.has(id));
+  const extra = [...got].filter((id) => !want.has(id));
+  const met = missing.length === 0 && extra.length === 0;
+  return {
+    ...e,
+    met,
+    explanation: met
+      ? `failed as expected, for ${e.failing.join(", ")} and nothing else`
+      : [missing.length ? `expected to fail but passed: ${missing.join(", ")}` : "", extra.length ? `failed unexpectedly: ${extra.join(", ")}` : ""]
+          .filter(Boolean)
+          .join("; "),
+  };
+}
+
+function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<string, number> {
+  const rows: Record<string, number> = {};
+  for (const t of rs.scenario.dataset.tables) {
+    rows[t.name] = opts.rows?.[t.name] ?? Math.max(1, Math.round(t.rows * (opts.scale ?? 1)));
+  }
+  return rows;
+}
+
+/** Runs schema.sql / dataset.after statement by statement; an error there means the rehearsal cannot start. */
+async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
+  const step: ResolvedStep = { section: "migration", phase: "setup", name: field, sql: "", sqlText: sql };
+  for (const stmt of sql.statements) {
+    try {
+      await db.query(stmt.sql);
+    } catch (err) {
+      if (typeof (err as { code?: unknown }).code !== "string") throw err;
+      const info = locateError(err as Error & { code: string }, step, stmt);
+      throw new Inconclusive(
+        `${info.file}:${info.line ?? "?"}${info.column ? `:${info.column}` : ""}: ${field} failed: ${info.message}` +
+          `${info.sqlstate ? ` (SQLSTATE ${info.sqlstate})` : ""}${info.excerpt ? `\n${info.excerpt}` : ""}` +
+          `${info.hint ? `\nhint: ${info.hint}` : ""}\nfix: correct the SQL in ${info.file}`,
+      );
+    }
+  }
+}
+
+function qualify(name: string): string {
+  const { schema, name: n } = splitName(name);
+  return `${schema}.${n}`;
+}
+
+function located(rs: ResolvedScenario, at: (string | number)[], message: string, fix: string): string {
+  const { line, column } = rs.locate(at);
+  const rel = path.relative(process.cwd(), rs.file);
+  return formatProblem({ file: rel, line, column, path: at.map((k) => (typeof k === "number" ? `[${k}]` : k)).join(".").replace(/\.\[/g, "["), message, fix });
+}
+
+/** Tables an invariant reads before the migration must exist before it: a typo is bad input, not a failure. */
+function checkReferences(rs: ResolvedScenario, before: CatalogSnapshot): void {
+  const problems: string[] = [];
+  for (const [i, inv] of rs.scenario.invariants.entries()) {
+    const refs: [string, string][] = [];
+    if ("original" in inv) refs.push(["original", inv.original]);
+    if (inv.check === "row_parity" && inv.source_at === "before") refs.push(["source", inv.source]);
+    if (inv.check === "sequence") refs.push(["table", inv.table]);
+    for (const [field, table] of refs) {
+      if (!before.tables[qualify(table)]) {
+        problems.push(
+          located(rs, ["invariants", i, field], `table "${table}" does not exist before the migration`, `name a table that schema.sql creates (have: ${Object.keys(before.tables).join(", ")})`),
+        );
+      }
+    }
+  }
+  if (problems.length > 0) throw new Inconclusive(`the scenario names tables that do not exist:\n${problems.join("\n")}`);
+}
+
+async function gatherAll(
+  db: pg.Client,
+  invariants: Invariant[],
+  stage: Stage,
+  into: Map<string, { before?: unknown; after?: unknown }>,
+): Promise<void> {
+  for (const inv of invariants) {
+    const check = CHECKS[inv.check] as InvariantCheck | undefined;
+    if (!check?.gather || !(check.stages ?? []).includes(stage)) continue;
+    const id = invariantId(inv);
+    const slot = into.get(id) ?? {};
+    try {
+      slot[stage] = await check.gather(db, inv, stage);
+    } catch (err) {
+      // A gather that fails leaves the slot empty; evaluate reports that as an error (inconclusive).
+      slot[stage] = { gatherError: (err as Error).message };
+    }
+    into.set(id, slot);
+  }
+}
+
+function evaluateAll(
+  invariants: Invariant[],
+  before: CatalogSnapshot,
+  after: CatalogSnapshot,
+  gathered: Map<string, { before?: unknown; after?: unknown }>,
+  stage: CheckResult["stage"],
+): CheckResult[] {
+  return invariants.map((inv) => {
+    const id = invariantId(inv);
+    const check = CHECKS[inv.check] as InvariantCheck | undefined;
+    if (!check) return { id, kind: "invariant", status: "error", summary: `unknown check ${inv.check}`, findings: [], stage };
+    const g = gathered.get(id) ?? {};
+    const gerr = [g.before, g.after].find((x) => x && typeof x === "object" && "gatherError" in x) as
+      | { gatherError: string }
+      | undefined;
+    if (gerr) {
+      return { id, kind: "invariant", status: "error", summary: `could not read the data: ${gerr.gatherError}`, findings: [], stage };
+    }
+    try {
+      return { id, kind: "invariant", ...check.evaluate(inv, { before, after, gathered: g }), stage };
+    } catch (err) {
+      return { id, kind: "invariant", status: "error", summary: `check crashed: ${(err as Error).message}`, findings: [], stage };
+    }
+  });
+}
+
+/** After a rollback the original table must be back as it was: compare it with itself. */
+function rollbackInvariants(invariants: Invariant[], afterRb: CatalogSnapshot): Invariant[] {
+  const out: Invariant[] = [];
+  for (const inv of invariants) {
+    switch (inv.check) {
+      case "indexes_preserved":
+      case "triggers_preserved":
+      case "constraints_preserved":
+      case "grants_preserved":
+      case "rls_preserved":
+      case "fks_preserved":
+        out.push({ ...inv, target: inv.original });
+        break;
+      case "row_parity":
+        if (inv.source_at === "before") out.push({ ...inv, target: inv.source });
+        break;
+      case "sequence":
+        out.push({ ...inv, also: inv.also.filter((t) => afterRb.tables[qualify(t)] !== undefined) });
+        break;
+      default:
+        // Partition checks describe the migrated shape, which a rollback undoes on purpose.
+        break;
+    }
+  }
+  return out;
+}
+
+function migrationCompleted(steps: RunReport["steps"]): CheckResult {
+  const failed = steps.filter((s) => s.status === "error");
+  const notRun = steps.filter((s) => s.status === "not_executed");
+  return {
+    id: "migration_completed",
+    kind: "invariant",
+    status: failed.length > 0 ? "fail" : "pass",
+    summary:
+      failed.length > 0
+        ? `step ${failed[0]!.phase}/${failed[0]!.name} failed: ${failed[0]!.error?.message ?? "error"}${notRun.length ? `; ${notRun.length} step(s) not executed` : ""}`
+        : `all ${steps.length} steps succeeded`,
+    findings: failed.map(
+      (s) =>
+        `${s.phase}/${s.name}: ${s.error?.sqlstate ? `[${s.error.sqlstate}] ` : ""}${s.error?.message ?? ""}${s.error?.file ? ` at ${s.error.file}:${s.error.line ?? "?"}` : ""}`,
+    ),
+    remediation: failed[0]?.error?.hint,
+    stage: "after_migration",
+  };
+}
+
+function skipped(inv: Invariant, why: string): CheckResult {
+  return { id: invariantId(inv), kind: "invariant", status: "skipped", summary: why, findings: [] };
+}
+
+/** Failures first, then errors, then the rest in scenario order. */
+function orderChecks(checks: CheckResult[]): CheckResult[] {
+  const rank = { fail: 0, error: 1, pass: 2, skipped: 3 } as const;
+  return checks.map((c, i) => ({ c, i })).sort((a, b) => rank[a.c.status] - rank[b.c.status] || a.i - b.i).map((x) => x.c);
+}

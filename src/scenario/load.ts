@@ -1,0 +1,426 @@
+/**
+ * Reads a scenario folder into a resolved, validated scenario — or into the complete list of problems, each
+ * with its file, line and path, so a user fixes them all in one pass. Nothing here touches a database.
+ */
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
+import { loadSqlParser, parseSql, SqlSyntaxError, type SqlText } from "./sql.ts";
+import { Scenario, type Step } from "./schema.ts";
+
+export interface Problem {
+  file: string;
+  line?: number;
+  column?: number;
+  /** Dotted path in scenario.yaml ("migration.phases[2].steps[0].sql.file"). */
+  path: string;
+  message: string;
+  /** What to do about it. */
+  fix?: string;
+  excerpt?: string;
+}
+
+export class ScenarioError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join("\n"));
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  const where = `${p.file}${p.line ? `:${p.line}${p.column ? `:${p.column}` : ""}` : ""}`;
+  const field = p.path ? ` ${p.path}:` : "";
+  const fix = p.fix ? `\n    fix: ${p.fix}` : "";
+  const excerpt = p.excerpt ? `\n${p.excerpt.replace(/^/gm, "    | ")}` : "";
+  return `${where}:${field} ${p.message}${excerpt}${fix}`;
+}
+
+export interface ResolvedStep extends Step {
+  section: "migration" | "rollback";
+  phase: string;
+  sqlText: SqlText;
+}
+
+export interface ResolvedScenario {
+  dir: string;
+  /** Path of scenario.yaml. */
+  file: string;
+  scenario: Scenario;
+  schemaSql: SqlText;
+  afterSql?: SqlText;
+  phases: { name: string; steps: ResolvedStep[] }[];
+  rollback: ResolvedStep[];
+  /** Line and column of a path in scenario.yaml, for errors found after loading (a table that does not exist). */
+  locate(pathInFile: (string | number)[]): { line?: number; column?: number };
+}
+
+function pathString(p: readonly PropertyKey[]): string {
+  let out = "";
+  for (const k of p) {
+    if (typeof k === "number") out += `[${k}]`;
+    else out += out ? `.${String(k)}` : String(k);
+  }
+  return out;
+}
+
+function fixFor(issue: z.core.$ZodIssue): string | undefined {
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return `remove ${issue.keys.map((k) => `"${k}"`).join(", ")} or check its spelling against the README's scenario format`;
+    case "invalid_type":
+      if (issue.message.includes("duration")) return 'write the duration with its unit, e.g. "500ms", "5s", "2m"';
+      return issue.input === undefined ? "add this field" : `write a value of type ${issue.expected}`;
+    case "invalid_value":
+      return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_union":
+      return "see the README's scenario format for the accepted shapes";
+    default:
+      return undefined;
+  }
+}
+
+/** Loads `<dir>/scenario.yaml` (or a path to the yaml itself). Throws ScenarioError listing every problem. */
+export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario> {
+  let dir = path.resolve(dirOrFile);
+  let file = path.join(dir, "scenario.yaml");
+  try {
+    const st = await stat(dir);
+    if (st.isFile()) {
+      file = dir;
+      dir = path.dirname(dir);
+    }
+  } catch {
+    throw new ScenarioError([
+      {
+        file: dirOrFile,
+        path: "",
+        message: "no such scenario folder",
+        fix: "pass a folder containing scenario.yaml, e.g. scenarios/ledger-attach-history",
+      },
+    ]);
+  }
+  const rel = path.relative(process.cwd(), file) || file;
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new ScenarioError([
+      { file: rel, path: "", message: "scenario.yaml not found", fix: "create scenario.yaml in the scenario folder" },
+    ]);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [];
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0];
+    problems.push({
+      file: rel,
+      line: pos?.line,
+      column: pos?.col,
+      path: "",
+      message: `YAML: ${e.message.split("\n")[0]}`,
+      fix: "fix the YAML syntax (indentation, quoting, a missing colon)",
+    });
+  }
+  if (problems.length > 0) throw new ScenarioError(problems);
+
+  const locate = (p: (string | number)[]): { line?: number; column?: number } => {
+    // Walk down as far as the path exists; a missing key is reported at its parent.
+    for (let n = p.length; n >= 0; n--) {
+      const node = doc.getIn(p.slice(0, n), true) as Node | undefined;
+      if (node && typeof node === "object" && "range" in node && node.range) {
+        const pos = lineCounter.linePos(node.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return {};
+  };
+  /** For an unknown key, point at the key itself rather than its parent map. */
+  const locateKey = (p: (string | number)[], key: string): { line?: number; column?: number } => {
+    const parent = doc.getIn(p, true);
+    if (isMap(parent)) {
+      for (const pair of parent.items) {
+        if (isScalar(pair.key) && pair.key.value === key && pair.key.range) {
+          const pos = lineCounter.linePos(pair.key.range[0]);
+          return { line: pos.line, column: pos.col };
+        }
+      }
+    }
+    return locate(p);
+  };
+
+  const readSql = async (
+    src: string | { file: string },
+    at: (string | number)[],
+  ): Promise<SqlText | undefined> => {
+    let sqlFile: string;
+    let body: string;
+    let firstLine = 1;
+    if (typeof src === "string") {
+      sqlFile = rel;
+      body = src;
+      // Inline SQL: a block scalar's text starts on the line after its indicator.
+      const { line } = locate(at);
+      const node = doc.getIn(at, true);
+      const block = isScalar(node) && (node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED");
+      firstLine = (line ?? 1) + (block ? 1 : 0);
+    } else {
+      const full = path.resolve(dir, src.file);
+      sqlFile = path.relative(process.cwd(), full);
+      if (!full.startsWith(dir + path.sep)) {
+        problems.push({
+          file: rel,
+          ...locate([...at, "file"]),
+          path: pathString([...at, "file"]),
+          message: `"${src.file}" is outside the scenario folder`,
+          fix: "keep SQL files inside the scenario folder so the scenario is self-contained",
+        });
+        return undefined;
+      }
+      try {
+        body = await readFile(full, "utf8");
+      } catch {
+        problems.push({
+          file: rel,
+          ...locate([...at, "file"]),
+          path: pathString([...at, "file"]),
+          message: `SQL file not found: ${src.file}`,
+          fix: `create ${path.relative(process.cwd(), full)} or correct the file name`,
+        });
+        return undefined;
+      }
+    }
+    try {
+      const parsedSql = parseSql(body, sqlFile, firstLine);
+      if (parsedSql.statements.length === 0) {
+        problems.push({
+          file: sqlFile,
+          path: pathString(at),
+          message: "no SQL statement in it",
+          fix: "write at least one statement, or remove the step",
+        });
+      }
+      return parsedSql;
+    } catch (err) {
+      if (err instanceof SqlSyntaxError) {
+        problems.push({
+          file: err.file,
+          line: err.line,
+          column: err.column,
+          path: pathString(at),
+          message: `SQL syntax error: ${err.message}`,
+          excerpt: err.excerpt,
+          fix: "correct the statement; it is parsed with PostgreSQL's grammar before anything runs",
+        });
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  const raw = doc.toJS();
+  const parsed = Scenario.safeParse(raw ?? {}, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const p = issue.path.filter((k): k is string | number => typeof k !== "symbol");
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push({
+            file: rel,
+            ...locateKey(p, key),
+            path: pathString([...p, key]),
+            message: `unknown key "${key}"`,
+            fix: fixFor(issue),
+          });
+        }
+        continue;
+      }
+      problems.push({ file: rel, ...locate(p), path: pathString(p), message: issue.message, fix: fixFor(issue) });
+    }
+    // Still look at every SQL source the raw document names, so SQL problems come in the same report.
+    await loadSqlParser();
+    for (const [src, at] of rawSqlSources(raw)) await readSql(src, at);
+    throw new ScenarioError(problems);
+  }
+  const scenario = parsed.data;
+
+  await loadSqlParser();
+  const schemaSql = await readSql(scenario.dataset.schema, ["dataset", "schema"]);
+  const afterSql = scenario.dataset.after ? await readSql(scenario.dataset.after, ["dataset", "after"]) : undefined;
+
+  const phases: ResolvedScenario["phases"] = [];
+  const phaseNames = new Set<string>();
+  const stepKeys = new Set<string>();
+  for (const [pi, phase] of scenario.migration.phases.entries()) {
+    if (phaseNames.has(phase.name)) {
+      problems.push({
+        file: rel,
+        ...locate(["migration", "phases", pi, "name"]),
+        path: `migration.phases[${pi}].name`,
+        message: `duplicate phase name "${phase.name}"`,
+        fix: "give each phase a unique name",
+      });
+    }
+    phaseNames.add(phase.name);
+    const steps: ResolvedStep[] = [];
+    for (const [si, step] of phase.steps.entries()) {
+      const at = ["migration", "phases", pi, "steps", si];
+      const key = `${phase.name}/${step.name}`;
+      if (stepKeys.has(key)) {
+        problems.push({
+          file: rel,
+          ...locate([...at, "name"]),
+          path: pathString([...at, "name"]),
+          message: `duplicate step "${key}"`,
+          fix: "give each step in a phase a unique name",
+        });
+      }
+      stepKeys.add(key);
+      const sqlText = await readSql(step.sql, [...at, "sql"]);
+      if (sqlText) {
+        checkTransactionMode(step, sqlText, at);
+        steps.push({ ...step, section: "migration", phase: phase.name, sqlText });
+      }
+    }
+    phases.push({ name: phase.name, steps });
+  }
+  const rollback: ResolvedStep[] = [];
+  for (const [si, step] of (scenario.rollback?.steps ?? []).entries()) {
+    const at = ["rollback", "steps", si];
+    const sqlText = await readSql(step.sql, [...at, "sql"]);
+    if (sqlText) {
+      checkTransactionMode(step, sqlText, at);
+      rollback.push({ ...step, section: "rollback", phase: "rollback", sqlText });
+    }
+  }
+
+  function checkTransactionMode(step: Step, sqlText: SqlText, at: (string | number)[]): void {
+    const nonTx = sqlText.statements.find((s) => s.nonTransactional);
+    if (step.transaction === true && nonTx) {
+      problems.push({
+        file: sqlText.file,
+        line: nonTx.line,
+        path: pathString([...at, "transaction"]),
+        message: `"${nonTx.sql.slice(0, 60)}" cannot run inside a transaction block, but the step sets transaction: true`,
+        fix: "move the statement to its own step, or set transaction: false",
+      });
+    }
+  }
+
+  // Budgets and expectations must name things that exist, or a typo silently disables them.
+  for (const phase of Object.keys(scenario.budgets.phases)) {
+    if (!phaseNames.has(phase)) {
+      problems.push({
+        file: rel,
+        ...locate(["budgets", "phases", phase]),
+        path: `budgets.phases.${phase}`,
+        message: `no phase named "${phase}"`,
+        fix: `use one of: ${[...phaseNames].join(", ")}`,
+      });
+    }
+  }
+  for (const key of Object.keys(scenario.budgets.steps)) {
+    if (!stepKeys.has(key)) {
+      problems.push({
+        file: rel,
+        ...locate(["budgets", "steps", key]),
+        path: `budgets.steps.${key}`,
+        message: `no step "${key}"`,
+        fix: 'write "phase/step" with names from migration.phases',
+      });
+    }
+  }
+  for (const [i, l] of scenario.budgets.locks.entries()) {
+    if (l.phase && !phaseNames.has(l.phase)) {
+      problems.push({
+        file: rel,
+        ...locate(["budgets", "locks", i, "phase"]),
+        path: `budgets.locks[${i}].phase`,
+        message: `no phase named "${l.phase}"`,
+        fix: `use one of: ${[...phaseNames].join(", ")}`,
+      });
+    }
+  }
+  const ids = new Set<string>();
+  for (const [i, inv] of scenario.invariants.entries()) {
+    const id = inv.id ?? inv.check;
+    if (ids.has(id)) {
+      problems.push({
+        file: rel,
+        ...locate(["invariants", i]),
+        path: `invariants[${i}]`,
+        message: `two invariants share the id "${id}"`,
+        fix: "give one of them an explicit id: field",
+      });
+    }
+    ids.add(id);
+  }
+  const known = new Set([...ids, ...budgetCheckIds(scenario)]);
+  for (const [i, id] of scenario.expect.failing.entries()) {
+    if (!known.has(id)) {
+      problems.push({
+        file: rel,
+        ...locate(["expect", "failing", i]),
+        path: `expect.failing[${i}]`,
+        message: `no check has the id "${id}"`,
+        fix: `use one of: ${[...known].join(", ")}`,
+      });
+    }
+  }
+  if (scenario.dataset.tables.length === 0) {
+    problems.push({
+      file: rel,
+      ...locate(["dataset"]),
+      path: "dataset.tables",
+      message: "no table to seed",
+      fix: "add at least one table with rows and column generators",
+    });
+  }
+
+  if (problems.length > 0 || !schemaSql) throw new ScenarioError(problems);
+  return { dir, file, scenario, schemaSql, afterSql, phases, rollback, locate };
+}
+
+type SqlSrc = string | { file: string };
+
+function isSqlSrc(v: unknown): v is SqlSrc {
+  return (typeof v === "string" && v.length > 0) || (typeof v === "object" && v !== null && typeof (v as { file?: unknown }).file === "string");
+}
+
+function at(v: unknown, key: string | number): unknown {
+  return typeof v === "object" && v !== null ? (v as Record<string | number, unknown>)[key] : undefined;
+}
+
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** SQL sources named in a document that failed validation, found where the format puts them. */
+function rawSqlSources(raw: unknown): [SqlSrc, (string | number)[]][] {
+  const out: [SqlSrc, (string | number)[]][] = [];
+  const push = (v: unknown, p: (string | number)[]) => {
+    if (isSqlSrc(v)) out.push([v, p]);
+  };
+  push(at(at(raw, "dataset"), "schema"), ["dataset", "schema"]);
+  push(at(at(raw, "dataset"), "after"), ["dataset", "after"]);
+  list(at(at(raw, "migration"), "phases")).forEach((ph, pi) => {
+    list(at(ph, "steps")).forEach((st, si) => push(at(st, "sql"), ["migration", "phases", pi, "steps", si, "sql"]));
+  });
+  list(at(at(raw, "rollback"), "steps")).forEach((st, si) => push(at(st, "sql"), ["rollback", "steps", si, "sql"]));
+  return out;
+}
+
+/** Ids of the budget checks a scenario produces (see src/budgets). */
+export function budgetCheckIds(s: Scenario): string[] {
+  const ids = s.budgets.locks.map((l) => lockBudgetId(l));
+  if (s.budgets.no_scan_under_access_exclusive) ids.push("budget.no_scan_under_access_exclusive");
+  if (s.budgets.no_rewrite_under_access_exclusive) ids.push("budget.no_rewrite_under_access_exclusive");
+  for (const p of Object.keys(s.budgets.phases)) ids.push(`budget.phase_duration.${p}`);
+  for (const k of Object.keys(s.budgets.steps)) ids.push(`budget.step_duration.${k}`);
+  return ids;
+}
+
+export function lockBudgetId(l: { mode: string; relation: string; phase?: string }): string {
+  return `budget.lock_hold.${l.mode}${l.relation !== "*" ? `.${l.relation}` : ""}${l.phase ? `.${l.phase}` : ""}`;
+}

@@ -1,0 +1,10 @@
+/** Time as the harness sees it; injected so retry and throttle logic is testable without sleeping. */
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
