@@ -158,6 +158,23 @@ const bal = await q(`SELECT balance, updated_at FROM account_balances WHERE acco
 console.log("ledger_insert of a new key:", row.rows, "max id before:", (await q("SELECT max(id) FROM ledger WHERE id <> $1", [fresh.rows[0].id])).rows[0].max, "balance row:", bal.rows[0]);
 await q("ROLLBACK");
 console.log("counts:", (await q("SELECT (SELECT count(*) FROM ledger) ledger, (SELECT count(*) FROM ledger_history) history")).rows[0]);
+for (const [label, sql] of [
+  ["writer: ledger_insert", "SELECT ledger_insert(3, 7.00, 'credit', gen_random_uuid())"],
+  ["writer: plain INSERT", "INSERT INTO ledger (account_id, amount, kind, idempotency_key) VALUES (3, 7.00, 'credit', gen_random_uuid())"],
+  ["reader: SELECT count", "SELECT count(*) FROM ledger"],
+]) {
+  await q("BEGIN");
+  await q(`SET LOCAL ROLE ${label.startsWith("writer") ? "ledger_writer" : "ledger_reader"}`);
+  try { const r = await q(sql); console.log(label, "OK", JSON.stringify(r.rows)); }
+  catch (e: any) { console.log(label, "FAILED", e.code, e.message); }
+  await q("ROLLBACK");
+}
+await q("BEGIN");
+const b0 = (await q("SELECT balance FROM account_balances WHERE account_id = 4")).rows[0]?.balance;
+await q("SELECT ledger_insert(4, 10.00, 'credit', gen_random_uuid())");
+const b1 = (await q("SELECT balance FROM account_balances WHERE account_id = 4")).rows[0]?.balance;
+console.log("balance of account 4 before/after a 10.00 insert:", b0, b1);
+await q("ROLLBACK");
 
 if (doRollback && sc.rollback) {
   for (const st of sc.rollback.steps) await runStep("rollback", "rollback", st);

@@ -65,6 +65,8 @@ CREATE TRIGGER ledger_apply_balance AFTER INSERT ON ledger
 GRANT SELECT ON ledger TO ledger_reader;
 GRANT INSERT ON ledger TO ledger_writer;
 GRANT USAGE ON SEQUENCE ledger_id_seq TO ledger_writer;
+-- Direct inserts run the balance trigger with the writer's privileges.
+GRANT SELECT, INSERT, UPDATE ON account_balances TO ledger_writer;
 
 ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ledger_access ON ledger AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true);
@@ -77,8 +79,9 @@ CREATE TABLE ledger_idempotency (
 GRANT INSERT ON ledger_idempotency TO ledger_writer;
 
 -- The single entry point for writes: claims the key, then inserts with the partition key chosen up front.
+-- SECURITY DEFINER so callers need only EXECUTE (RETURNING id would otherwise need SELECT on ledger).
 CREATE FUNCTION ledger_insert(p_account bigint, p_amount numeric, p_kind text, p_key uuid)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_id bigint;
 BEGIN
@@ -90,4 +93,5 @@ BEGIN
   RETURN v_id;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION ledger_insert(bigint, numeric, text, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_insert(bigint, numeric, text, uuid) TO ledger_writer;

@@ -20,10 +20,12 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(totalS / 60)} min ${String(totalS % 60).padStart(2, "0")} s`;
 }
 
-/** A budget's measured value or limit with its unit; durations in ms are shown humanly. */
+/**
+ * A budget's measured value or limit with its unit, as given: "180 ms" next to "2,000 ms" compares at a
+ * glance where "180 ms" next to "2.0 s" makes the reader convert.
+ */
 export function formatMeasure(value: number | undefined, unit: string | undefined): string {
   if (value === undefined) return "-";
-  if (unit === "ms") return formatDuration(value);
   return unit ? `${formatNumber(value)} ${unit}` : formatNumber(value);
 }
 

@@ -48,7 +48,9 @@ function civilFromDays(days: number): [number, number, number] {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
@@ -78,6 +80,16 @@ export function timestampFormatter(): (ms: number) => string {
     const minute = Math.floor(rest / 60_000);
     rest -= minute * 60_000;
     const second = Math.floor(rest / 1000);
-    return cachedPrefix + PAD2[hour] + ":" + PAD2[minute] + ":" + PAD2[second] + "." + PAD3[rest - second * 1000] + "+00";
+    return (
+      cachedPrefix +
+      PAD2[hour] +
+      ":" +
+      PAD2[minute] +
+      ":" +
+      PAD2[second] +
+      "." +
+      PAD3[rest - second * 1000] +
+      "+00"
+    );
   };
 }

@@ -52,6 +52,17 @@ export class GeneratorError extends Error {
 
 const MS_PER_DAY = 86_400_000;
 
+/**
+ * Parses an ISO 8601 date or timestamp to epoch ms. A value without a UTC offset is taken as UTC — JavaScript
+ * would read "2024-01-01T00:00" in the machine's local zone, and then a seed would give different data on
+ * different machines.
+ */
+export function parseInstant(text: string): number {
+  const t = text.trim().replace(/^(\d{4}-\d{2}-\d{2}) (?=\d)/, "$1T");
+  const hasZone = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(t) && /T/.test(t);
+  return Date.parse(/T/.test(t) && !hasZone ? `${t}Z` : t);
+}
+
 /** Value renderer given the chunk's stream; null_fraction is layered on top by compileGenerator. */
 type ValueFactory = (rng: Rng) => FieldFn;
 
@@ -70,7 +81,8 @@ function withOutliers(
   // The outlier bounds minus the normal range leave up to two segments: below lo and above hi.
   const belowLo = outliers.lo < lo ? Math.min(lo - 1, outliers.hi) - outliers.lo + 1 : 0;
   const aboveHi = outliers.hi > hi ? outliers.hi - Math.max(hi + 1, outliers.lo) + 1 : 0;
-  if (belowLo <= 0 && aboveHi <= 0) fail("outliers.min/max must reach outside the normal range, or no value can be an outlier");
+  if (belowLo <= 0 && aboveHi <= 0)
+    fail("outliers.min/max must reach outside the normal range, or no value can be an outlier");
   const low = Math.max(belowLo, 0);
   const total = low + Math.max(aboveHi, 0);
   const highStart = Math.max(hi + 1, outliers.lo);
@@ -83,10 +95,16 @@ function withOutliers(
 }
 
 function checkSafe(values: number[], fail: (message: string) => never): void {
-  for (const v of values) if (!Number.isSafeInteger(v)) fail(`value ${v} is outside the exactly representable integer range (±2^53)`);
+  for (const v of values)
+    if (!Number.isSafeInteger(v))
+      fail(`value ${v} is outside the exactly representable integer range (±2^53)`);
 }
 
-function compileValues(gen: Generator, ctx: GeneratorContext, fail: (message: string) => never): ValueFactory {
+function compileValues(
+  gen: Generator,
+  ctx: GeneratorContext,
+  fail: (message: string) => never,
+): ValueFactory {
   switch (gen.gen) {
     case "serial": {
       const { start, step } = gen;
@@ -109,7 +127,9 @@ function compileValues(gen: Generator, ctx: GeneratorContext, fail: (message: st
       checkSafe(o ? [lo, hi, oLo, oHi] : [lo, hi], fail);
       const draw = withOutliers(lo, hi, o && { fraction: o.fraction, lo: oLo, hi: oHi }, fail);
       const decimals = gen.decimals;
-      return decimals === 0 ? (rng) => () => String(draw(rng)) : (rng) => () => formatScaled(draw(rng), decimals);
+      return decimals === 0
+        ? (rng) => () => String(draw(rng))
+        : (rng) => () => formatScaled(draw(rng), decimals);
     }
     case "zipf": {
       if (gen.min > gen.max) fail(`min (${gen.min}) is greater than max (${gen.max})`);
@@ -119,11 +139,12 @@ function compileValues(gen: Generator, ctx: GeneratorContext, fail: (message: st
       return (rng) => () => String(offset + sample(rng));
     }
     case "timestamp": {
-      const from = Date.parse(gen.from);
-      const to = Date.parse(gen.to);
+      const from = parseInstant(gen.from);
+      const to = parseInstant(gen.to);
       if (Number.isNaN(from)) fail(`from: ${JSON.stringify(gen.from)} is not an ISO 8601 date or timestamp`);
       if (Number.isNaN(to)) fail(`to: ${JSON.stringify(gen.to)} is not an ISO 8601 date or timestamp`);
       if (from > to) fail(`from (${gen.from}) is after to (${gen.to})`);
+      if (from < MIN_TIMESTAMP_MS || to > MAX_TIMESTAMP_MS) fail("from/to must lie in years 0001–9999");
       const o = gen.outliers;
       // Timestamp outliers are measured in days outside the range: negative = before `from`, positive = after
       // `to` (e.g. {min: 3650, max: 36500} puts them 10–100 years in the future, like out-of-range "future" ids).
@@ -133,25 +154,37 @@ function compileValues(gen: Generator, ctx: GeneratorContext, fail: (message: st
         const earliest = o.min < 0 ? from + o.min * MS_PER_DAY : to;
         const latest = o.max > 0 ? to + o.max * MS_PER_DAY : from;
         if (earliest < MIN_TIMESTAMP_MS || latest > MAX_TIMESTAMP_MS)
-          fail("outliers reach outside years 0001–9999; timestamp outliers are days before `from` (negative) or after `to`");
-        const draw = withOutliers(0, 0, { fraction: 1, lo: Math.ceil(o.min * MS_PER_DAY), hi: Math.floor(o.max * MS_PER_DAY) }, () =>
-          fail("timestamp outliers need a nonzero day offset: negative days fall before `from`, positive after `to`"),
+          fail(
+            "outliers reach outside years 0001–9999; timestamp outliers are days before `from` (negative) or after `to`",
+          );
+        // Offsets in ms with 0 as the (excluded) normal range, so an outlier is always strictly outside [from, to].
+        const offset = withOutliers(
+          0,
+          0,
+          { fraction: 1, lo: Math.ceil(o.min * MS_PER_DAY), hi: Math.floor(o.max * MS_PER_DAY) },
+          () =>
+            fail(
+              "timestamp outliers need a nonzero day offset: negative days fall before `from`, positive after `to`",
+            ),
         );
         outlier = (rng) => {
-          const offset = draw(rng);
-          return offset < 0 ? from + offset : to + offset;
+          const d = offset(rng);
+          return d < 0 ? from + d : to + d;
         };
       }
-      if (from < MIN_TIMESTAMP_MS || to > MAX_TIMESTAMP_MS) fail("from/to must lie in years 0001–9999");
       const span = to - from;
       const fraction = o?.fraction ?? 0;
-      const rows = Math.max(ctx.rows, 1);
-      const base: (rng: Rng, row: number) => number =
-        gen.order === "ascending"
-          ? // Row i falls in the i-th of `rows` equal slices of [from, to], at a random point within its slice:
-            // evenly spread, jittered, and never decreasing from one row to the next.
-            (rng, row) => from + Math.floor(((row + unit32(rng)) * span) / rows)
-          : (rng) => from + Math.floor(unit32(rng) * (span + 1));
+      let base: (rng: Rng, row: number) => number;
+      if (gen.order === "ascending") {
+        // Row r gets the start of the r-th of `rows` equal slices of [from, to] plus a random jitter of less than
+        // one slice. floor(r·slice) + floor(slice) - 1 ≤ floor((r+1)·slice) even with float rounding, so values
+        // never decrease from row to row, across chunks too, while staying evenly spread.
+        const slice = span / Math.max(ctx.rows, 1);
+        const jitter = Math.max(0, Math.floor(slice) - 1);
+        base = (rng, row) => from + Math.floor(row * slice) + Math.floor(unit32(rng) * jitter);
+      } else {
+        base = (rng) => from + Math.floor(unit32(rng) * (span + 1));
+      }
       return (rng) => {
         const format = timestampFormatter();
         if (!outlier) return (row) => format(base(rng, row));

@@ -2,8 +2,9 @@
  * Deterministic random streams for the seeder. Every (seed, table, column, chunk) gets its own generator, so
  * a chunk of rows can be produced alone, on any connection, in any order, and still come out the same.
  */
-import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
+
 import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
+import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 
 export type Rng = RandomGenerator;
 
@@ -40,7 +41,12 @@ export function hash32(text: string, salt: number): number {
  */
 export function streamFor(seed: number, table: string, column: string, chunk: number): Rng {
   const key = JSON.stringify([seed, table, column, chunk]);
-  const state = [hash32(key, 0x9e3779b9), hash32(key, 0x85ebca6b), hash32(key, 0xc2b2ae35), hash32(key, 0x27d4eb2f)];
+  const state = [
+    hash32(key, 0x9e3779b9),
+    hash32(key, 0x85ebca6b),
+    hash32(key, 0xc2b2ae35),
+    hash32(key, 0x27d4eb2f),
+  ];
   // An all-zero state would emit zeros forever; a hash collision onto it is only theoretical, but cheap to rule out.
   if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1;
   return xoroshiro128plusFromState(state);

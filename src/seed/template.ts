@@ -77,7 +77,9 @@ function parsePlaceholders(template: string, json: boolean): Placeholder[] {
       if (arg === undefined || arg === "") throw new TemplateError(`${where}: expected {choice:a|b|c}`);
       found.push({ ...base, name, options: arg.split("|") });
     } else {
-      throw new TemplateError(`${where}: unknown placeholder; use {n}, {rand:MIN:MAX}, {uuid}, {choice:a|b}, {word}`);
+      throw new TemplateError(
+        `${where}: unknown placeholder; use {n}, {rand:MIN:MAX}, {uuid}, {choice:a|b}, {word}`,
+      );
     }
   }
   return found;
@@ -131,7 +133,10 @@ function sampleFor(p: Placeholder, quote: boolean, options: string[]): string {
  *   inserted verbatim, so every option must itself be a JSON value: `{choice:1|2|null}`, `{choice:"a"|"b"}`.
  * A template that could render invalid JSON is refused with a TemplateError.
  */
-export function compileTemplate(template: string, mode: "text" | "json"): (rng: Rng) => (row: number) => string {
+export function compileTemplate(
+  template: string,
+  mode: "text" | "json",
+): (rng: Rng) => (row: number) => string {
   const json = mode === "json";
   const placeholders = parsePlaceholders(template, json);
   const literals: string[] = [];

@@ -8,7 +8,8 @@ import { type Rng, unit53 } from "./random.ts";
 
 /** Returns a sampler of ranks 1..n with P(k) ∝ k^-s; rank 1 is the most frequent. Requires n ≥ 1, s > 0. */
 export function zipfSampler(n: number, s: number): (rng: Rng) => number {
-  if (!(n >= 1) || !Number.isSafeInteger(n)) throw new RangeError(`zipf: key space size must be a positive integer, got ${n}`);
+  if (!(n >= 1) || !Number.isSafeInteger(n))
+    throw new RangeError(`zipf: key space size must be a positive integer, got ${n}`);
   if (!(s > 0)) throw new RangeError(`zipf: exponent must be > 0, got ${s}`);
   if (n === 1) return () => 1;
 

@@ -1,5 +1,6 @@
--- The cutover: one short transaction (write-up 001, 371 ms in production). Every statement below is a
--- catalog change; nothing scans or rewrites the 21 TB history while ACCESS EXCLUSIVE is held.
+-- The write-up 001 cutover with the parent's id column declared bigserial, as in a hand-written CREATE
+-- TABLE, instead of reusing the existing sequence. Every other statement is the same as in
+-- ledger-attach-history.
 
 -- Take the strongest lock first, once, so no statement below queues behind traffic half-way through.
 LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE;
@@ -29,7 +30,9 @@ DROP TRIGGER ledger_apply_balance ON ledger_history;
 -- The new parent, same columns and defaults. created_at is the partition key, so it must be known before
 -- routing: the column default and ledger_insert() set it up front (write-up 001).
 CREATE TABLE ledger (
-  id              bigint NOT NULL DEFAULT nextval('ledger_id_seq'),
+  -- HAZARD: bigserial creates a new sequence (ledger_id_seq1) starting at 1 instead of reusing
+  -- ledger_id_seq, which stays owned by ledger_history.id.
+  id              bigserial,
   account_id      bigint NOT NULL,
   amount          numeric(18,2) NOT NULL,
   kind            text NOT NULL,
@@ -45,9 +48,6 @@ CREATE TABLE ledger (
   -- Matches the history table's FK, so ATTACH adopts it without re-validating 21 TB against accounts.
   CONSTRAINT ledger_account_id_fkey FOREIGN KEY (account_id) REFERENCES accounts (id)
 ) PARTITION BY RANGE (created_at);
-
--- Reuse the sequence: ids continue where the history table stopped, no gap, no collision (write-up 001).
-ALTER SEQUENCE ledger_id_seq OWNED BY ledger.id;
 
 -- Indexes on the parent while it has no partitions: instant. Definitions match the history table's, so
 -- ATTACH attaches those instead of building new ones.

@@ -13,7 +13,8 @@ ALTER TABLE ledger_history DROP CONSTRAINT IF EXISTS ledger_history_range;
 INSERT INTO ledger_history (id, account_id, amount, kind, idempotency_key, created_at, memo)
 SELECT id, account_id, amount, kind, idempotency_key, created_at, memo FROM ledger;
 
--- The sequence is owned by the parent now; dropping the parent would drop it with it.
+-- A no-op here (the cutover left ledger_id_seq owned by ledger_history.id); DROP TABLE below takes the
+-- parent's own ledger_id_seq1 with it.
 ALTER SEQUENCE ledger_id_seq OWNED BY ledger_history.id;
 
 DROP TABLE ledger;

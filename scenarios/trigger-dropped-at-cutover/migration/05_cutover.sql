@@ -1,5 +1,5 @@
--- The cutover: one short transaction (write-up 001, 371 ms in production). Every statement below is a
--- catalog change; nothing scans or rewrites the 21 TB history while ACCESS EXCLUSIVE is held.
+-- The write-up 001 cutover with one trigger forgotten when "moving triggers to the new parent". Every
+-- other statement is the same as in ledger-attach-history.
 
 -- Take the strongest lock first, once, so no statement below queues behind traffic half-way through.
 LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE;
@@ -54,11 +54,11 @@ ALTER SEQUENCE ledger_id_seq OWNED BY ledger.id;
 CREATE INDEX ledger_account_id_created_at_idx ON ledger (account_id, created_at DESC);
 CREATE INDEX ledger_debit_created_at_idx ON ledger (created_at) WHERE kind = 'debit';
 
--- Move the triggers to the new parent: same names, functions, timing and events (write-up 001).
+-- Move the triggers to the new parent (write-up 001)...
 CREATE TRIGGER ledger_set_created_at BEFORE INSERT ON ledger
   FOR EACH ROW EXECUTE FUNCTION ledger_set_created_at();
-CREATE TRIGGER ledger_apply_balance AFTER INSERT ON ledger
-  FOR EACH ROW EXECUTE FUNCTION ledger_apply_balance();
+-- HAZARD: ...but ledger_apply_balance, dropped from ledger_history above, is never recreated. From COMMIT
+-- on, inserts succeed and account_balances silently stops moving.
 
 GRANT SELECT ON ledger TO ledger_reader;
 GRANT INSERT ON ledger TO ledger_writer;
