@@ -329,7 +329,16 @@ const POLICY_COMMANDS: Record<string, PolicyInfo["command"]> = {
   w: "UPDATE",
   d: "DELETE",
 };
-const PRIVILEGE_ORDER = ["DELETE", "INSERT", "MAINTAIN", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"];
+const PRIVILEGE_ORDER = [
+  "DELETE",
+  "INSERT",
+  "MAINTAIN",
+  "REFERENCES",
+  "SELECT",
+  "TRIGGER",
+  "TRUNCATE",
+  "UPDATE",
+];
 
 /** Decodes pg_trigger.tgtype (the TRIGGER_TYPE_* bits of PostgreSQL's trigger.h). */
 export function decodeTriggerType(tgtype: number): Pick<TriggerInfo, "timing" | "events" | "level"> {
@@ -464,7 +473,8 @@ export async function takeSnapshot(db: Queryable, options: SnapshotOptions = {})
   const head = await db.query<{ now: Date; version: string }>(
     "SELECT clock_timestamp() AS now, current_setting('server_version_num') AS version",
   );
-  const schemaRows = (await db.query<{ oid: number; name: string }>(SCHEMAS_SQL, [options.schemas ?? null])).rows;
+  const schemaRows = (await db.query<{ oid: number; name: string }>(SCHEMAS_SQL, [options.schemas ?? null]))
+    .rows;
   const nsOids = schemaRows.map((r) => r.oid);
 
   const relations = (await db.query<RelationRow>(RELATIONS_SQL, [nsOids])).rows;
@@ -567,7 +577,12 @@ export async function takeSnapshot(db: Queryable, options: SnapshotOptions = {})
           : null,
       partitionOf:
         r.parent_oid !== null && r.bound !== null
-          ? { parent: r.parent_name ?? "", parentOid: r.parent_oid, bound: r.bound, isDefault: r.bound === "DEFAULT" }
+          ? {
+              parent: r.parent_name ?? "",
+              parentOid: r.parent_oid,
+              bound: r.bound,
+              isDefault: r.bound === "DEFAULT",
+            }
           : null,
     };
     tables[qualifiedName] = table;
@@ -585,7 +600,8 @@ export async function takeSnapshot(db: Queryable, options: SnapshotOptions = {})
       isDefault: t.partitionOf.isDefault,
     });
   }
-  for (const t of Object.values(tables)) t.partitioning?.partitions.sort((a, b) => a.name.localeCompare(b.name));
+  for (const t of Object.values(tables))
+    t.partitioning?.partitions.sort((a, b) => a.name.localeCompare(b.name));
 
   const sequences: Record<QualifiedName, SequenceInfo> = {};
   for (const s of sequenceRows) {

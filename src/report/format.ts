@@ -79,7 +79,9 @@ export function statementWhere(
   report: RunReport,
   at: { section: "migration" | "rollback"; phase: string; step: string; statement: number },
 ): string {
-  const step = report.steps.find((s) => s.section === at.section && s.phase === at.phase && s.name === at.step);
+  const step = report.steps.find(
+    (s) => s.section === at.section && s.phase === at.phase && s.name === at.step,
+  );
   const stmt = step?.statements.find((s) => s.index === at.statement);
   const loc = stmt?.file ? ` (${stmt.file}${stmt.line ? `:${stmt.line}` : ""})` : "";
   return `${phaseLabel(at.section, at.phase)}/${at.step} statement ${at.statement + 1}${loc}`;
@@ -98,7 +100,12 @@ export function errorLocation(e: { file?: string; line?: number; column?: number
  */
 export function isAccessExclusive(mode: string | null | undefined): boolean {
   if (!mode) return false;
-  return mode.replace(/[\s_-]/g, "").toLowerCase().replace(/lock$/, "") === "accessexclusive";
+  return (
+    mode
+      .replace(/[\s_-]/g, "")
+      .toLowerCase()
+      .replace(/lock$/, "") === "accessexclusive"
+  );
 }
 
 export interface LongestHold {
@@ -189,7 +196,11 @@ export function hotExclusiveWork(report: RunReport): ExclusiveWork[] {
         held = Math.max(held ?? 0, l.held_ms);
       }
     }
-    out.push(held === undefined ? { effect: e, what: parts.join(" + ") } : { effect: e, what: parts.join(" + "), held_ms: held });
+    out.push(
+      held === undefined
+        ? { effect: e, what: parts.join(" + ") }
+        : { effect: e, what: parts.join(" + "), held_ms: held },
+    );
   }
   return out;
 }

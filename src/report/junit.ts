@@ -11,6 +11,7 @@ import {
   checkLabel,
   errorLocation,
   expectationLine,
+  formatMeasure,
   isExpectedFailure,
   oneLine,
   phaseLabel,
@@ -23,7 +24,7 @@ type XMLBuilder = ReturnType<typeof create>;
 
 /**
  * XML 1.0 cannot carry most control characters, not even escaped, and JUnit parsers reject the whole file
- * when one appears; PostgreSQL messages and user SQL can contain them. Lone surrogates are dropped too.
+ * when one appears; PostgreSQL messages and user SQL can contain them. They, and lone surrogates, become U+FFFD.
  */
 function xmlSafe(text: string): string {
   return text.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "\uFFFD");
@@ -48,7 +49,7 @@ interface Counts {
 function checkBody(c: CheckResult): string {
   const lines = [...c.findings];
   if (c.measured !== undefined || c.limit !== undefined) {
-    lines.unshift(`measured ${c.measured ?? "-"}${c.unit ? ` ${c.unit}` : ""}, limit ${c.limit ?? "-"}${c.unit ? ` ${c.unit}` : ""}`);
+    lines.unshift(`measured ${formatMeasure(c.measured, c.unit)}, limit ${formatMeasure(c.limit, c.unit)}`);
   }
   if (c.remediation) lines.push("", `Remediation: ${c.remediation}`);
   return xmlSafe(lines.join("\n"));
@@ -61,7 +62,9 @@ function addCheck(suite: XMLBuilder, c: CheckResult, r: RunReport, counts: Count
     // The scenario exists to demonstrate this failure (expect.failing), so it is not a regression; shown
     // as skipped with its own type, as pytest does for xfail, so the findings stay visible but not red.
     counts.skipped++;
-    tc.ele("skipped", { type: "expected-failure", message: attr(`expected failure: ${c.summary}`) }).txt(checkBody(c));
+    tc.ele("skipped", { type: "expected-failure", message: attr(`expected failure: ${c.summary}`) }).txt(
+      checkBody(c),
+    );
     return;
   }
   switch (c.status) {
@@ -97,7 +100,10 @@ function stepBody(s: StepResult): string {
 }
 
 function suite(root: XMLBuilder, name: string, timestamp: string): { el: XMLBuilder; counts: Counts } {
-  return { el: root.ele("testsuite", { name, timestamp }), counts: { tests: 0, failures: 0, errors: 0, skipped: 0 } };
+  return {
+    el: root.ele("testsuite", { name, timestamp }),
+    counts: { tests: 0, failures: 0, errors: 0, skipped: 0 },
+  };
 }
 
 /** Counts go on after the children exist: xmlbuilder2 keeps attribute order, so set them all at the end. */
@@ -143,7 +149,11 @@ export function renderJunit(report: RunReport): string {
     if (value !== undefined) props.ele("property", { name, value: attr(String(value)) });
   }
   verdict.counts.tests++;
-  const tc = verdict.el.ele("testcase", { classname: "rehearsal", name: "rehearsal", time: seconds(r.duration_ms) });
+  const tc = verdict.el.ele("testcase", {
+    classname: "rehearsal",
+    name: "rehearsal",
+    time: seconds(r.duration_ms),
+  });
   const summary = xmlSafe(`${VERDICT[r.status]}: ${checkCounts(r)}\n${expectationLine(r)}`);
   if (r.status === "inconclusive" || r.status === "aborted") {
     // No verdict on the migration: the rehearsal itself did not complete. An error, not a failure, and
@@ -152,7 +162,8 @@ export function renderJunit(report: RunReport): string {
     tc.ele("error", { type: r.status, message: attr(r.reason ?? `run ${r.status}`) }).txt(summary);
   } else if (r.status === "failed") {
     verdict.counts.failures++;
-    const message = r.reason ?? (r.expectation.met ? checkCounts(r) : `expectation not met: ${r.expectation.explanation}`);
+    const message =
+      r.reason ?? (r.expectation.met ? checkCounts(r) : `expectation not met: ${r.expectation.explanation}`);
     tc.ele("failure", { type: "failed", message: attr(message) }).txt(summary);
   }
   finish(verdict, r.duration_ms, total);

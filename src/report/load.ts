@@ -171,7 +171,9 @@ export function parseReport(data: unknown, source: string): RunReport {
     const newer = typeof found === "number" && found > REPORT_SCHEMA_VERSION;
     throw new Error(
       `${source}: report schema_version ${JSON.stringify(found)} is not supported; this rehearse reads schema_version ${REPORT_SCHEMA_VERSION}` +
-        (newer ? " (the report was written by a newer rehearse: upgrade to read it)" : " (re-run the rehearsal to regenerate it)"),
+        (newer
+          ? " (the report was written by a newer rehearse: upgrade to read it)"
+          : " (re-run the rehearsal to regenerate it)"),
     );
   }
   const result = RunReportSchema.safeParse(data);
@@ -179,7 +181,9 @@ export function parseReport(data: unknown, source: string): RunReport {
     const issues = result.error.issues;
     const lines = issues.slice(0, MAX_ISSUES).map((i) => `  ${issuePath(i.path)}: ${i.message}`);
     if (issues.length > MAX_ISSUES) lines.push(`  … and ${issues.length - MAX_ISSUES} more`);
-    throw new Error(`${source}: invalid rehearse report (schema_version ${REPORT_SCHEMA_VERSION}):\n${lines.join("\n")}`);
+    throw new Error(
+      `${source}: invalid rehearse report (schema_version ${REPORT_SCHEMA_VERSION}):\n${lines.join("\n")}`,
+    );
   }
   return result.data as RunReport;
 }

@@ -43,11 +43,7 @@ function inline(text: string): string {
  * row. "\|" is honoured by GFM even inside code spans; newlines become <br> so multi-line messages survive.
  */
 function cell(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/\|/g, "\\|")
-    .replace(/\r?\n/g, "<br>");
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 }
 
 /** An inline code span whose delimiter is longer than any backtick run inside it. */
@@ -79,7 +75,12 @@ function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function stepName(s: { section: "migration" | "rollback"; phase: string; name?: string; step?: string }): string {
+function stepName(s: {
+  section: "migration" | "rollback";
+  phase: string;
+  name?: string;
+  step?: string;
+}): string {
   return `${phaseLabel(s.section, s.phase)}/${s.name ?? s.step ?? ""}`;
 }
 
@@ -135,7 +136,12 @@ function budgets(r: RunReport): string[] {
     cell(formatMeasure(c.limit, c.unit)),
     cell(c.summary),
   ]);
-  return ["### Budgets", "", table(["Budget", "Status", "Measured", "Limit", "Summary"], rows, ["l", "l", "r", "r", "l"]), ""];
+  return [
+    "### Budgets",
+    "",
+    table(["Budget", "Status", "Measured", "Limit", "Summary"], rows, ["l", "l", "r", "r", "l"]),
+    "",
+  ];
 }
 
 function invariants(r: RunReport): string[] {
@@ -194,7 +200,10 @@ function locks(r: RunReport): string[] {
   const out = ["### Locks", ""];
   if (hot.length > 0) {
     // First because it is the usual cause of an outage: every query on the table, reads included, waits.
-    out.push("Hot tables scanned or rewritten while holding ACCESS EXCLUSIVE (all other queries on them wait):", "");
+    out.push(
+      "Hot tables scanned or rewritten while holding ACCESS EXCLUSIVE (all other queries on them wait):",
+      "",
+    );
     for (const w of hot) {
       const held = w.held_ms === undefined ? "" : `, lock held ${formatDuration(w.held_ms)}`;
       out.push(
@@ -213,11 +222,16 @@ function locks(r: RunReport): string[] {
           codeCell(h.relation),
           cell(h.mode),
           formatDuration(h.held_ms),
-          cell(`${h.step} statement ${h.statement + 1}${h.in_transaction ? "" : " (sampled, no transaction)"}`),
+          cell(
+            `${h.step} statement ${h.statement + 1}${h.in_transaction ? "" : " (sampled, no transaction)"}`,
+          ),
         ]);
       }
     }
-    out.push(table(["Phase", "Relation", "Mode", "Longest hold", "Taken by"], rows, ["l", "l", "l", "r", "l"]), "");
+    out.push(
+      table(["Phase", "Relation", "Mode", "Longest hold", "Taken by"], rows, ["l", "l", "l", "r", "l"]),
+      "",
+    );
   }
   return out;
 }
@@ -281,4 +295,8 @@ export function renderMarkdown(report: RunReport): string {
   return redact(`${lines.join("\n").replace(/\n+$/, "")}\n`);
 }
 
-export const markdownReporter: Reporter = { format: "markdown", fileName: "summary.md", render: renderMarkdown };
+export const markdownReporter: Reporter = {
+  format: "markdown",
+  fileName: "summary.md",
+  render: renderMarkdown,
+};

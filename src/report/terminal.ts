@@ -64,7 +64,9 @@ function checkLines(r: RunReport, c: CheckResult, paint: Paint): string[] {
   const expected = isExpectedFailure(r, c) ? " (expected)" : "";
   const out = [`${paint(31, word)} ${paint(1, label)}: ${oneLineClean(c.summary)}${expected}`];
   if (c.measured !== undefined || c.limit !== undefined) {
-    out.push(`${INDENT}measured ${formatMeasure(c.measured, c.unit)}, limit ${formatMeasure(c.limit, c.unit)}`);
+    out.push(
+      `${INDENT}measured ${formatMeasure(c.measured, c.unit)}, limit ${formatMeasure(c.limit, c.unit)}`,
+    );
   }
   for (const f of c.findings.slice(0, MAX_FINDINGS)) out.push(`${INDENT}- ${oneLineClean(f)}`);
   if (c.findings.length > MAX_FINDINGS) out.push(`${INDENT}- … and ${c.findings.length - MAX_FINDINGS} more`);
@@ -75,7 +77,9 @@ function checkLines(r: RunReport, c: CheckResult, paint: Paint): string[] {
 /** Renders the terminal summary. */
 export function renderTerminal(report: RunReport, options: TerminalOptions = { color: false }): string {
   const r = redactDeep(report);
-  const paint: Paint = options.color ? (code, text) => `\u001b[${code}m${text}\u001b[0m` : (_code, text) => text;
+  const paint: Paint = options.color
+    ? (code, text) => `\u001b[${code}m${text}\u001b[0m`
+    : (_code, text) => text;
   const out: string[] = [];
 
   out.push(
@@ -101,7 +105,8 @@ export function renderTerminal(report: RunReport, options: TerminalOptions = { c
     if (where) out.push(`${INDENT}at ${oneLineClean(where)}`);
     if (e.hint) out.push(`${INDENT}hint: ${oneLineClean(e.hint)}`);
     // Excerpt lines keep their own spacing: the caret line is aligned under the source line.
-    if (e.excerpt) for (const line of e.excerpt.replace(/\s+$/, "").split(/\r?\n/)) out.push(`${INDENT}${clean(line)}`);
+    if (e.excerpt)
+      for (const line of e.excerpt.replace(/\s+$/, "").split(/\r?\n/)) out.push(`${INDENT}${clean(line)}`);
   }
 
   if (options.reportDir) out.push("", `report: ${clean(options.reportDir)}`);

@@ -113,7 +113,7 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: Problem[] = [];
   for (const e of doc.errors) {
-    const pos = e.linePos?.[0];
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
     problems.push({
       file: rel,
       line: pos?.line,
@@ -356,7 +356,8 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
     }
     ids.add(id);
   }
-  const known = new Set([...ids, ...budgetCheckIds(scenario)]);
+  const base = [...ids, "migration_completed"];
+  const known = new Set([...base, ...budgetCheckIds(scenario), "rollback_completed", ...base.map((id) => `${id}@rollback`)]);
   for (const [i, id] of scenario.expect.failing.entries()) {
     if (!known.has(id)) {
       problems.push({

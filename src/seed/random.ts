@@ -5,6 +5,7 @@
 
 import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
+import { writeUuid } from "./copy-text.ts";
 
 export type Rng = RandomGenerator;
 
@@ -72,38 +73,7 @@ export function below(rng: Rng, size: number): number {
   return size <= TWO_POW_32 ? Math.floor(unit32(rng) * size) : Math.floor(unit53(rng) * size);
 }
 
-/** "00".."ff" for each byte value. */
-const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/**
- * A version-4-shaped UUID from the stream (not crypto.randomUUID, so a seed reproduces it): 122 random bits,
- * version nibble 4, variant bits 10.
- */
-export function uuidV4(rng: Rng): string {
-  const a = rng.next();
-  const b = rng.next();
-  const c = rng.next();
-  const d = rng.next();
-  return (
-    HEX2[(a >>> 24) & 255]! +
-    HEX2[(a >>> 16) & 255]! +
-    HEX2[(a >>> 8) & 255]! +
-    HEX2[a & 255]! +
-    "-" +
-    HEX2[(b >>> 24) & 255]! +
-    HEX2[(b >>> 16) & 255]! +
-    "-" +
-    HEX2[((b >>> 8) & 0x0f) | 0x40]! +
-    HEX2[b & 255]! +
-    "-" +
-    HEX2[((c >>> 24) & 0x3f) | 0x80]! +
-    HEX2[(c >>> 16) & 255]! +
-    "-" +
-    HEX2[(c >>> 8) & 255]! +
-    HEX2[c & 255]! +
-    HEX2[(d >>> 24) & 255]! +
-    HEX2[(d >>> 16) & 255]! +
-    HEX2[(d >>> 8) & 255]! +
-    HEX2[d & 255]!
-  );
+/** Draws a version-4-shaped UUID (not crypto.randomUUID, so a seed reproduces it) and writes its text. */
+export function drawUuid(rng: Rng, buf: Uint8Array, pos: number): number {
+  return writeUuid(buf, pos, rng.next(), rng.next(), rng.next(), rng.next());
 }

@@ -10,11 +10,11 @@
  * Any other `{name}` / `{name:…}` is an error (a typo should not silently become literal text); braces that do
  * not look like a placeholder, such as JSON's own `{"a": 1}`, are literal.
  *
- * All the escaping is decided at compile time: literals and choice options are escaped once, and the other
- * placeholders only ever produce characters that need no escaping, so rendering a row is concatenation only.
+ * All the escaping is decided at compile time: literals and choice options are escaped and encoded once, and
+ * the other placeholders only ever produce ASCII that needs no escaping, so rendering copies bytes only.
  */
-import { escapeCopyText } from "./copy-text.ts";
-import { below, type Rng, uuidV4 } from "./random.ts";
+import { encodeField, INT_BYTES, UUID_BYTES, writeBytes, writeInt } from "./copy-text.ts";
+import { below, drawUuid, type Rng } from "./random.ts";
 import { WORDS } from "./words.ts";
 
 /** A template that cannot be compiled; the message says which placeholder and why. */
@@ -22,7 +22,19 @@ export class TemplateError extends Error {
   override name = "TemplateError";
 }
 
-type Piece = (rng: Rng, row: number) => string;
+/** Writes one placeholder's value at pos and returns the new pos. */
+type Piece = (rng: Rng, buf: Uint8Array, pos: number, row: number) => number;
+
+/** A compiled template: `maxBytes` bounds one rendered field; `forStream` binds it to a chunk's stream. */
+export interface CompiledTemplate {
+  maxBytes: number;
+  forStream(rng: Rng): (buf: Uint8Array, pos: number, row: number) => number;
+}
+
+const WORD_BYTES = WORDS.map((w) => encodeField(w));
+const QUOTED_WORD_BYTES = WORDS.map((w) => encodeField(`"${w}"`));
+const MAX_WORD = Math.max(...WORD_BYTES.map((w) => w.length));
+const QUOTE = 0x22;
 
 interface Placeholder {
   name: "n" | "rand" | "uuid" | "choice" | "word";
@@ -85,23 +97,36 @@ function parsePlaceholders(template: string, json: boolean): Placeholder[] {
   return found;
 }
 
-/** The text a placeholder renders before COPY escaping; `pick` chooses among precomputed variants. */
-function pieceFor(p: Placeholder, quote: boolean, options: string[]): Piece {
+/** The writer for one placeholder and the most bytes it can write; choice options arrive encoded. */
+function pieceFor(p: Placeholder, quote: boolean, options: Uint8Array[]): [Piece, number] {
   switch (p.name) {
     case "n":
-      return (_rng, row) => String(row + 1);
+      return [(_rng, buf, pos, row) => writeInt(buf, pos, row + 1), INT_BYTES];
     case "rand": {
       const min = p.min!;
       const size = p.max! - min + 1;
-      return (rng) => String(min + below(rng, size));
+      return [(rng, buf, pos) => writeInt(buf, pos, min + below(rng, size)), INT_BYTES];
     }
     case "uuid":
-      return quote ? (rng) => '"' + uuidV4(rng) + '"' : uuidV4;
-    case "word":
-      return quote ? (rng) => '"' + WORDS[rng.next() & 255] + '"' : (rng) => WORDS[rng.next() & 255]!;
+      if (!quote) return [(rng, buf, pos) => drawUuid(rng, buf, pos), UUID_BYTES];
+      return [
+        (rng, buf, pos) => {
+          buf[pos] = QUOTE;
+          const end = drawUuid(rng, buf, pos + 1);
+          buf[end] = QUOTE;
+          return end + 1;
+        },
+        UUID_BYTES + 2,
+      ];
+    case "word": {
+      const words = quote ? QUOTED_WORD_BYTES : WORD_BYTES;
+      return [(rng, buf, pos) => writeBytes(buf, pos, words[rng.next() & 255]!), MAX_WORD + 2];
+    }
     case "choice": {
       const n = options.length;
-      return n === 1 ? () => options[0]! : (rng) => options[below(rng, n)]!;
+      const max = Math.max(...options.map((o) => o.length));
+      if (n === 1) return [(_rng, buf, pos) => writeBytes(buf, pos, options[0]!), max];
+      return [(rng, buf, pos) => writeBytes(buf, pos, options[below(rng, n)]!), max];
     }
   }
 }
@@ -133,14 +158,12 @@ function sampleFor(p: Placeholder, quote: boolean, options: string[]): string {
  *   inserted verbatim, so every option must itself be a JSON value: `{choice:1|2|null}`, `{choice:"a"|"b"}`.
  * A template that could render invalid JSON is refused with a TemplateError.
  */
-export function compileTemplate(
-  template: string,
-  mode: "text" | "json",
-): (rng: Rng) => (row: number) => string {
+export function compileTemplate(template: string, mode: "text" | "json"): CompiledTemplate {
   const json = mode === "json";
   const placeholders = parsePlaceholders(template, json);
-  const literals: string[] = [];
+  const literals: Uint8Array[] = [];
   const pieces: Piece[] = [];
+  let maxBytes = 0;
   let sample = "";
   let at = 0;
   for (const p of placeholders) {
@@ -163,11 +186,19 @@ export function compileTemplate(
       }
     }
     sample += literal + sampleFor(p, quote, options);
-    literals.push(escapeCopyText(literal));
-    pieces.push(pieceFor(p, quote, options.map(escapeCopyText)));
+    const encoded = encodeField(literal);
+    literals.push(encoded);
+    const [piece, pieceMax] = pieceFor(
+      p,
+      quote,
+      options.map((o) => encodeField(o)),
+    );
+    pieces.push(piece);
+    maxBytes += encoded.length + pieceMax;
   }
   const tail = template.slice(at);
-  literals.push(escapeCopyText(tail));
+  literals.push(encodeField(tail));
+  maxBytes += literals[literals.length - 1]!.length;
   sample += tail;
   if (json) {
     try {
@@ -181,15 +212,14 @@ export function compileTemplate(
   }
 
   const head = literals[0]!;
-  if (pieces.length === 0) return () => () => head;
-  if (pieces.length === 1) {
-    const piece = pieces[0]!;
-    const after = literals[1]!;
-    return (rng) => (row) => head + piece(rng, row) + after;
-  }
-  return (rng) => (row) => {
-    let out = head;
-    for (let i = 0; i < pieces.length; i++) out += pieces[i]!(rng, row) + literals[i + 1]!;
-    return out;
+  const count = pieces.length;
+  if (count === 0) return { maxBytes, forStream: () => (buf, pos) => writeBytes(buf, pos, head) };
+  return {
+    maxBytes,
+    forStream: (rng) => (buf, pos, row) => {
+      let p = writeBytes(buf, pos, head);
+      for (let i = 0; i < count; i++) p = writeBytes(buf, pieces[i]!(rng, buf, p, row), literals[i + 1]!);
+      return p;
+    },
   };
 }

@@ -38,7 +38,8 @@ const QUERY_PASSWORD_RE = /([?&](?:pg)?password=)[^&#\s'"`<>]*/gi;
 // password=… / PGPASSWORD=… in libpq key/value conninfo or a shell line. libpq ends an unquoted value at
 // whitespace and allows '…' with backslash escapes; "…" is handled for shell-style text. Not after "?"/"&":
 // that is the query form above, whose value ends at "&" — matching it here would also swallow later params.
-const KV_PASSWORD_RE = /((?<![?&])\b(?:pg)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s'"]+)/gi;
+const KV_PASSWORD_RE =
+  /((?<![?&])\b(?:pg)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s'"]+)/gi;
 
 /** Replaces registered secrets, $PGPASSWORD, and passwords in postgres URLs and conninfo strings by ***. */
 export function redact(text: string): string {
@@ -88,7 +89,8 @@ function walk(value: unknown, seen: WeakMap<object, unknown>): unknown {
   seen.set(value, obj);
   for (const [k, v] of Object.entries(value)) {
     // Keys are redacted too: a settings map is keyed by whatever the user wrote.
-    obj[redact(k)] = SECRET_KEY_RE.test(k) && v !== null && v !== undefined && v !== "" ? REDACTED : walk(v, seen);
+    obj[redact(k)] =
+      SECRET_KEY_RE.test(k) && v !== null && v !== undefined && v !== "" ? REDACTED : walk(v, seen);
   }
   return obj;
 }

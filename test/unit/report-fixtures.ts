@@ -2,7 +2,12 @@
  * Realistic RunReports for reporter tests, shaped like what a rehearsal of a partition ATTACH produces.
  * Each builder returns a fresh object, so a test may mutate its copy.
  */
-import { REPORT_SCHEMA_VERSION, type CheckResult, type RunReport, type StepResult } from "../../src/report/model.ts";
+import {
+  type CheckResult,
+  REPORT_SCHEMA_VERSION,
+  type RunReport,
+  type StepResult,
+} from "../../src/report/model.ts";
 
 function base(): RunReport {
   return {
@@ -247,7 +252,8 @@ export function failingRun(): RunReport {
       status: "fail",
       summary: "1 foreign key on public.orders is NOT VALID after the migration",
       findings: ["orders_2023_customer_id_fkey on public.orders_2023 | NOT VALID"],
-      remediation: "VALIDATE CONSTRAINT orders_2023_customer_id_fkey in a later step; it takes only SHARE UPDATE EXCLUSIVE.",
+      remediation:
+        "VALIDATE CONSTRAINT orders_2023_customer_id_fkey in a later step; it takes only SHARE UPDATE EXCLUSIVE.",
     },
     {
       id: "sequence_ahead",
@@ -304,8 +310,17 @@ export function inconclusiveRun(): RunReport {
       "ALTER TABLE orders ATTACH PARTITION orders_2023 FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');\n            ^",
   };
   r.phases[1]!.status = "error";
-  r.checks = passingChecks().map((c) => ({ ...c, status: "skipped", summary: "not run: the migration did not complete" }));
-  r.expectation = { verdict: "pass", failing: [], met: false, explanation: "no verdict: the run is inconclusive" };
+  r.checks = passingChecks().map((c) => ({
+    ...c,
+    status: "skipped",
+    summary: "not run: the migration did not complete",
+  }));
+  r.expectation = {
+    verdict: "pass",
+    failing: [],
+    met: false,
+    explanation: "no verdict: the run is inconclusive",
+  };
   return r;
 }
 

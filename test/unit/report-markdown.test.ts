@@ -40,7 +40,9 @@ describe("markdown reporter", () => {
     expect(md).toContain("seq-scanned hot table public.orders (1200000 rows read)");
     // Within each table too: the failing row precedes the passing ones.
     const ids = tableRows(md).map((r) => r[0]);
-    expect(ids.indexOf("`budget.no_scan_under_access_exclusive`")).toBeLessThan(ids.indexOf("`budget.max_lock_ms`"));
+    expect(ids.indexOf("`budget.no_scan_under_access_exclusive`")).toBeLessThan(
+      ids.indexOf("`budget.max_lock_ms`"),
+    );
     expect(ids.indexOf("`fk_valid`")).toBeLessThan(ids.indexOf("`triggers_preserved`"));
   });
 
@@ -92,7 +94,14 @@ describe("markdown reporter", () => {
       "```\nALTER TABLE orders ATTACH PARTITION orders_2023 FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');\n            ^\n```",
     );
     const stepRow = tableRows(md).find((r) => r[1] === "attach")!;
-    expect(stepRow).toEqual(["cutover", "attach", "error", "4.6 s", "3", "55P03: canceling statement due to lock timeout"]);
+    expect(stepRow).toEqual([
+      "cutover",
+      "attach",
+      "error",
+      "4.6 s",
+      "3",
+      "55P03: canceling statement due to lock timeout",
+    ]);
   });
 
   it("reports seeding rate, context and the expectation", () => {

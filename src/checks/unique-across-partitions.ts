@@ -1,0 +1,414 @@
+/**
+ * unique_across_partitions: a key (an idempotency key, say) stays unique across the whole partitioned table.
+ * PostgreSQL enforces a UNIQUE index of a partitioned table per partition, so UNIQUE (key, created_at) lets
+ * the same key land twice in two partitions around a rollover (seeds/001). Two parts:
+ *
+ *  1. Passive: duplicates already present across the parent (GROUP BY … HAVING count(*) > 1 LIMIT 5).
+ *  2. Active probe, inside a transaction that is always rolled back: take an existing key from a row of the
+ *     oldest partition (lowest range bound) and write it again through the scenario's write path
+ *     (`probe.sql`, with :key, :key2… bound as parameters) or, without one, a plain INSERT copying that row
+ *     with the partition key moved to the newest partition (sequence/identity/generated columns left to
+ *     their defaults). Then count the rows carrying that key, still inside the transaction:
+ *       > 1                                    → fail (uniqueness only per partition)
+ *       rejected with 23505 or P0001 (raise)   → pass (the write path refuses the duplicate)
+ *       any other error                        → error: inconclusive, with the SQLSTATE and message.
+ */
+import pg from "pg";
+import { relationKey } from "../catalog/types.ts";
+import { ident, type Queryable, qualified } from "../db/sql.ts";
+import type { Invariant } from "../scenario/schema.ts";
+import type { CheckInput, InvariantCheck, Stage } from "./check.ts";
+import {
+  fail,
+  inconclusive,
+  listSome,
+  lookupRelation,
+  type Outcome,
+  pass,
+  pgError,
+  plural,
+  relationColumns,
+} from "./common.ts";
+import {
+  type PartitionEntry,
+  type PartitionLayout,
+  parseBound,
+  readPartitionLayout,
+} from "./partition-bounds.ts";
+
+type Inv = Extract<Invariant, { check: "unique_across_partitions" }>;
+
+export interface ProbeResult {
+  /** skipped: no probe could be built; the others say what the write did. */
+  status: "skipped" | "inserted" | "rejected" | "error";
+  /** Why it was skipped. */
+  reason?: string;
+  /** A skip that still proves something (a single partition cannot hold cross-partition duplicates). */
+  conclusive?: boolean;
+  mode?: "builtin" | "custom";
+  /** The key values written again (text form). */
+  key?: string[];
+  /** The partition the key was taken from, and the one the builtin probe aimed at. */
+  source?: string;
+  targetPartition?: string | null;
+  rowsWithKey?: number;
+  sqlstate?: string;
+  message?: string;
+  /** The statement run, as sent (placeholders $1…). */
+  statement?: string;
+}
+
+export interface UniqueGathered {
+  table: string;
+  exists: boolean;
+  missingColumns: string[];
+  duplicates: Array<{ key: Array<string | null>; count: number; partitions: string[] }>;
+  probe: ProbeResult;
+}
+
+/** SQLSTATEs that mean "the write path refused the duplicate": unique_violation and RAISE EXCEPTION. */
+const REJECTED = new Set(["23505", "P0001"]);
+
+/**
+ * Rewrites :key, :key2, … into $1, $2, … (numbered by first appearance, so every parameter sent is used)
+ * and returns the values to bind. `::` casts are left alone. The scan is textual: a literal ':key' inside a
+ * string in probe.sql would be replaced too.
+ */
+export function bindKeyPlaceholders(
+  sql: string,
+  keyValues: Array<string | null>,
+): { text: string; values: Array<string | null> } {
+  const order: number[] = [];
+  const text = sql.replace(/(?<![:\w]):key(\d*)\b/g, (_m, digits: string) => {
+    const index = digits === "" ? 0 : Number(digits) - 1;
+    if (index < 0 || index >= keyValues.length) {
+      throw new Error(
+        `probe.sql uses :key${digits} but the invariant lists only ${plural(keyValues.length, "column")}`,
+      );
+    }
+    let slot = order.indexOf(index);
+    if (slot < 0) {
+      order.push(index);
+      slot = order.length - 1;
+    }
+    return `$${slot + 1}`;
+  });
+  return { text, values: order.map((i) => keyValues[i]!) };
+}
+
+/** Partitions ordered oldest first: by numeric lower bound when known, else by name; default excluded. */
+export function orderPartitions(layout: PartitionLayout): PartitionEntry[] {
+  const regular = layout.partitions.filter((p) => p.bound !== "DEFAULT");
+  return [...regular].sort((a, b) =>
+    a.from !== null && b.from !== null && a.from !== b.from ? a.from - b.from : a.name.localeCompare(b.name),
+  );
+}
+
+/** Values that route a row into `p`: its FROM values (range) or its first listed value (list); null if none. */
+function routingValues(p: PartitionEntry): Array<string | null> | null {
+  const b = parseBound(p.bound);
+  if (b.kind === "range") {
+    if (b.from.some((v) => v.kind !== "value")) return null;
+    return b.from.map((v) => (v.kind === "value" ? v.text : null));
+  }
+  if (b.kind === "list") return b.values.length > 0 ? [b.values[0] ?? null] : null;
+  return null;
+}
+
+interface ColumnMeta {
+  name: string;
+  type: string;
+  identity: string;
+  generated: string;
+  default_expr: string | null;
+}
+
+async function withConnection<T>(db: Queryable, fn: (c: Queryable) => Promise<T>): Promise<T> {
+  // The probe needs BEGIN … ROLLBACK on one connection; a Pool would spread them over several.
+  if (db instanceof pg.Pool) {
+    const client = await db.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+  return fn(db);
+}
+
+async function runProbe(
+  db: Queryable,
+  inv: Inv,
+  rel: { oid: number; relkind: string; qualifiedName: string },
+): Promise<ProbeResult> {
+  const table = qualified(rel.qualifiedName);
+  const notNull = inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ");
+  const layout = rel.relkind === "p" ? await readPartitionLayout(db, rel.oid) : null;
+
+  // Where to take the key from, and where the copy should go.
+  let sources: Array<{ name: string }>;
+  let target: PartitionEntry | null = null;
+  let setColumns: Array<{ column: string; value: string | null }> = [];
+  const keyHasPartitionKey = layout?.keyColumns.every(
+    (k) => k.column !== null && inv.columns.includes(k.column),
+  );
+  if (!layout) {
+    sources = [{ name: rel.qualifiedName }];
+  } else {
+    const ordered = orderPartitions(layout);
+    const withDefault = [...ordered, ...(layout.defaultPartition ? [{ name: layout.defaultPartition }] : [])];
+    if (inv.probe || keyHasPartitionKey) {
+      // probe.sql decides where its write goes. And when the key contains the partition key, a copy with the
+      // same key routes to the same partition, whose UNIQUE index (if any) is then global: copy it unchanged.
+      sources = withDefault;
+    } else {
+      if (layout.strategy === "hash") {
+        return {
+          status: "skipped",
+          conclusive: false,
+          reason:
+            "hash partitioning: the builtin probe cannot pick a value routed to another partition; give probe.sql",
+        };
+      }
+      if (layout.keyColumns.some((k) => k.column === null)) {
+        return {
+          status: "skipped",
+          conclusive: false,
+          reason: "the partition key is an expression: the builtin probe cannot set it; give probe.sql",
+        };
+      }
+      if (ordered.length < 2) {
+        return {
+          status: "skipped",
+          conclusive: !layout.defaultPartition,
+          reason: `${rel.qualifiedName} has ${plural(ordered.length, "non-default partition")}: no second partition to duplicate into`,
+        };
+      }
+      target = ordered[ordered.length - 1]!;
+      sources = withDefault.filter((p) => p !== target);
+      const values = routingValues(target);
+      if (!values) {
+        return {
+          status: "skipped",
+          conclusive: false,
+          reason: `cannot derive a key value routed to ${target.name} (bound ${target.bound}); give probe.sql`,
+        };
+      }
+      setColumns = layout.keyColumns.map((k, i) => ({ column: k.column!, value: values[i] ?? null }));
+    }
+  }
+
+  // An existing key, from the oldest partition that has a row with the whole key non-null.
+  let source: { name: string; ctid: string; tableoid: number; key: Array<string | null> } | null = null;
+  for (const s of sources) {
+    const res = await db.query<{ ctid: string; tableoid: number; key: Array<string | null> }>(
+      `SELECT ctid::text AS ctid, tableoid::oid AS tableoid, ARRAY[${inv.columns.map((c) => `${ident(c)}::text`).join(", ")}] AS key
+       FROM ${qualified(s.name)} WHERE ${notNull} LIMIT 1`,
+    );
+    const r = res.rows[0];
+    if (r) {
+      source = { name: s.name, ...r };
+      break;
+    }
+  }
+  if (!source) {
+    return {
+      status: "skipped",
+      conclusive: false,
+      reason: `no row of ${rel.qualifiedName} has a non-null ${inv.columns.join(", ")} to duplicate`,
+    };
+  }
+
+  let statement: string;
+  let values: Array<string | number | null>;
+  if (inv.probe) {
+    let bound: { text: string; values: Array<string | null> };
+    try {
+      bound = bindKeyPlaceholders(inv.probe.sql, source.key);
+    } catch (err) {
+      return {
+        status: "error",
+        mode: "custom",
+        key: source.key.map(String),
+        source: source.name,
+        message: pgError(err).message,
+      };
+    }
+    statement = bound.text;
+    values = bound.values;
+  } else {
+    const meta = (
+      await db.query<ColumnMeta>(
+        `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity::text AS identity,
+                a.attgenerated::text AS generated, pg_get_expr(d.adbin, d.adrelid) AS default_expr
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        [rel.oid],
+      )
+    ).rows;
+    const setNames = new Set(setColumns.map((s) => s.column));
+    // Columns the database fills itself get their defaults, as a real insert would (a new id, not a copy).
+    const copy = meta.filter(
+      (c) =>
+        !setNames.has(c.name) &&
+        c.identity === "" &&
+        c.generated === "" &&
+        !/\bnextval\(/.test(c.default_expr ?? ""),
+    );
+    values = [];
+    const setExprs = setColumns.map((s) => {
+      values.push(s.value);
+      // format_type() prints a valid, already quoted type name: it is PostgreSQL's own output, not user input.
+      const type = meta.find((c) => c.name === s.column)?.type ?? "text";
+      return `$${values.length}::text::${type}`;
+    });
+    values.push(source.tableoid, source.ctid);
+    const names = [...copy.map((c) => ident(c.name)), ...setColumns.map((s) => ident(s.column))].join(", ");
+    statement =
+      `INSERT INTO ${table} (${names}) SELECT ${[...copy.map((c) => ident(c.name)), ...setExprs].join(", ")} ` +
+      `FROM ${qualified(source.name)} WHERE tableoid = $${values.length - 1}::oid AND ctid = $${values.length}::tid`;
+  }
+
+  const mode = inv.probe ? "custom" : "builtin";
+  const base = {
+    mode,
+    key: source.key.map((k) => k ?? "NULL"),
+    source: source.name,
+    targetPartition: target?.name ?? null,
+    statement,
+  } as const;
+  await db.query("BEGIN");
+  try {
+    // Bounded: a probe blocked behind a leftover lock must not hang the rehearsal.
+    await db.query("SET LOCAL lock_timeout = '10s'");
+    await db.query("SET LOCAL statement_timeout = '60s'");
+    try {
+      await db.query(statement, values);
+    } catch (err) {
+      const e = pgError(err);
+      return {
+        ...base,
+        status: e.sqlstate && REJECTED.has(e.sqlstate) ? "rejected" : "error",
+        sqlstate: e.sqlstate,
+        message: e.message,
+      };
+    }
+    const where = inv.columns.map((c, i) => `${ident(c)} = $${i + 1}`).join(" AND ");
+    const count = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`,
+      source.key,
+    );
+    return { ...base, status: "inserted", rowsWithKey: count.rows[0]!.n };
+  } finally {
+    await db.query("ROLLBACK");
+  }
+}
+
+export async function gatherUnique(db: Queryable, inv: Inv, _stage: Stage): Promise<UniqueGathered> {
+  const table = relationKey(inv.table);
+  const rel = await lookupRelation(db, inv.table);
+  const nothing = {
+    table,
+    missingColumns: [],
+    duplicates: [],
+    probe: { status: "skipped" as const, reason: "not run" },
+  };
+  if (!rel) return { ...nothing, exists: false };
+  const columns = await relationColumns(db, rel.oid);
+  const missingColumns = inv.columns.filter((c) => !columns.includes(c));
+  if (missingColumns.length > 0) return { ...nothing, exists: true, missingColumns };
+
+  const cols = inv.columns.map(ident).join(", ");
+  // NULLs never collide under a UNIQUE constraint (NULLS DISTINCT), so they are not duplicates here either.
+  const dup = await db.query<{ key: Array<string | null>; n: number; partitions: string[] }>(
+    `SELECT ARRAY[${inv.columns.map((c) => `${ident(c)}::text`).join(", ")}] AS key, count(*)::int AS n,
+            array_agg(DISTINCT tableoid::regclass::text) AS partitions
+     FROM ${qualified(rel.qualifiedName)} WHERE ${inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ")}
+     GROUP BY ${cols} HAVING count(*) > 1 LIMIT 5`,
+  );
+  const probe = await withConnection(db, (c) => runProbe(c, inv, rel));
+  return {
+    table,
+    exists: true,
+    missingColumns: [],
+    duplicates: dup.rows.map((r) => ({ key: r.key, count: r.n, partitions: r.partitions })),
+    probe,
+  };
+}
+
+function showKey(columns: string[], key: Array<string | null>): string {
+  return columns.map((c, i) => `${c}=${key[i] ?? "NULL"}`).join(", ");
+}
+
+const REMEDIATION =
+  "Make the key unique across partitions: include the partition key in the business key if it allows, or make every write go through one atomic insert into a non-partitioned key table with UNIQUE (key) (seeds/001), or a function that checks and raises before inserting; re-run to see the probe rejected.";
+
+export function evaluateUnique(inv: Inv, input: CheckInput<UniqueGathered>): Outcome {
+  const g = input.gathered.after;
+  const table = relationKey(inv.table);
+  if (!g)
+    return inconclusive(
+      `Uniqueness of ${table} was not probed after the migration.`,
+      "Re-run; a rehearse bug if it persists.",
+    );
+  if (!g.exists)
+    return inconclusive(
+      `Table ${table} (the invariant's \`table\`) does not exist after the migration; fix the scenario's invariant.`,
+      "Fix the table name in the scenario's invariant.",
+    );
+  if (g.missingColumns.length > 0) {
+    return inconclusive(
+      `Column(s) ${g.missingColumns.join(", ")} do not exist on ${table}; fix the invariant's \`columns\`.`,
+      "Fix the column names in the scenario's invariant.",
+    );
+  }
+  const keyName = inv.columns.join(", ");
+  const findings = g.duplicates.map(
+    (d) => `${showKey(inv.columns, d.key)} appears ${d.count} times (in ${listSome(d.partitions)})`,
+  );
+  const p = g.probe;
+  if (p.status === "inserted" && (p.rowsWithKey ?? 0) > 1) {
+    findings.push(
+      `probe: a second row with ${showKey(inv.columns, p.key ?? [])} (taken from ${p.source}) was accepted${p.targetPartition ? ` into ${p.targetPartition}` : ""}; ${p.rowsWithKey} rows now carry it`,
+    );
+  }
+  if (findings.length > 0) {
+    return fail(
+      `${keyName} is not unique across the partitions of ${table}${p.status === "inserted" && (p.rowsWithKey ?? 0) > 1 ? ": a duplicate write was accepted" : ""}.`,
+      findings,
+      REMEDIATION,
+    );
+  }
+  switch (p.status) {
+    case "rejected":
+      return pass(
+        `No duplicate ${keyName} in ${table}; the ${p.mode} probe's duplicate of ${showKey(inv.columns, p.key ?? [])} was rejected (${p.sqlstate}: ${p.message}).`,
+      );
+    case "inserted":
+      return pass(
+        `No duplicate ${keyName} in ${table}; the ${p.mode} probe's write created no second row with ${showKey(inv.columns, p.key ?? [])}.`,
+      );
+    case "error":
+      return inconclusive(
+        `The uniqueness probe on ${table} failed for another reason${p.sqlstate ? ` (${p.sqlstate})` : ""}: ${p.message}`,
+        p.mode === "custom"
+          ? "Fix probe.sql so it performs one write carrying :key, or make the write path's error a unique_violation (23505) or RAISE EXCEPTION (P0001)."
+          : "Give the invariant a probe.sql that writes through the application's real write path.",
+        [`probe statement: ${p.statement ?? "(none)"}`],
+      );
+    default:
+      return p.conclusive
+        ? pass(`No duplicate ${keyName} in ${table}; probe not needed: ${p.reason}.`)
+        : inconclusive(
+            `No duplicate ${keyName} in ${table} so far, but the active probe could not run: ${p.reason}.`,
+            "Seed rows in at least two partitions, or give a probe.sql.",
+          );
+  }
+}
+
+export const uniqueAcrossPartitions: InvariantCheck<Inv, UniqueGathered> = {
+  kind: "unique_across_partitions",
+  stages: ["after"],
+  gather: gatherUnique,
+  evaluate: evaluateUnique,
+};
