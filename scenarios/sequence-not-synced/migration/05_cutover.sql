@@ -81,6 +81,9 @@ ALTER TABLE ledger_2027_02 ENABLE ROW LEVEL SECURITY;
 CREATE POLICY ledger_access ON ledger_2026_12 AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true);
 CREATE POLICY ledger_access ON ledger_2027_01 AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true);
 CREATE POLICY ledger_access ON ledger_2027_02 AS PERMISSIVE FOR ALL TO PUBLIC USING (true) WITH CHECK (true);
+-- Privileges are per relation: a role reading a partition directly needs its own GRANT.
+GRANT SELECT ON ledger_2026_12, ledger_2027_01, ledger_2027_02 TO ledger_reader;
+GRANT INSERT ON ledger_2026_12, ledger_2027_01, ledger_2027_02 TO ledger_writer;
 
 -- Attach the history. The validated ledger_history_range CHECK implies the partition constraint, so
 -- PostgreSQL skips the verification scan; the matching indexes, the FK and the kind CHECK are adopted.
