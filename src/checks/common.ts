@@ -1,6 +1,6 @@
 /** Helpers shared by the invariant checks: result builders, snapshot navigation, relation lookups. */
 import { type CatalogSnapshot, relationKey, type TableInfo } from "../catalog/types.ts";
-import { type Queryable, splitName } from "../db/sql.ts";
+import { ident, type Queryable, splitName } from "../db/sql.ts";
 import type { CheckResult } from "../report/model.ts";
 import type { Stage } from "./check.ts";
 
@@ -139,4 +139,58 @@ export function pgError(err: unknown): { sqlstate?: string; message: string } {
     };
   }
   return { message: String(err) };
+}
+
+export interface SequenceState {
+  oid: number;
+  schema: string;
+  name: string;
+  lastValue: string;
+  isCalled: boolean;
+}
+
+/**
+ * last_value/is_called of every user sequence this role may read and set. nextval() is not undone by
+ * ROLLBACK, so a probe that writes inside a rolled-back transaction restores these afterwards
+ * (restoreSequences): otherwise the sequence check would see ids the probe burnt as a gap.
+ */
+export async function readSequenceStates(db: Queryable): Promise<SequenceState[]> {
+  const seqs = (
+    await db.query<{ oid: number; schema: string; name: string }>(
+      `SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+         AND n.nspname NOT LIKE 'pg\\_%' 
+         -- CASE: the planner may evaluate the privilege test before the relkind test.
+         AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'SELECT, UPDATE') ELSE false END`,
+    )
+  ).rows;
+  if (seqs.length === 0) return [];
+  const sql = seqs
+    .map(
+      (s, i) =>
+        `SELECT $${i + 1}::oid AS oid, last_value::text AS last_value, is_called FROM ${ident(s.schema)}.${ident(s.name)}`,
+    )
+    .join(" UNION ALL ");
+  const res = await db.query<{ oid: number; last_value: string; is_called: boolean }>(
+    sql,
+    seqs.map((s) => s.oid),
+  );
+  const byOid = new Map(res.rows.map((r) => [r.oid, r]));
+  return seqs.flatMap((s) => {
+    const r = byOid.get(s.oid);
+    return r ? [{ ...s, lastValue: r.last_value, isCalled: r.is_called }] : [];
+  });
+}
+
+/** Puts back every sequence whose state differs from `saved`. */
+export async function restoreSequences(db: Queryable, saved: SequenceState[]): Promise<void> {
+  if (saved.length === 0) return;
+  const now = new Map((await readSequenceStates(db)).map((s) => [s.oid, s]));
+  for (const s of saved) {
+    const cur = now.get(s.oid);
+    if (cur && (cur.lastValue !== s.lastValue || cur.isCalled !== s.isCalled)) {
+      await db.query("SELECT setval($1::oid::regclass, $2::bigint, $3)", [s.oid, s.lastValue, s.isCalled]);
+    }
+  }
 }

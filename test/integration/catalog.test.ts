@@ -271,7 +271,14 @@ describe("takeSnapshot", () => {
           using: "account_id > 0",
           check: "kind IS NOT NULL",
         },
-        { name: "events_read", command: "SELECT", permissive: true, roles: ["public"], using: "true", check: null },
+        {
+          name: "events_read",
+          command: "SELECT",
+          permissive: true,
+          roles: ["public"],
+          using: "true",
+          check: null,
+        },
       ],
     });
     // Policies are per table: the partitions have none unless created there.

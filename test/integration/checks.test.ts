@@ -276,6 +276,23 @@ describe("checks on an attach-history cutover", () => {
     }
   });
 
+  it("the probe's rolled-back insert burns no ids: a sequence check gathered after it still sees no gap", async () => {
+    const db = await freshDb();
+    try {
+      await db.query(SCHEMA);
+      const results = await rehearse(db, cutover(), [
+        inv({ check: "unique_across_partitions", table: "ledger", columns: ["idempotency_key"] }),
+        inv({ check: "sequence", table: "ledger", also: ["ledger_history"] }),
+      ]);
+      expect(results.get("unique_across_partitions")!.status).toBe("fail");
+      expect(results.get("sequence")).toMatchObject({ status: "pass", measured: 1 });
+      const { rows } = await db.query("SELECT nextval('ledger_id_seq')::int AS v");
+      expect(rows[0].v).toBe(301);
+    } finally {
+      await db.end();
+    }
+  });
+
   it("unique_across_partitions passes for a plain table with UNIQUE (the probe is rejected with 23505)", async () => {
     const db = await freshDb();
     try {

@@ -3,7 +3,7 @@
  * nothing left behind — each run gets its own TMPDIR, which must be empty when the process has exited.
  */
 import { type ChildProcess, execSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 const repo = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(repo, "bin/rehearse.js");
 const scratch = mkdtempSync(path.join(tmpdir(), "rehearse-cli-test-"));
+// Like a normal TMPDIR: the server runs as the postgres user and must reach its data directory under it.
+chmodSync(scratch, 0o755);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 interface Run {
@@ -104,14 +106,19 @@ describe("rehearse CLI", () => {
     expect(r.code).toBe(0);
   });
 
-  it("on SIGINT during seeding exits 130, marks the report aborted and leaves nothing behind", async () => {
-    const p = start(["run", "scenarios/ledger-attach-history", "--rows", "ledger=3000000"]);
-    const deadline = Date.now() + 60_000;
-    while (!/seeding|seeded/.test(p.stderrSoFar()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    p.child.kill("SIGINT");
-    const r = await p.done;
-    expect(r.code).toBe(130);
-    expect(onlyReport(r.out)).toMatchObject({ status: "aborted", exit_code: 130 });
-    expectNothingLeft(r);
-  });
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    it(`on ${signal} during seeding exits ${code}, marks the report aborted and leaves nothing behind`, async () => {
+      const p = start(["run", "scenarios/ledger-attach-history", "--rows", "ledger=3000000"]);
+      const deadline = Date.now() + 60_000;
+      while (!/seeding|seeded/.test(p.stderrSoFar()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      p.child.kill(signal);
+      const r = await p.done;
+      expect(r.code).toBe(code);
+      expect(onlyReport(r.out)).toMatchObject({ status: "aborted", exit_code: code });
+      expectNothingLeft(r);
+    });
+  }
 });

@@ -56,7 +56,7 @@ const refunds = () =>
   table("refunds", { columns: [col("ledger_id"), col("ledger_created_at", "timestamp with time zone")] });
 
 /** After a faithful cutover: partitioned ledger, history attached, one new partition. */
-function after(
+function afterCutover(
   mutate?: (s: {
     parent: TableInfo;
     history: TableInfo;
@@ -119,7 +119,10 @@ function after(
   return snapshot([parent, history, p1, accounts(), refunds()], { foreignKeys: fks });
 }
 
-function before(mutate?: (t: TableInfo) => void, extraFks: ReturnType<typeof fk>[] = []): CatalogSnapshot {
+function beforeCutover(
+  mutate?: (t: TableInfo) => void,
+  extraFks: ReturnType<typeof fk>[] = [],
+): CatalogSnapshot {
   const t = original();
   mutate?.(t);
   return snapshot([t, accounts(), refunds()], {
@@ -149,7 +152,7 @@ interface Case {
 
 function table_driven(check: Record<string, unknown>, cases: Case[]) {
   it.each(cases)("$name → $status", (c) => {
-    const r = run(check, c.before ?? before(), c.after);
+    const r = run(check, c.before ?? beforeCutover(), c.after);
     expect(r.status, JSON.stringify(r, null, 1)).toBe(c.status);
     if (c.finding) expect([r.summary, ...r.findings].join("\n")).toMatch(c.finding);
     if (c.status === "fail") {
@@ -165,12 +168,12 @@ describe("indexes_preserved", () => {
   table_driven({ check: "indexes_preserved", ...pair }, [
     {
       name: "faithful cutover (unique keys gained created_at, renamed index)",
-      after: after(),
+      after: afterCutover(),
       status: "pass",
     },
     {
       name: "index missing",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes = parent.indexes.filter((i) => !i.name.startsWith("ledger_account"));
       }),
       status: "fail",
@@ -179,7 +182,7 @@ describe("indexes_preserved", () => {
     },
     {
       name: "direction lost",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes[2] = idx("ledger_account_created_idx", ["account_id", tsKey()], { partitioned: true });
       }),
       status: "fail",
@@ -187,7 +190,7 @@ describe("indexes_preserved", () => {
     },
     {
       name: "predicate dropped",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes[3] = idx("ledger_recent_idx", ["account_id"], { partitioned: true });
       }),
       status: "fail",
@@ -196,7 +199,7 @@ describe("indexes_preserved", () => {
     },
     {
       name: "unique index recreated as non-unique",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes[1] = idx("ledger_idempotency_key_key", [uuidKey("idempotency_key")], {
           partitioned: true,
         });
@@ -206,7 +209,7 @@ describe("indexes_preserved", () => {
     },
     {
       name: "unique gained a column that is not the partition key",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes[1] = idx("k", [uuidKey("idempotency_key"), "account_id"], {
           unique: true,
           partitioned: true,
@@ -217,7 +220,7 @@ describe("indexes_preserved", () => {
     },
     {
       name: "method changed",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes[3] = idx("ledger_recent_idx", ["account_id"], {
           method: "hash",
           predicate: "amount > 0::numeric",
@@ -229,7 +232,7 @@ describe("indexes_preserved", () => {
     {
       name: "original missing before",
       before: snapshot([accounts()]),
-      after: after(),
+      after: afterCutover(),
       status: "error",
       finding: /public\.ledger .*does not exist before the migration; fix the scenario's invariant/,
     },
@@ -244,10 +247,10 @@ describe("indexes_preserved", () => {
 
 describe("indexes_valid", () => {
   table_driven({ check: "indexes_valid", tables: ["ledger"] }, [
-    { name: "all valid and attached", after: after(), status: "pass" },
+    { name: "all valid and attached", after: afterCutover(), status: "pass" },
     {
       name: "partition missing its child index",
-      after: after(({ p1 }) => {
+      after: afterCutover(({ p1 }) => {
         p1.indexes = p1.indexes.slice(1);
       }),
       status: "fail",
@@ -255,7 +258,7 @@ describe("indexes_valid", () => {
     },
     {
       name: "invalid index on a partition",
-      after: after(({ history }) => {
+      after: afterCutover(({ history }) => {
         history.indexes[2]!.valid = false;
       }),
       status: "fail",
@@ -264,7 +267,7 @@ describe("indexes_valid", () => {
     },
     {
       name: "index not ready",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.indexes[0]!.ready = false;
       }),
       status: "fail",
@@ -281,10 +284,14 @@ describe("indexes_valid", () => {
 
 describe("triggers_preserved", () => {
   table_driven({ check: "triggers_preserved", ...pair }, [
-    { name: "trigger moved to the parent (internal FK triggers ignored)", after: after(), status: "pass" },
+    {
+      name: "trigger moved to the parent (internal FK triggers ignored)",
+      after: afterCutover(),
+      status: "pass",
+    },
     {
       name: "trigger not recreated",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.triggers = [];
       }),
       status: "fail",
@@ -293,7 +300,7 @@ describe("triggers_preserved", () => {
     },
     {
       name: "recreated disabled",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.triggers[0]!.enabled = "D";
       }),
       status: "fail",
@@ -301,7 +308,7 @@ describe("triggers_preserved", () => {
     },
     {
       name: "different events and timing",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.triggers[0] = trg("ledger_stamp", {
           function: "public.ledger_stamp",
           timing: "AFTER",
@@ -313,7 +320,7 @@ describe("triggers_preserved", () => {
     },
     {
       name: "renamed",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.triggers[0] = trg("ledger_stamp_v2", { function: "public.ledger_stamp" });
       }),
       status: "fail",
@@ -322,7 +329,7 @@ describe("triggers_preserved", () => {
     },
     {
       name: "old copy left on the history partition fires twice",
-      after: after(({ history }) => {
+      after: afterCutover(({ history }) => {
         history.triggers.push(trg("ledger_stamp_old", { function: "public.ledger_stamp" }));
       }),
       status: "fail",
@@ -338,7 +345,7 @@ describe("triggers_preserved", () => {
 });
 
 describe("constraints_preserved", () => {
-  const withRangeCheck = before((t) => {
+  const withRangeCheck = beforeCutover((t) => {
     t.constraints.push(
       con(
         "ledger_history_range",
@@ -349,18 +356,22 @@ describe("constraints_preserved", () => {
     );
   });
   table_driven({ check: "constraints_preserved", ...pair }, [
-    { name: "PK/UNIQUE gained the partition key; CHECK and NOT NULL kept", after: after(), status: "pass" },
+    {
+      name: "PK/UNIQUE gained the partition key; CHECK and NOT NULL kept",
+      after: afterCutover(),
+      status: "pass",
+    },
     {
       name: "partition-range CHECK kept on the history partition is accepted",
       before: withRangeCheck,
-      after: after(),
+      after: afterCutover(),
       status: "pass",
       finding: /ledger_history_range kept on partition public\.ledger_history as its range proof/,
     },
     {
       name: "partition-key CHECK dropped altogether is reported",
       before: withRangeCheck,
-      after: after(({ history }) => {
+      after: afterCutover(({ history }) => {
         history.constraints = [];
       }),
       status: "fail",
@@ -369,7 +380,7 @@ describe("constraints_preserved", () => {
     },
     {
       name: "CHECK left NOT VALID",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.constraints[2] = con(
           "ledger_amount_check",
           "c",
@@ -383,7 +394,7 @@ describe("constraints_preserved", () => {
     },
     {
       name: "CHECK missing",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.constraints = parent.constraints.slice(0, 2);
       }),
       status: "fail",
@@ -391,7 +402,7 @@ describe("constraints_preserved", () => {
     },
     {
       name: "UNIQUE replaced by a plain index",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.constraints = parent.constraints.filter((c) => c.type !== "u");
       }),
       status: "fail",
@@ -399,7 +410,7 @@ describe("constraints_preserved", () => {
     },
     {
       name: "PRIMARY KEY on other columns",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.constraints[0] = con("ledger_pkey", "p", "PRIMARY KEY (idempotency_key, created_at)", [
           "idempotency_key",
           "created_at",
@@ -410,7 +421,7 @@ describe("constraints_preserved", () => {
     },
     {
       name: "NOT NULL lost",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.columns[2]!.notNull = false;
       }),
       status: "fail",
@@ -421,10 +432,10 @@ describe("constraints_preserved", () => {
 
 describe("grants_preserved", () => {
   table_driven({ check: "grants_preserved", ...pair }, [
-    { name: "grants on parent and every partition", after: after(), status: "pass" },
+    { name: "grants on parent and every partition", after: afterCutover(), status: "pass" },
     {
       name: "new partition without grants",
-      after: after(({ p1 }) => {
+      after: afterCutover(({ p1 }) => {
         p1.grants = p1.grants.filter((g) => g.grantee !== "app_rw");
       }),
       status: "fail",
@@ -432,7 +443,7 @@ describe("grants_preserved", () => {
     },
     {
       name: "parent lost a privilege",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.grants[0] = { grantee: "app_rw", privileges: ["SELECT"], grantable: [] };
       }),
       status: "fail",
@@ -440,16 +451,16 @@ describe("grants_preserved", () => {
     },
     {
       name: "grant option lost",
-      before: before((t) => {
+      before: beforeCutover((t) => {
         t.grants[0] = { grantee: "app_rw", privileges: ["INSERT", "SELECT"], grantable: ["SELECT"] };
       }),
-      after: after(),
+      after: afterCutover(),
       status: "fail",
       finding: /app_rw lost WITH GRANT OPTION for SELECT on public\.ledger/,
     },
     {
       name: "owner changed",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.owner = "migrator";
       }),
       status: "fail",
@@ -460,10 +471,10 @@ describe("grants_preserved", () => {
 
 describe("rls_preserved", () => {
   table_driven({ check: "rls_preserved", ...pair }, [
-    { name: "RLS and policy on parent and partitions", after: after(), status: "pass" },
+    { name: "RLS and policy on parent and partitions", after: afterCutover(), status: "pass" },
     {
       name: "partition without RLS",
-      after: after(({ p1 }) => {
+      after: afterCutover(({ p1 }) => {
         p1.rls = { enabled: false, forced: false, policies: [] };
       }),
       status: "fail",
@@ -471,7 +482,7 @@ describe("rls_preserved", () => {
     },
     {
       name: "policy with different roles",
-      after: after(({ parent }) => {
+      after: afterCutover(({ parent }) => {
         parent.rls.policies = [policy("ledger_by_account", { roles: ["public"] })];
       }),
       status: "fail",
@@ -479,10 +490,10 @@ describe("rls_preserved", () => {
     },
     {
       name: "FORCE lost",
-      before: before((t) => {
+      before: beforeCutover((t) => {
         t.rls.forced = true;
       }),
-      after: after(),
+      after: afterCutover(),
       status: "fail",
       finding: /not FORCEd on public\.ledger /,
     },
@@ -492,10 +503,10 @@ describe("rls_preserved", () => {
 describe("fks_preserved", () => {
   const incoming = fk("refunds_ledger_fkey", "refunds", ["ledger_id"], "ledger", ["id"]);
   table_driven({ check: "fks_preserved", ...pair }, [
-    { name: "outgoing FK recreated on the parent", after: after(), status: "pass" },
+    { name: "outgoing FK recreated on the parent", after: afterCutover(), status: "pass" },
     {
       name: "outgoing FK missing",
-      after: after((s) => {
+      after: afterCutover((s) => {
         s.fks.length = 0;
       }),
       status: "fail",
@@ -504,7 +515,7 @@ describe("fks_preserved", () => {
     },
     {
       name: "outgoing FK with a different ON DELETE",
-      after: after((s) => {
+      after: afterCutover((s) => {
         s.fks[0] = fk("ledger_account_id_fkey", "ledger", ["account_id"], "accounts", ["id"], {
           onDelete: "cascade",
         });
@@ -514,8 +525,8 @@ describe("fks_preserved", () => {
     },
     {
       name: "incoming FK re-pointed with the partition key added",
-      before: before(undefined, [incoming]),
-      after: after((s) => {
+      before: beforeCutover(undefined, [incoming]),
+      after: afterCutover((s) => {
         s.fks.push(
           fk("refunds_ledger_fkey", "refunds", ["ledger_id", "ledger_created_at"], "ledger", [
             "id",
@@ -527,8 +538,8 @@ describe("fks_preserved", () => {
     },
     {
       name: "incoming FK followed the rename",
-      before: before(undefined, [incoming]),
-      after: after((s) => {
+      before: beforeCutover(undefined, [incoming]),
+      after: afterCutover((s) => {
         s.fks.push(fk("refunds_ledger_fkey", "refunds", ["ledger_id"], "ledger_history", ["id"]));
       }),
       status: "fail",
@@ -537,15 +548,15 @@ describe("fks_preserved", () => {
     },
     {
       name: "incoming FK dropped",
-      before: before(undefined, [incoming]),
-      after: after(),
+      before: beforeCutover(undefined, [incoming]),
+      after: afterCutover(),
       status: "fail",
       finding: /FK refunds_ledger_fkey .* no longer exists/,
     },
     {
       name: "incoming FK re-added NOT VALID",
-      before: before(undefined, [incoming]),
-      after: after((s) => {
+      before: beforeCutover(undefined, [incoming]),
+      after: afterCutover((s) => {
         s.fks.push(
           fk(
             "refunds_ledger_fkey2",
