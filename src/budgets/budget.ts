@@ -17,7 +17,9 @@ export function where(
   facts: RunFacts,
   at: { section: string; phase: string; step: string; statement: number },
 ): string {
-  const step = facts.steps.find((s) => s.section === at.section && s.phase === at.phase && s.name === at.step);
+  const step = facts.steps.find(
+    (s) => s.section === at.section && s.phase === at.phase && s.name === at.step,
+  );
   const stmt = step?.statements.find((s) => s.index === at.statement);
   const loc = stmt?.file ? ` (${stmt.file}${stmt.line ? `:${stmt.line}` : ""})` : "";
   return `${at.phase}/${at.step} statement ${at.statement + 1}${loc}`;

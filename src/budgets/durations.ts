@@ -17,9 +17,23 @@ export const durationBudgets: Budget = (budgets, facts) => {
   return out;
 };
 
-function judge(id: string, what: string, took: number | undefined, limit: number, status?: string): CheckResult {
+function judge(
+  id: string,
+  what: string,
+  took: number | undefined,
+  limit: number,
+  status?: string,
+): CheckResult {
   if (took === undefined || status === "not_executed") {
-    return { id, kind: "budget", status: "skipped", summary: `${what} did not run`, findings: [], limit, unit: "ms" };
+    return {
+      id,
+      kind: "budget",
+      status: "skipped",
+      summary: `${what} did not run`,
+      findings: [],
+      limit,
+      unit: "ms",
+    };
   }
   const fail = took > limit;
   return {

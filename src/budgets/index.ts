@@ -7,7 +7,12 @@ import { noRewriteUnderAccessExclusive, noScanUnderAccessExclusive } from "./und
 
 export type { RunFacts } from "./budget.ts";
 
-const BUDGETS: Budget[] = [lockHoldBudget, noScanUnderAccessExclusive, noRewriteUnderAccessExclusive, durationBudgets];
+const BUDGETS: Budget[] = [
+  lockHoldBudget,
+  noScanUnderAccessExclusive,
+  noRewriteUnderAccessExclusive,
+  durationBudgets,
+];
 
 /** Every budget's verdict on a run. Pure. */
 export function evaluateBudgets(budgets: Scenario["budgets"], facts: RunFacts): CheckResult[] {

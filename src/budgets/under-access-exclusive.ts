@@ -14,7 +14,9 @@ function describeScan(facts: RunFacts, e: StatementEffect): string {
  */
 export const noScanUnderAccessExclusive: Budget = (budgets, facts) => {
   if (!budgets.no_scan_under_access_exclusive) return [];
-  const bad = facts.effects.filter((e) => e.hot && e.held_mode === AEL && e.seq_scans > 0 && e.seq_tup_read > 0);
+  const bad = facts.effects.filter(
+    (e) => e.hot && e.held_mode === AEL && e.seq_scans > 0 && e.seq_tup_read > 0,
+  );
   const rows = bad.reduce((n, e) => n + e.seq_tup_read, 0);
   return [
     {
@@ -50,7 +52,9 @@ export const noRewriteUnderAccessExclusive: Budget = (budgets, facts) => {
         bad.length > 0
           ? `${bad.length} rewrite(s) of a hot table under ACCESS EXCLUSIVE`
           : "no hot table was rewritten while ACCESS EXCLUSIVE was held",
-      findings: bad.map((e) => `${where(facts, e)} rewrote hot table ${e.relation} while holding ACCESS EXCLUSIVE`),
+      findings: bad.map(
+        (e) => `${where(facts, e)} rewrote hot table ${e.relation} while holding ACCESS EXCLUSIVE`,
+      ),
       remediation:
         bad.length > 0
           ? "Avoid table rewrites on a live table: add columns nullable (or with a non-volatile DEFAULT, metadata-only since PG 11) and backfill in batches; change types via a new column plus backfill; never VACUUM FULL/CLUSTER a hot table."

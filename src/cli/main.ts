@@ -2,7 +2,7 @@
  * The `rehearse` command line: commander wiring only. Each command calls the library and maps its result to
  * an exit code: 0 passed, 1 failed, 2 could not be carried out (inconclusive), 130/143 interrupted.
  */
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { RunReport } from "../report/model.ts";
@@ -10,8 +10,8 @@ import { fileReporters } from "../report/registry.ts";
 import { renderTerminal, shouldUseColor } from "../report/terminal.ts";
 import { writeReports } from "../report/write.ts";
 import { rehearse } from "../run/rehearsal.ts";
-import { formatProblem, loadScenario, ScenarioError } from "../scenario/load.ts";
 import { scenarioJsonSchema } from "../scenario/json-schema.ts";
+import { formatProblem, loadScenario, ScenarioError } from "../scenario/load.ts";
 import { runAllCleanups } from "../util/cleanup.ts";
 import { createLogger } from "../util/logger.ts";
 import { redact } from "../util/redact.ts";
@@ -19,7 +19,8 @@ import { TOOL_VERSION } from "../version.ts";
 
 function parseScale(v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("--scale takes a positive number, e.g. 0.1 or 10");
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError("--scale takes a positive number, e.g. 0.1 or 10");
   return n;
 }
 
@@ -27,14 +28,24 @@ function parseScale(v: string): number {
 function parseRows(v: string, prev: Record<string, number> = {}): Record<string, number> {
   const m = /^(?:([A-Za-z_][\w.$]*)=)?(\d+)$/.exec(v.replace(/_/g, ""));
   if (!m || Number(m[2]) <= 0) {
-    throw new InvalidArgumentError("--rows takes a positive row count for the first table (--rows 1000000) or table=rows (--rows ledger=1000000)");
+    throw new InvalidArgumentError(
+      "--rows takes a positive row count for the first table (--rows 1000000) or table=rows (--rows ledger=1000000)",
+    );
   }
   return { ...prev, [m[1] ?? "*"]: Number(m[2]) };
 }
 
 async function commandRun(
   scenarioPath: string,
-  o: { scale?: number; rows?: Record<string, number>; rollback?: boolean; out: string; expect?: boolean; debug?: boolean; quiet?: boolean },
+  o: {
+    scale?: number;
+    rows?: Record<string, number>;
+    rollback?: boolean;
+    out: string;
+    expect?: boolean;
+    debug?: boolean;
+    quiet?: boolean;
+  },
 ): Promise<number> {
   const logger = createLogger({ debug: o.debug, quiet: o.quiet });
   let rows = o.rows;
@@ -56,13 +67,22 @@ async function commandRun(
     mkdirSync(dir, { recursive: true });
     for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
   };
-  const report = await rehearse({ scenarioPath, scale: o.scale, rows, rollback: o.rollback, logger, onAbort: writeAborted });
+  const report = await rehearse({
+    scenarioPath,
+    scale: o.scale,
+    rows,
+    rollback: o.rollback,
+    logger,
+    onAbort: writeAborted,
+  });
   const dir = path.join(reportsRoot, report.run_id);
   await writeReports(report, dir);
   process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
   process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
   if (o.expect) {
-    process.stdout.write(`expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.explanation}\n`);
+    process.stdout.write(
+      `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.explanation}\n`,
+    );
     return report.expectation.met ? 0 : report.exit_code === 0 ? 1 : report.exit_code;
   }
   return report.exit_code;
@@ -79,7 +99,9 @@ async function commandValidate(scenarioPath: string): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof ScenarioError) {
-      process.stderr.write(`${err.problems.length} problem(s):\n${err.problems.map(formatProblem).join("\n")}\n`);
+      process.stderr.write(
+        `${err.problems.length} problem(s):\n${err.problems.map(formatProblem).join("\n")}\n`,
+      );
       return 2;
     }
     throw err;
@@ -88,7 +110,9 @@ async function commandValidate(scenarioPath: string): Promise<number> {
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("rehearse")
-    .description("Rehearse a risky PostgreSQL migration on a throwaway clone, tracing locks and checking invariants.")
+    .description(
+      "Rehearse a risky PostgreSQL migration on a throwaway clone, tracing locks and checking invariants.",
+    )
     .version(TOOL_VERSION)
     .showHelpAfterError()
     .addHelpText(
@@ -105,7 +129,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option("--rows <n|table=n>", "rows to seed (repeatable)").argParser(parseRows))
     .option("--rollback", "run the rollback section after the migration and check the invariants again")
     .option("--out <dir>", "where report folders go", "reports")
-    .option("--expect", "exit 0 when the outcome matches the scenario's expect section (for hazard scenarios)")
+    .option(
+      "--expect",
+      "exit 0 when the outcome matches the scenario's expect section (for hazard scenarios)",
+    )
     .option("--quiet", "no progress lines")
     .option("--debug", "server logs and stack traces")
     .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));

@@ -90,7 +90,13 @@ class EmbeddedClone implements Clone {
   }
 
   connectionConfig(): pg.ClientConfig {
-    return { host: "127.0.0.1", port: this.port, user: "postgres", password: this.password, database: this.database };
+    return {
+      host: "127.0.0.1",
+      port: this.port,
+      user: "postgres",
+      password: this.password,
+      database: this.database,
+    };
   }
 
   displayUrl(): string {
@@ -146,7 +152,13 @@ export class EmbeddedProvider implements CloneProvider {
       await initialiseWithPrivateTmp(server, dir);
       started = true;
       await server.start();
-      const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+      const admin = new pg.Client({
+        host: "127.0.0.1",
+        port,
+        user: "postgres",
+        password,
+        database: "postgres",
+      });
       await admin.connect();
       try {
         await admin.query(`CREATE DATABASE ${ident(database)}`);

@@ -55,7 +55,9 @@ export async function sample(db: Queryable, inTransaction: boolean): Promise<Tra
   return {
     locks: row.locks.map((l) => ({ ...l, oid: Number(l.oid) })),
     stats: new Map(row.stats.map((s) => [Number(s.oid), s])),
-    filenodes: new Map(row.filenodes.map((f) => [Number(f.oid), { filenode: Number(f.filenode), name: f.name }])),
+    filenodes: new Map(
+      row.filenodes.map((f) => [Number(f.oid), { filenode: Number(f.filenode), name: f.name }]),
+    ),
   };
 }
 

@@ -16,7 +16,14 @@ import type {
 import type { ResolvedStep } from "../scenario/load.ts";
 import { caretExcerpt, lineCol, type SqlStatement } from "../scenario/sql.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { diffSamples, type HeldLock, sample, sampleLocksOf, strongest, type TraceSample } from "./lock-tracer.ts";
+import {
+  diffSamples,
+  type HeldLock,
+  sample,
+  sampleLocksOf,
+  strongest,
+  type TraceSample,
+} from "./lock-tracer.ts";
 
 export interface RunnerOptions {
   /** The migration's connection. */
@@ -56,7 +63,9 @@ type PgError = Error & {
 };
 
 function isServerError(err: unknown): err is PgError {
-  return err instanceof Error && typeof (err as PgError).code === "string" && (err as PgError).code!.length === 5;
+  return (
+    err instanceof Error && typeof (err as PgError).code === "string" && (err as PgError).code!.length === 5
+  );
 }
 
 function shorten(sql: string): string {
@@ -404,5 +413,12 @@ function stmtResult(
   duration: number,
   status: StatementResult["status"],
 ): StatementResult {
-  return { index, sql: shorten(stmt.sql), file: step.sqlText.file, line: stmt.line, duration_ms: duration, status };
+  return {
+    index,
+    sql: shorten(stmt.sql),
+    file: step.sqlText.file,
+    line: stmt.line,
+    duration_ms: duration,
+    status,
+  };
 }

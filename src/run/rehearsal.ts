@@ -4,21 +4,26 @@
  * status says what it means — passed, failed, inconclusive (could not be carried out) or aborted.
  */
 import { randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { evaluateBudgets } from "../budgets/index.ts";
-import type { CatalogSnapshot } from "../catalog/types.ts";
 import { takeSnapshot } from "../catalog/snapshot.ts";
+import type { CatalogSnapshot } from "../catalog/types.ts";
 import { type InvariantCheck, invariantId, type Stage } from "../checks/check.ts";
 import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
 import { splitName } from "../db/sql.ts";
-import { runPhases } from "../migration/runner.ts";
-import { locateError } from "../migration/runner.ts";
+import { locateError, runPhases } from "../migration/runner.ts";
 import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
-import { formatProblem, loadScenario, type ResolvedScenario, type ResolvedStep, ScenarioError } from "../scenario/load.ts";
+import {
+  formatProblem,
+  loadScenario,
+  type ResolvedScenario,
+  type ResolvedStep,
+  ScenarioError,
+} from "../scenario/load.ts";
 import type { Invariant } from "../scenario/schema.ts";
 import type { SqlText } from "../scenario/sql.ts";
 import { seedDataset } from "../seed/seeder.ts";
@@ -99,12 +104,22 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   try {
     const rs = await loadScenario(opts.scenarioPath);
     const s = rs.scenario;
-    report.scenario = { name: s.name, path: opts.scenarioPath, description: s.description, writeup: s.writeup };
+    report.scenario = {
+      name: s.name,
+      path: opts.scenarioPath,
+      description: s.description,
+      writeup: s.writeup,
+    };
     report.run_id = opts.runId ?? newRunId(s.name);
     report.context.seed = s.dataset.seed;
     report.context.settings = s.target.settings;
     report.context.provider = s.target.provider;
-    report.expectation = { verdict: s.expect.verdict, failing: s.expect.failing, met: false, explanation: "" };
+    report.expectation = {
+      verdict: s.expect.verdict,
+      failing: s.expect.failing,
+      met: false,
+      explanation: "",
+    };
 
     stage = "starting the clone";
     const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
@@ -135,7 +150,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const seedStart = performance.now();
     const seeded = await seedDataset(connect, s.dataset, {
       rows,
-      onProgress: (p) => log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`),
+      onProgress: (p) =>
+        log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`),
     });
     const seedMs = performance.now() - seedStart;
     const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
@@ -158,7 +174,15 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const hotOids = new Set<number>();
     for (const t of s.target.hot_tables) {
       const table = before.tables[qualify(t)];
-      if (!table) throw new Inconclusive(located(rs, ["target", "hot_tables"], `hot table "${t}" does not exist after seeding`, "name a table that schema.sql creates"));
+      if (!table)
+        throw new Inconclusive(
+          located(
+            rs,
+            ["target", "hot_tables"],
+            `hot table "${t}" does not exist after seeding`,
+            "name a table that schema.sql creates",
+          ),
+        );
       hotOids.add(table.oid);
     }
     const gathered = new Map<string, { before?: unknown; after?: unknown }>();
@@ -222,7 +246,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         const gRb = new Map<string, { before?: unknown; after?: unknown }>();
         for (const [k, v] of gathered) gRb.set(k, { before: v.before });
         await gatherAll(db, invs, "after", gRb);
-        checks.push(...evaluateAll(invs, before, afterRb, gRb, "after_rollback").map((c) => ({ ...c, id: `${c.id}@rollback` })));
+        checks.push(
+          ...evaluateAll(invs, before, afterRb, gRb, "after_rollback").map((c) => ({
+            ...c,
+            id: `${c.id}@rollback`,
+          })),
+        );
       }
     } else if (opts.rollback && rs.rollback.length === 0) {
       checks.push({
@@ -259,7 +288,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
           : err instanceof Inconclusive
             ? err.message
             : `harness error while ${stage}: ${(err as Error).message}`;
-      if (!(err instanceof ScenarioError) && !(err instanceof Inconclusive)) log.debug((err as Error).stack ?? "");
+      if (!(err instanceof ScenarioError) && !(err instanceof Inconclusive))
+        log.debug((err as Error).stack ?? "");
     }
   } finally {
     stopListening();
@@ -287,7 +317,13 @@ export function judgeExpectation(report: RunReport): RunReport["expectation"] {
   }
   if (e.verdict === "pass") {
     const met = report.status === "passed";
-    return { ...e, met, explanation: met ? "expected to pass and passed" : `expected to pass; failing: ${report.failing.join(", ")}` };
+    return {
+      ...e,
+      met,
+      explanation: met
+        ? "expected to pass and passed"
+        : `expected to pass; failing: ${report.failing.join(", ")}`,
+    };
   }
   const want = new Set(e.failing);
   const got = new Set(report.failing);
@@ -299,7 +335,10 @@ export function judgeExpectation(report: RunReport): RunReport["expectation"] {
     met,
     explanation: met
       ? `failed as expected, for ${e.failing.join(", ")} and nothing else`
-      : [missing.length ? `expected to fail but passed: ${missing.join(", ")}` : "", extra.length ? `failed unexpectedly: ${extra.join(", ")}` : ""]
+      : [
+          missing.length ? `expected to fail but passed: ${missing.join(", ")}` : "",
+          extra.length ? `failed unexpectedly: ${extra.join(", ")}` : "",
+        ]
           .filter(Boolean)
           .join("; "),
   };
@@ -339,7 +378,17 @@ function qualify(name: string): string {
 function located(rs: ResolvedScenario, at: (string | number)[], message: string, fix: string): string {
   const { line, column } = rs.locate(at);
   const rel = path.relative(process.cwd(), rs.file);
-  return formatProblem({ file: rel, line, column, path: at.map((k) => (typeof k === "number" ? `[${k}]` : k)).join(".").replace(/\.\[/g, "["), message, fix });
+  return formatProblem({
+    file: rel,
+    line,
+    column,
+    path: at
+      .map((k) => (typeof k === "number" ? `[${k}]` : k))
+      .join(".")
+      .replace(/\.\[/g, "["),
+    message,
+    fix,
+  });
 }
 
 /** Tables an invariant reads before the migration must exist before it: a typo is bad input, not a failure. */
@@ -353,12 +402,18 @@ function checkReferences(rs: ResolvedScenario, before: CatalogSnapshot): void {
     for (const [field, table] of refs) {
       if (!before.tables[qualify(table)]) {
         problems.push(
-          located(rs, ["invariants", i, field], `table "${table}" does not exist before the migration`, `name a table that schema.sql creates (have: ${Object.keys(before.tables).join(", ")})`),
+          located(
+            rs,
+            ["invariants", i, field],
+            `table "${table}" does not exist before the migration`,
+            `name a table that schema.sql creates (have: ${Object.keys(before.tables).join(", ")})`,
+          ),
         );
       }
     }
   }
-  if (problems.length > 0) throw new Inconclusive(`the scenario names tables that do not exist:\n${problems.join("\n")}`);
+  if (problems.length > 0)
+    throw new Inconclusive(`the scenario names tables that do not exist:\n${problems.join("\n")}`);
 }
 
 async function gatherAll(
@@ -392,18 +447,40 @@ function evaluateAll(
   return invariants.map((inv) => {
     const id = invariantId(inv);
     const check = CHECKS[inv.check] as InvariantCheck | undefined;
-    if (!check) return { id, kind: "invariant", status: "error", summary: `unknown check ${inv.check}`, findings: [], stage };
+    if (!check)
+      return {
+        id,
+        kind: "invariant",
+        status: "error",
+        summary: `unknown check ${inv.check}`,
+        findings: [],
+        stage,
+      };
     const g = gathered.get(id) ?? {};
     const gerr = [g.before, g.after].find((x) => x && typeof x === "object" && "gatherError" in x) as
       | { gatherError: string }
       | undefined;
     if (gerr) {
-      return { id, kind: "invariant", status: "error", summary: `could not read the data: ${gerr.gatherError}`, findings: [], stage };
+      return {
+        id,
+        kind: "invariant",
+        status: "error",
+        summary: `could not read the data: ${gerr.gatherError}`,
+        findings: [],
+        stage,
+      };
     }
     try {
       return { id, kind: "invariant", ...check.evaluate(inv, { before, after, gathered: g }), stage };
     } catch (err) {
-      return { id, kind: "invariant", status: "error", summary: `check crashed: ${(err as Error).message}`, findings: [], stage };
+      return {
+        id,
+        kind: "invariant",
+        status: "error",
+        summary: `check crashed: ${(err as Error).message}`,
+        findings: [],
+        stage,
+      };
     }
   });
 }
@@ -462,5 +539,8 @@ function skipped(inv: Invariant, why: string): CheckResult {
 /** Failures first, then errors, then the rest in scenario order. */
 function orderChecks(checks: CheckResult[]): CheckResult[] {
   const rank = { fail: 0, error: 1, pass: 2, skipped: 3 } as const;
-  return checks.map((c, i) => ({ c, i })).sort((a, b) => rank[a.c.status] - rank[b.c.status] || a.i - b.i).map((x) => x.c);
+  return checks
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank[a.c.status] - rank[b.c.status] || a.i - b.i)
+    .map((x) => x.c);
 }

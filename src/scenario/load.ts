@@ -6,8 +6,8 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { loadSqlParser, parseSql, SqlSyntaxError, type SqlText } from "./sql.ts";
 import { Scenario, type Step } from "./schema.ts";
+import { loadSqlParser, parseSql, SqlSyntaxError, type SqlText } from "./sql.ts";
 
 export interface Problem {
   file: string;
@@ -68,7 +68,8 @@ function fixFor(issue: z.core.$ZodIssue): string | undefined {
     case "unrecognized_keys":
       return `remove ${issue.keys.map((k) => `"${k}"`).join(", ")} or check its spelling against the README's scenario format`;
     case "invalid_type":
-      if (issue.message.includes("duration")) return 'write the duration with its unit, e.g. "500ms", "5s", "2m"';
+      if (issue.message.includes("duration"))
+        return 'write the duration with its unit, e.g. "500ms", "5s", "2m"';
       return issue.input === undefined ? "add this field" : `write a value of type ${issue.expected}`;
     case "invalid_value":
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
@@ -105,7 +106,12 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
     text = await readFile(file, "utf8");
   } catch {
     throw new ScenarioError([
-      { file: rel, path: "", message: "scenario.yaml not found", fix: "create scenario.yaml in the scenario folder" },
+      {
+        file: rel,
+        path: "",
+        message: "scenario.yaml not found",
+        fix: "create scenario.yaml in the scenario folder",
+      },
     ]);
   }
 
@@ -236,7 +242,13 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
         }
         continue;
       }
-      problems.push({ file: rel, ...locate(p), path: pathString(p), message: issue.message, fix: fixFor(issue) });
+      problems.push({
+        file: rel,
+        ...locate(p),
+        path: pathString(p),
+        message: issue.message,
+        fix: fixFor(issue),
+      });
     }
     // Still look at every SQL source the raw document names, so SQL problems come in the same report.
     await loadSqlParser();
@@ -247,7 +259,9 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
 
   await loadSqlParser();
   const schemaSql = await readSql(scenario.dataset.schema, ["dataset", "schema"]);
-  const afterSql = scenario.dataset.after ? await readSql(scenario.dataset.after, ["dataset", "after"]) : undefined;
+  const afterSql = scenario.dataset.after
+    ? await readSql(scenario.dataset.after, ["dataset", "after"])
+    : undefined;
 
   const phases: ResolvedScenario["phases"] = [];
   const phaseNames = new Set<string>();
@@ -357,7 +371,12 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
     ids.add(id);
   }
   const base = [...ids, "migration_completed"];
-  const known = new Set([...base, ...budgetCheckIds(scenario), "rollback_completed", ...base.map((id) => `${id}@rollback`)]);
+  const known = new Set([
+    ...base,
+    ...budgetCheckIds(scenario),
+    "rollback_completed",
+    ...base.map((id) => `${id}@rollback`),
+  ]);
   for (const [i, id] of scenario.expect.failing.entries()) {
     if (!known.has(id)) {
       problems.push({
@@ -386,7 +405,10 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
 type SqlSrc = string | { file: string };
 
 function isSqlSrc(v: unknown): v is SqlSrc {
-  return (typeof v === "string" && v.length > 0) || (typeof v === "object" && v !== null && typeof (v as { file?: unknown }).file === "string");
+  return (
+    (typeof v === "string" && v.length > 0) ||
+    (typeof v === "object" && v !== null && typeof (v as { file?: unknown }).file === "string")
+  );
 }
 
 function at(v: unknown, key: string | number): unknown {
@@ -405,10 +427,14 @@ function rawSqlSources(raw: unknown): [SqlSrc, (string | number)[]][] {
   };
   push(at(at(raw, "dataset"), "schema"), ["dataset", "schema"]);
   push(at(at(raw, "dataset"), "after"), ["dataset", "after"]);
-  list(at(at(raw, "migration"), "phases")).forEach((ph, pi) => {
-    list(at(ph, "steps")).forEach((st, si) => push(at(st, "sql"), ["migration", "phases", pi, "steps", si, "sql"]));
-  });
-  list(at(at(raw, "rollback"), "steps")).forEach((st, si) => push(at(st, "sql"), ["rollback", "steps", si, "sql"]));
+  for (const [pi, ph] of list(at(at(raw, "migration"), "phases")).entries()) {
+    for (const [si, st] of list(at(ph, "steps")).entries()) {
+      push(at(st, "sql"), ["migration", "phases", pi, "steps", si, "sql"]);
+    }
+  }
+  for (const [si, st] of list(at(at(raw, "rollback"), "steps")).entries()) {
+    push(at(st, "sql"), ["rollback", "steps", si, "sql"]);
+  }
   return out;
 }
 

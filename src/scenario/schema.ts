@@ -36,12 +36,20 @@ const Identifier = z
 const TableName = z
   .string()
   .min(1)
-  .regex(/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/, "a table name like ledger or public.ledger");
+  .regex(
+    /^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/,
+    "a table name like ledger or public.ledger",
+  );
 
 /** SQL given inline (`sql: "..."`) or from a file next to scenario.yaml (`sql: {file: 01.sql}`). */
 export const SqlSource = z.union([
   z.string().min(1),
-  z.strictObject({ file: z.string().min(1).regex(/\.sql$/, "a .sql file next to scenario.yaml") }),
+  z.strictObject({
+    file: z
+      .string()
+      .min(1)
+      .regex(/\.sql$/, "a .sql file next to scenario.yaml"),
+  }),
 ]);
 
 // ---------------------------------------------------------------- dataset generators
@@ -54,7 +62,12 @@ const Outliers = z
 const GenCommon = { null_fraction: NullFraction };
 
 export const Generator = z.discriminatedUnion("gen", [
-  z.strictObject({ gen: z.literal("serial"), start: z.number().int().default(1), step: z.number().int().default(1), ...GenCommon }),
+  z.strictObject({
+    gen: z.literal("serial"),
+    start: z.number().int().default(1),
+    step: z.number().int().default(1),
+    ...GenCommon,
+  }),
   z.strictObject({
     gen: z.literal("uniform"),
     min: z.number(),
@@ -81,12 +94,18 @@ export const Generator = z.discriminatedUnion("gen", [
   z.strictObject({ gen: z.literal("uuid"), ...GenCommon }),
   z.strictObject({
     gen: z.literal("choice"),
-    values: z.record(z.string(), z.number().nonnegative()).refine((v) => Object.keys(v).length > 0, "at least one value"),
+    values: z
+      .record(z.string(), z.number().nonnegative())
+      .refine((v) => Object.keys(v).length > 0, "at least one value"),
     ...GenCommon,
   }),
   z.strictObject({ gen: z.literal("text"), template: z.string(), ...GenCommon }),
   z.strictObject({ gen: z.literal("json"), template: z.string(), ...GenCommon }),
-  z.strictObject({ gen: z.literal("constant"), value: z.union([z.string(), z.number(), z.boolean()]), ...GenCommon }),
+  z.strictObject({
+    gen: z.literal("constant"),
+    value: z.union([z.string(), z.number(), z.boolean()]),
+    ...GenCommon,
+  }),
 ]);
 export type Generator = z.output<typeof Generator>;
 
@@ -140,11 +159,31 @@ export type Phase = z.output<typeof Phase>;
 const InvBase = { id: z.string().min(1).optional() };
 
 export const Invariant = z.discriminatedUnion("check", [
-  z.strictObject({ check: z.literal("indexes_preserved"), ...InvBase, original: TableName, target: TableName }),
+  z.strictObject({
+    check: z.literal("indexes_preserved"),
+    ...InvBase,
+    original: TableName,
+    target: TableName,
+  }),
   z.strictObject({ check: z.literal("indexes_valid"), ...InvBase, tables: z.array(TableName).min(1) }),
-  z.strictObject({ check: z.literal("triggers_preserved"), ...InvBase, original: TableName, target: TableName }),
-  z.strictObject({ check: z.literal("constraints_preserved"), ...InvBase, original: TableName, target: TableName }),
-  z.strictObject({ check: z.literal("grants_preserved"), ...InvBase, original: TableName, target: TableName }),
+  z.strictObject({
+    check: z.literal("triggers_preserved"),
+    ...InvBase,
+    original: TableName,
+    target: TableName,
+  }),
+  z.strictObject({
+    check: z.literal("constraints_preserved"),
+    ...InvBase,
+    original: TableName,
+    target: TableName,
+  }),
+  z.strictObject({
+    check: z.literal("grants_preserved"),
+    ...InvBase,
+    original: TableName,
+    target: TableName,
+  }),
   z.strictObject({ check: z.literal("rls_preserved"), ...InvBase, original: TableName, target: TableName }),
   z.strictObject({ check: z.literal("fks_preserved"), ...InvBase, original: TableName, target: TableName }),
   z.strictObject({
@@ -176,7 +215,12 @@ export const Invariant = z.discriminatedUnion("check", [
     ...InvBase,
     table: TableName,
     /** How far past now (time keys) or past max(key) (numeric keys) partitions must already exist. */
-    premade: z.union([z.string().regex(/^\d+\s*(day|days|month|months|week|weeks|year|years|hour|hours)$/), z.number()]).optional(),
+    premade: z
+      .union([
+        z.string().regex(/^\d+\s*(day|days|month|months|week|weeks|year|years|hour|hours)$/),
+        z.number(),
+      ])
+      .optional(),
   }),
   z.strictObject({
     check: z.literal("row_parity"),
@@ -236,13 +280,20 @@ export type Budgets = z.output<typeof Budgets>;
 export const Target = z.strictObject({
   provider: z.enum(["embedded"]).default("embedded"),
   /** PostgreSQL server settings (postgresql.conf names). */
-  settings: z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  settings: z
+    .record(
+      z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"),
+      z.union([z.string(), z.number(), z.boolean()]),
+    )
+    .default({}),
   /** Tables production cannot afford to scan or rewrite under ACCESS EXCLUSIVE. */
   hot_tables: z.array(TableName).default([]),
 });
 
 export const Scenario = z.strictObject({
-  version: z.literal(SCENARIO_FORMAT_VERSION, { error: `the scenario format version; this rehearse reads version ${SCENARIO_FORMAT_VERSION}` }),
+  version: z.literal(SCENARIO_FORMAT_VERSION, {
+    error: `the scenario format version; this rehearse reads version ${SCENARIO_FORMAT_VERSION}`,
+  }),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
   description: z.string().default(""),
   /** The seed write-up this scenario reproduces (../shared/seeds/…). */

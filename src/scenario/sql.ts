@@ -64,7 +64,9 @@ function isNonTransactional(node: Record<string, unknown>): boolean {
   const json = JSON.stringify(node);
   // CREATE INDEX / DROP INDEX / DETACH PARTITION … CONCURRENTLY carry `concurrent: true`;
   // REINDEX … CONCURRENTLY carries a "concurrently" option.
-  return json.includes('"concurrent":true') || (kind === "ReindexStmt" && /"defname":"concurrently"/.test(json));
+  return (
+    json.includes('"concurrent":true') || (kind === "ReindexStmt" && /"defname":"concurrently"/.test(json))
+  );
 }
 
 /** 1-based line and column of a character offset. */

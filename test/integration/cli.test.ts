@@ -82,7 +82,9 @@ describe("rehearse CLI", () => {
   it("exits 2 when an invariant names a table that does not exist, pointing at the line, and removes the server", async () => {
     const r = await cli("run", "test/fixtures/missing-table");
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/test\/fixtures\/missing-table\/scenario\.yaml:19:\d+: invariants\[0\]\.original: table "itemz" does not exist/);
+    expect(r.stdout).toMatch(
+      /test\/fixtures\/missing-table\/scenario\.yaml:19:\d+: invariants\[0\]\.original: table "itemz" does not exist/,
+    );
     expect(r.stdout).toMatch(/fix: name a table that schema.sql creates/);
     expect(onlyReport(r.out)).toMatchObject({ status: "inconclusive", exit_code: 2 });
     expectNothingLeft(r);
@@ -92,7 +94,9 @@ describe("rehearse CLI", () => {
     const r = await cli("run", "test/fixtures/sql-error-at-runtime");
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/migration_completed/);
-    const report = onlyReport(r.out) as { steps: { name: string; status: string; error?: Record<string, unknown> }[] };
+    const report = onlyReport(r.out) as {
+      steps: { name: string; status: string; error?: Record<string, unknown> }[];
+    };
     const broken = report.steps.find((s) => s.name === "broken")!;
     expect(broken.error).toMatchObject({ sqlstate: "42703", line: 2, column: 25 });
     expect(String(broken.error!.file)).toMatch(/broken\.sql$/);
@@ -113,7 +117,8 @@ describe("rehearse CLI", () => {
     it(`on ${signal} during seeding exits ${code}, marks the report aborted and leaves nothing behind`, async () => {
       const p = start(["run", "scenarios/ledger-attach-history", "--rows", "ledger=3000000"]);
       const deadline = Date.now() + 60_000;
-      while (!/seeding|seeded/.test(p.stderrSoFar()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!/seeding|seeded/.test(p.stderrSoFar()) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       p.child.kill(signal);
       const r = await p.done;
       expect(r.code).toBe(code);

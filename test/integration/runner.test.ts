@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Clone } from "../../src/clone/provider.ts";
 import { EmbeddedProvider } from "../../src/clone/embedded.ts";
+import type { Clone } from "../../src/clone/provider.ts";
 import { runPhases } from "../../src/migration/runner.ts";
 import type { ResolvedStep } from "../../src/scenario/load.ts";
 import { loadSqlParser, parseSql } from "../../src/scenario/sql.ts";
@@ -19,13 +19,21 @@ async function connect(database?: string): Promise<pg.Client> {
 }
 
 /** A fresh database per test, with a 20k-row hot table. */
-async function freshDb(): Promise<{ db: pg.Client; monitor: pg.Client; other: pg.Client; hot: number; name: string }> {
+async function freshDb(): Promise<{
+  db: pg.Client;
+  monitor: pg.Client;
+  other: pg.Client;
+  hot: number;
+  name: string;
+}> {
   const admin = await connect();
   const name = `runner_${++dbCounter}`;
   await admin.query(`CREATE DATABASE ${name}`);
   const db = await connect(name);
   await db.query(`CREATE TABLE big (id bigint PRIMARY KEY, t timestamptz NOT NULL, v int)`);
-  await db.query(`INSERT INTO big SELECT g, '2025-01-01'::timestamptz + g * interval '1 minute', g FROM generate_series(1, 20000) g`);
+  await db.query(
+    `INSERT INTO big SELECT g, '2025-01-01'::timestamptz + g * interval '1 minute', g FROM generate_series(1, 20000) g`,
+  );
   const hot = (await db.query(`SELECT 'big'::regclass::oid::int AS oid`)).rows[0].oid as number;
   return { db, monitor: await connect(name), other: await connect(name), hot, name };
 }
@@ -76,7 +84,9 @@ describe("migration runner (real PostgreSQL)", () => {
 
   it("sees no scan when a validated CHECK proves the partition bound", async () => {
     const { db, monitor, hot } = await freshDb();
-    await db.query(`ALTER TABLE big ADD CONSTRAINT big_range CHECK (t IS NOT NULL AND t < '2030-01-01') NOT VALID`);
+    await db.query(
+      `ALTER TABLE big ADD CONSTRAINT big_range CHECK (t IS NOT NULL AND t < '2030-01-01') NOT VALID`,
+    );
     await db.query(`ALTER TABLE big VALIDATE CONSTRAINT big_range`);
     const res = await runPhases(
       [

@@ -2,7 +2,7 @@
  * Every scenario under scenarios/ runs at its own (small) scale and must reach its `expect`: a good scenario
  * passes; a hazard fails for exactly the checks it names and no other. This is what lets a user trust a verdict.
  */
-import { readdirSync, existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { rehearse } from "../../src/run/rehearsal.ts";
@@ -48,9 +48,15 @@ describe("built-in scenarios reach their expect", () => {
     expect(report.failing).toEqual([]);
     const rb = report.checks.filter((c) => c.stage === "after_rollback");
     expect(rb.map((c) => c.id)).toEqual(
-      expect.arrayContaining(["rollback_completed", "triggers_preserved@rollback", "indexes_preserved@rollback"]),
+      expect.arrayContaining([
+        "rollback_completed",
+        "triggers_preserved@rollback",
+        "indexes_preserved@rollback",
+      ]),
     );
     expect(rb.every((c) => c.status === "pass")).toBe(true);
-    expect(report.steps.filter((s) => s.section === "rollback").every((s) => s.status === "success")).toBe(true);
+    expect(report.steps.filter((s) => s.section === "rollback").every((s) => s.status === "success")).toBe(
+      true,
+    );
   });
 });

@@ -45,7 +45,9 @@ function facts(p: Partial<RunFacts>): RunFacts {
         status: "success",
         transaction: true,
         attempts: 1,
-        statements: [{ index: 2, sql: "ALTER TABLE …", file: "m/03.sql", line: 7, duration_ms: 3, status: "success" }],
+        statements: [
+          { index: 2, sql: "ALTER TABLE …", file: "m/03.sql", line: 7, duration_ms: 3, status: "success" },
+        ],
       },
     ],
     locks: [],
@@ -71,9 +73,16 @@ describe("budgets", () => {
   });
 
   it("scopes a lock budget to a relation and a phase", () => {
-    const budgets = Budgets.parse({ locks: [{ mode: "ShareLock", relation: "orders", phase: "cutover", max: "10ms" }] });
+    const budgets = Budgets.parse({
+      locks: [{ mode: "ShareLock", relation: "orders", phase: "cutover", max: "10ms" }],
+    });
     const r = byId(
-      facts({ locks: [lock({ mode: "ShareLock", relation: "public.orders", held_ms: 20 }), lock({ mode: "ShareLock", held_ms: 99 })] }),
+      facts({
+        locks: [
+          lock({ mode: "ShareLock", relation: "public.orders", held_ms: 20 }),
+          lock({ mode: "ShareLock", held_ms: 99 }),
+        ],
+      }),
       budgets,
     );
     expect(r["budget.lock_hold.ShareLock.orders.cutover"]).toMatchObject({ status: "fail", measured: 20 });
@@ -106,7 +115,10 @@ describe("budgets", () => {
   });
 
   it("judges phase and step durations, and skips ones that never ran", () => {
-    const budgets = Budgets.parse({ phases: { cutover: "40ms" }, steps: { "cutover/swap": "1s", "cutover/later": "1s" } });
+    const budgets = Budgets.parse({
+      phases: { cutover: "40ms" },
+      steps: { "cutover/swap": "1s", "cutover/later": "1s" },
+    });
     const r = byId(
       facts({
         steps: [

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -31,7 +31,11 @@ async function load(yaml: string, files: Record<string, string> = {}): Promise<P
   const dir = path.join(root, `s${++n}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "scenario.yaml"), yaml);
-  const all = { "schema.sql": "CREATE TABLE t (id int);", "cutover.sql": "ALTER TABLE t RENAME TO u;", ...files };
+  const all = {
+    "schema.sql": "CREATE TABLE t (id int);",
+    "cutover.sql": "ALTER TABLE t RENAME TO u;",
+    ...files,
+  };
   for (const [f, body] of Object.entries(all)) writeFileSync(path.join(dir, f), body);
   try {
     await loadScenario(dir);
@@ -48,7 +52,10 @@ describe("scenario loading", () => {
     mkdirSync(dir);
     writeFileSync(path.join(dir, "scenario.yaml"), GOOD);
     writeFileSync(path.join(dir, "schema.sql"), "CREATE TABLE t (id int);");
-    writeFileSync(path.join(dir, "cutover.sql"), "ALTER TABLE t RENAME TO u;\nCREATE INDEX CONCURRENTLY i ON u (id);");
+    writeFileSync(
+      path.join(dir, "cutover.sql"),
+      "ALTER TABLE t RENAME TO u;\nCREATE INDEX CONCURRENTLY i ON u (id);",
+    );
     const rs = await loadScenario(dir);
     expect(rs.scenario.expect.verdict).toBe("pass");
     expect(rs.scenario.budgets.locks).toEqual([{ mode: "AccessExclusiveLock", relation: "*", max: 1000 }]);
@@ -78,12 +85,20 @@ describe("scenario loading", () => {
     {
       name: "duration without a unit",
       yaml: GOOD.replace("lock_timeout: 2s", "lock_timeout: 2"),
-      want: [{ line: 15, path: "migration.phases[0].steps[0].lock_timeout", fix: expect.stringContaining('"5s"') as unknown as string }],
+      want: [
+        {
+          line: 15,
+          path: "migration.phases[0].steps[0].lock_timeout",
+          fix: expect.stringContaining('"5s"') as unknown as string,
+        },
+      ],
     },
     {
       name: "missing SQL file",
       yaml: GOOD.replace("cutover.sql}", "nope.sql}"),
-      want: [{ line: 14, path: "migration.phases[0].steps[0].sql.file", message: "SQL file not found: nope.sql" }],
+      want: [
+        { line: 14, path: "migration.phases[0].steps[0].sql.file", message: "SQL file not found: nope.sql" },
+      ],
     },
     {
       name: "SQL syntax error located in its file with a caret",
