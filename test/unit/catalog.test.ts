@@ -1,6 +1,6 @@
 /** The catalog module's pure parts: decoding helpers of takeSnapshot and the snapshot builders. */
 import { describe, expect, it } from "vitest";
-import { col, fk, rangeOn, snapshot, table } from "../../src/catalog/fixtures.ts";
+import { col, fk, rangeOn, snapshot, table } from "../support/catalog-fixtures.ts";
 import {
   decodeTriggerType,
   parseIdentifierChain,

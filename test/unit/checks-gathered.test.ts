@@ -4,7 +4,7 @@
  * helpers. Every table includes cases that must fail.
  */
 import { describe, expect, it } from "vitest";
-import { col, snapshot, table } from "../../src/catalog/fixtures.ts";
+import { col, snapshot, table } from "../support/catalog-fixtures.ts";
 import type { CatalogSnapshot } from "../../src/catalog/types.ts";
 import type { CheckInput } from "../../src/checks/check.ts";
 import {

@@ -16,7 +16,7 @@ import {
   type SequenceInfo,
   type TableInfo,
   type TriggerInfo,
-} from "./types.ts";
+} from "../../src/catalog/types.ts";
 
 let nextOid = 100_000;
 const oid = () => nextOid++;
