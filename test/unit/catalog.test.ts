@@ -1,6 +1,5 @@
 /** The catalog module's pure parts: decoding helpers of takeSnapshot and the snapshot builders. */
 import { describe, expect, it } from "vitest";
-import { col, fk, rangeOn, snapshot, table } from "../support/catalog-fixtures.ts";
 import {
   decodeTriggerType,
   parseIdentifierChain,
@@ -8,6 +7,7 @@ import {
   splitTopLevel,
 } from "../../src/catalog/snapshot.ts";
 import { relationKey } from "../../src/catalog/types.ts";
+import { col, fk, rangeOn, snapshot, table } from "../support/catalog-fixtures.ts";
 
 describe("catalog decoding", () => {
   it.each([

@@ -3,10 +3,21 @@
  * that carries everything over (must pass), and one mutation per case that each check must catch.
  */
 import { describe, expect, it } from "vitest";
-import { col, con, fk, idx, key, policy, rangeOn, snapshot, table, trg } from "../support/catalog-fixtures.ts";
 import type { CatalogSnapshot, TableInfo } from "../../src/catalog/types.ts";
 import { CHECKS } from "../../src/checks/registry.ts";
 import { type Invariant, Invariant as InvariantSchema } from "../../src/scenario/schema.ts";
+import {
+  col,
+  con,
+  fk,
+  idx,
+  key,
+  policy,
+  rangeOn,
+  snapshot,
+  table,
+  trg,
+} from "../support/catalog-fixtures.ts";
 
 const columns = () => [
   col("id", "bigint", {

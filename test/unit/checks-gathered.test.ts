@@ -4,7 +4,6 @@
  * helpers. Every table includes cases that must fail.
  */
 import { describe, expect, it } from "vitest";
-import { col, snapshot, table } from "../support/catalog-fixtures.ts";
 import type { CatalogSnapshot } from "../../src/catalog/types.ts";
 import type { CheckInput } from "../../src/checks/check.ts";
 import {
@@ -32,6 +31,7 @@ import {
   type UniqueGathered,
 } from "../../src/checks/unique-across-partitions.ts";
 import { type Invariant, Invariant as InvariantSchema } from "../../src/scenario/schema.ts";
+import { col, snapshot, table } from "../support/catalog-fixtures.ts";
 
 type Of<K extends Invariant["check"]> = Extract<Invariant, { check: K }>;
 const inv = <K extends Invariant["check"]>(raw: { check: K } & Record<string, unknown>): Of<K> =>
