@@ -1,0 +1,83 @@
+/**
+ * The whole ledger-attach-history rehearsal at 1M ledger rows (`npm run bench:rehearsal`), beside a
+ * reference measured in the same run on this machine: `pgbench -i -s 10` (1M rows, with its primary key and
+ * vacuum) on a fresh embedded clone. Target: the rehearsal ≤ 60 s wall on 2 cores. Shared machines are noisy,
+ * so the ratio to pgbench is the figure to compare across runs.
+ *
+ * Output lines are meant to be grepped: `rehearsal wall s: X`, `pgbench -i wall s: Y`, `ratio: Z`.
+ * Env: BENCH_ROWS (default 1000000).
+ */
+import { execFile } from "node:child_process";
+import { access, constants } from "node:fs/promises";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
+import { EmbeddedProvider } from "../src/clone/embedded.ts";
+import { rehearse } from "../src/run/rehearsal.ts";
+import { createLogger } from "../src/util/logger.ts";
+
+const run = promisify(execFile);
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+
+async function findPgbench(): Promise<string | undefined> {
+  for (const dir of [...(process.env.PATH ?? "").split(path.delimiter), "/usr/lib/postgresql/15/bin"]) {
+    const candidate = path.join(dir, "pgbench");
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+async function pgbenchInit(pgbench: string): Promise<number> {
+  await using clone = await new EmbeddedProvider().start({ settings: { autovacuum: false } });
+  const c = clone.connectionConfig();
+  const t0 = performance.now();
+  await run(
+    pgbench,
+    [
+      "-i",
+      "-q",
+      "-s",
+      String(Math.max(1, Math.round(ROWS / 100_000))),
+      "-h",
+      String(c.host),
+      "-p",
+      String(c.port),
+      "-U",
+      String(c.user),
+      String(c.database),
+    ],
+    { env: { ...process.env, PGPASSWORD: String(c.password) } },
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+const scenarioPath = path.resolve(import.meta.dirname, "../scenarios/ledger-attach-history");
+const t0 = performance.now();
+const report = await rehearse({
+  scenarioPath,
+  rows: { ledger: ROWS },
+  logger: createLogger({ progressEveryMs: 5000 }),
+});
+const wall = (performance.now() - t0) / 1000;
+console.log(`rehearsal status: ${report.status} (${report.failing.join(", ") || "no failing checks"})`);
+console.log(`rehearsal rows: ${ROWS}`);
+console.log(`rehearsal wall s: ${wall.toFixed(2)}`);
+console.log(`seeding rows/s: ${report.seeding?.rows_per_s ?? 0}`);
+for (const p of report.phases) console.log(`phase ${p.name} ms: ${Math.round(p.duration_ms ?? 0)}`);
+const ael = report.checks.find((c) => c.id === "budget.lock_hold.AccessExclusiveLock");
+console.log(`longest ACCESS EXCLUSIVE ms: ${ael?.measured ?? "n/a"}`);
+console.log(`target: rehearsal ≤ 60 s: ${wall <= 60 ? "met" : "NOT met"}`);
+const pgbench = await findPgbench();
+if (pgbench) {
+  const ref = await pgbenchInit(pgbench);
+  console.log(`pgbench -i wall s: ${ref.toFixed(2)}`);
+  console.log(`ratio (rehearsal/pgbench -i): ${(wall / ref).toFixed(2)}`);
+} else {
+  console.log("pgbench not found (apt-get install postgresql-15): no reference measured");
+}
+process.exit(report.status === "passed" ? 0 : 1);
