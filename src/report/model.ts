@@ -138,6 +138,8 @@ export interface RunReport {
     rollback: boolean;
     node: string;
   };
+  /** Wall time per harness stage ("seeding", "running the migration", "checking invariants"…), ms. */
+  timings: Record<string, number>;
   seeding?: { tables: SeedTableResult[]; rows: number; duration_ms: number; rows_per_s: number };
   phases: PhaseResult[];
   steps: StepResult[];

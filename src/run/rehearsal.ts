@@ -74,6 +74,7 @@ function emptyReport(opts: RehearsalOptions, name: string): RunReport {
       rollback: opts.rollback ?? false,
       node: process.version,
     },
+    timings: {},
     phases: [],
     steps: [],
     locks: [],
@@ -99,6 +100,13 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     opts.onAbort?.(report);
   });
   let stage = "loading the scenario";
+  let stageStart = performance.now();
+  /** Closes the current stage's timing and opens the next: the report says where the wall time went. */
+  const enter = (next: string) => {
+    report.timings[stage] = Math.round(performance.now() - stageStart);
+    stage = next;
+    stageStart = performance.now();
+  };
   let clone: Clone | undefined;
   const clients: pg.Client[] = [];
   try {
@@ -121,7 +129,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       explanation: "",
     };
 
-    stage = "starting the clone";
+    enter("starting the clone");
     const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
     const provider = providers[s.target.provider];
     if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
@@ -142,9 +150,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
     if (aborted) return report;
 
-    stage = "creating the schema";
+    enter("creating the schema");
     await runSetupSql(db, rs.schemaSql, "dataset.schema");
-    stage = "seeding";
+    enter("seeding");
     const rows = resolveRows(rs, opts);
     report.context.rows = rows;
     const seedStart = performance.now();
@@ -163,12 +171,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     };
     log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
     if (rs.afterSql) {
-      stage = "running dataset.after";
+      enter("running dataset.after");
       await runSetupSql(db, rs.afterSql, "dataset.after");
     }
     if (aborted) return report;
 
-    stage = "checking the scenario against the catalog";
+    enter("checking the scenario against the catalog");
     const before = await takeSnapshot(db);
     checkReferences(rs, before);
     const hotOids = new Set<number>();
@@ -188,7 +196,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const gathered = new Map<string, { before?: unknown; after?: unknown }>();
     await gatherAll(db, s.invariants, "before", gathered);
 
-    stage = "running the migration";
+    enter("running the migration");
     const monitor = await connect();
     const migrationDb = await connect();
     const mig = await runPhases(rs.phases, {
@@ -209,7 +217,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     if (aborted) return report;
     if (mig.harnessError) throw new Inconclusive(mig.harnessError);
 
-    stage = "checking invariants";
+    enter("checking invariants");
     const migrationOk = mig.steps.every((st) => st.status === "success");
     const checks: CheckResult[] = [migrationCompleted(mig.steps)];
     if (migrationOk) {
@@ -222,7 +230,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     checks.push(...evaluateBudgets(s.budgets, report));
 
     if (opts.rollback && migrationOk && rs.rollback.length > 0) {
-      stage = "rehearsing the rollback";
+      enter("rehearsing the rollback");
       log.info("rolling back");
       const rb = await runPhases([{ name: "rollback", steps: rs.rollback }], {
         db: migrationDb,
@@ -292,6 +300,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         log.debug((err as Error).stack ?? "");
     }
   } finally {
+    enter("stopping the clone");
     stopListening();
     for (const c of clients) await c.end().catch(() => {});
     if (clone) {
@@ -299,6 +308,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
     }
   }
+  report.timings[stage] = Math.round(performance.now() - stageStart);
   finish(report, t0);
   return report;
 }

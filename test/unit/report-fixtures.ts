@@ -24,6 +24,7 @@ function base(): RunReport {
     duration_ms: 42_500,
     status: "passed",
     exit_code: 0,
+    timings: { seeding: 1200, "running the migration": 900 },
     context: {
       provider: "embedded",
       postgres_version: "17.2",
