@@ -468,8 +468,7 @@ function evaluateAll(
       };
     const g = gathered.get(id) ?? {};
     const gerr = [g.before, g.after].find((x) => x && typeof x === "object" && "gatherError" in x) as
-      | { gatherError: string }
-      | undefined;
+      { gatherError: string } | undefined;
     if (gerr) {
       return {
         id,
