@@ -68,7 +68,7 @@ console.log(`rehearsal status: ${report.status} (${report.failing.join(", ") || 
 console.log(`rehearsal rows: ${ROWS}`);
 console.log(`rehearsal wall s: ${wall.toFixed(2)}`);
 console.log(`seeding rows/s: ${report.seeding?.rows_per_s ?? 0}`);
-for (const [stage, ms] of Object.entries(report.timings)) console.log(`stage ${stage} ms: ${ms}`);
+for (const { stage, ms } of report.timings) console.log(`stage ${stage} ms: ${ms}`);
 for (const p of report.phases) console.log(`phase ${p.name} ms: ${Math.round(p.duration_ms ?? 0)}`);
 const ael = report.checks.find((c) => c.id === "budget.lock_hold.AccessExclusiveLock");
 console.log(`longest ACCESS EXCLUSIVE ms: ${ael?.measured ?? "n/a"}`);

@@ -22,6 +22,7 @@ const TOP_LEVEL_ORDER: readonly string[] = [
   "finished_at",
   "duration_ms",
   "context",
+  "timings",
   "seeding",
   "checks",
   "phases",

@@ -125,7 +125,7 @@ const RunReportSchema = z.looseObject({
     rollback: z.boolean(),
     node: z.string(),
   }),
-  timings: z.record(z.string(), num),
+  timings: z.array(z.looseObject({ stage: z.string(), ms: num })),
   seeding: z
     .looseObject({ tables: z.array(SeedTableResult), rows: num, duration_ms: num, rows_per_s: num })
     .optional(),

@@ -270,6 +270,9 @@ function context(r: RunReport): string[] {
     `- Scale: ${formatNumber(c.scale)}; seed: ${c.seed}; rollback: ${c.rollback ? "yes" : "no"}`,
   ];
   if (settings.length > 0) out.push(`- Settings: ${settings.join(", ")}`);
+  if (r.timings.length > 0) {
+    out.push(`- Wall time: ${r.timings.map((t) => `${inline(t.stage)} ${formatDuration(t.ms)}`).join(", ")}`);
+  }
   out.push(
     `- Scenario: ${code(r.scenario.path)}; ${inline(r.tool.name)} ${inline(r.tool.version)} on Node ${inline(c.node)}`,
     `- Started ${inline(r.started_at)}, finished ${inline(r.finished_at)}`,

@@ -138,8 +138,8 @@ export interface RunReport {
     rollback: boolean;
     node: string;
   };
-  /** Wall time per harness stage ("seeding", "running the migration", "checking invariants"…), ms. */
-  timings: Record<string, number>;
+  /** Wall time per harness stage, in the order they ran ("seeding", "running the migration"…). */
+  timings: { stage: string; ms: number }[];
   seeding?: { tables: SeedTableResult[]; rows: number; duration_ms: number; rows_per_s: number };
   phases: PhaseResult[];
   steps: StepResult[];

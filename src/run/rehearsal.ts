@@ -74,7 +74,7 @@ function emptyReport(opts: RehearsalOptions, name: string): RunReport {
       rollback: opts.rollback ?? false,
       node: process.version,
     },
-    timings: {},
+    timings: [],
     phases: [],
     steps: [],
     locks: [],
@@ -103,7 +103,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   let stageStart = performance.now();
   /** Closes the current stage's timing and opens the next: the report says where the wall time went. */
   const enter = (next: string) => {
-    report.timings[stage] = Math.round(performance.now() - stageStart);
+    report.timings.push({ stage, ms: Math.round(performance.now() - stageStart) });
     stage = next;
     stageStart = performance.now();
   };
@@ -308,7 +308,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
     }
   }
-  report.timings[stage] = Math.round(performance.now() - stageStart);
+  report.timings.push({ stage, ms: Math.round(performance.now() - stageStart) });
   finish(report, t0);
   return report;
 }

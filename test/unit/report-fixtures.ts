@@ -24,7 +24,10 @@ function base(): RunReport {
     duration_ms: 42_500,
     status: "passed",
     exit_code: 0,
-    timings: { seeding: 1200, "running the migration": 900 },
+    timings: [
+      { stage: "seeding", ms: 1200 },
+      { stage: "running the migration", ms: 900 },
+    ],
     context: {
       provider: "embedded",
       postgres_version: "17.2",
