@@ -21,7 +21,8 @@ export interface InvariantCheck<I extends Invariant = Invariant, G = unknown> {
   kind: I["check"];
   /** Which stages need gathering (default: none). */
   stages?: readonly Stage[];
-  gather?(db: Queryable, inv: I, stage: Stage): Promise<G>;
+  /** `earlier` is what this check gathered in the before stage, when gathering after. */
+  gather?(db: Queryable, inv: I, stage: Stage, earlier?: G): Promise<G>;
   evaluate(inv: I, input: CheckInput<G>): Omit<CheckResult, "id" | "kind">;
 }
 

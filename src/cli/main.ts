@@ -9,7 +9,6 @@ import type { RunReport } from "../report/model.ts";
 import { fileReporters } from "../report/registry.ts";
 import { renderTerminal, shouldUseColor } from "../report/terminal.ts";
 import { writeReports } from "../report/write.ts";
-import { rehearse } from "../run/rehearsal.ts";
 import { scenarioJsonSchema } from "../scenario/json-schema.ts";
 import { formatProblem, loadScenario, ScenarioError } from "../scenario/load.ts";
 import { runAllCleanups } from "../util/cleanup.ts";
@@ -67,6 +66,8 @@ async function commandRun(
     mkdirSync(dir, { recursive: true });
     for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
   };
+  // Loaded on demand: `validate` and `schema` need none of the rehearsal machinery.
+  const { rehearse } = await import("../run/rehearsal.ts");
   const report = await rehearse({
     scenarioPath,
     scale: o.scale,

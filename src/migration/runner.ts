@@ -13,7 +13,7 @@ import type {
   StatementResult,
   StepResult,
 } from "../report/model.ts";
-import type { ResolvedStep } from "../scenario/load.ts";
+import type { ResolvedControlStep, ResolvedSqlStep, ResolvedStep } from "../scenario/load.ts";
 import { caretExcerpt, lineCol, type SqlStatement } from "../scenario/sql.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import {
@@ -38,6 +38,8 @@ export interface RunnerOptions {
   onStep?: (event: { phase: string; step: string; status: "start" | StepResult["status"] }) => void;
   /** Checked between statements; when it returns true the run stops and the rest is not_executed. */
   shouldStop?: () => boolean;
+  /** Carries out a step that talks to the load (flags, pause/resume writes); rejects with the reason. */
+  control?: (step: ResolvedControlStep) => Promise<void>;
 }
 
 export interface RunnerResult {
@@ -74,7 +76,7 @@ function shorten(sql: string): string {
 }
 
 /** Locates a server error inside the scenario file that holds the statement. */
-export function locateError(err: PgError, step: ResolvedStep, stmt: SqlStatement | undefined): SqlErrorInfo {
+export function locateError(err: PgError, step: ResolvedSqlStep, stmt: SqlStatement | undefined): SqlErrorInfo {
   const info: SqlErrorInfo = {
     sqlstate: err.code,
     message: err.message,
@@ -124,7 +126,8 @@ export async function runPhases(
       opts.onStep?.({ phase: phase.name, step: step.name, status: "start" });
       let sr: StepResult;
       try {
-        sr = await runStep(step, opts, result, now, clock);
+        sr =
+          step.kind === "sql" ? await runStep(step, opts, result, now, clock) : await runControl(step, opts, now);
       } catch (err) {
         // Only HarnessError or a broken connection reach here.
         result.harnessError = `while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
@@ -149,20 +152,35 @@ export async function runPhases(
   return result;
 }
 
+async function runControl(step: ResolvedControlStep, opts: RunnerOptions, now: () => number): Promise<StepResult> {
+  const started = now();
+  const base = { ...notExecuted(step), attempts: 1, started_ms: started };
+  if (!opts.control) {
+    return { ...base, status: "error", duration_ms: 0, error: { message: "this step controls the load, and no load is running" } };
+  }
+  try {
+    await opts.control(step);
+    return { ...base, status: "success", duration_ms: now() - started };
+  } catch (err) {
+    return { ...base, status: "error", duration_ms: now() - started, error: { message: (err as Error).message } };
+  }
+}
+
 function notExecuted(step: ResolvedStep): StepResult {
   return {
     section: step.section,
     phase: step.phase,
     name: step.name,
     status: "not_executed",
-    transaction: step.transaction ?? !step.sqlText.statements.some((s) => s.nonTransactional),
+    transaction:
+      step.kind === "sql" ? (step.transaction ?? !step.sqlText.statements.some((s) => s.nonTransactional)) : false,
     attempts: 0,
     statements: [],
   };
 }
 
 async function runStep(
-  step: ResolvedStep,
+  step: ResolvedSqlStep,
   opts: RunnerOptions,
   acc: RunnerResult,
   now: () => number,
@@ -213,7 +231,7 @@ async function runStep(
   }
 }
 
-async function setTimeouts(db: pg.Client, step: ResolvedStep): Promise<void> {
+async function setTimeouts(db: pg.Client, step: ResolvedSqlStep): Promise<void> {
   // Values are numbers of ms from the validated scenario, never user text.
   if (step.lock_timeout !== undefined) await db.query(`SET lock_timeout = ${Math.round(step.lock_timeout)}`);
   if (step.statement_timeout !== undefined)
@@ -234,7 +252,7 @@ async function traced(db: pg.Client, inTx: boolean): Promise<TraceSample> {
 
 /** BEGIN; each statement traced; COMMIT — locks are held from the statement that took them to COMMIT. */
 async function runInOneTransaction(
-  step: ResolvedStep,
+  step: ResolvedSqlStep,
   opts: RunnerOptions,
   now: () => number,
   statements: StatementResult[],
@@ -303,7 +321,7 @@ async function runInOneTransaction(
  * connection while they run, and their hold is their duration.
  */
 async function runEachAlone(
-  step: ResolvedStep,
+  step: ResolvedSqlStep,
   opts: RunnerOptions,
   now: () => number,
   statements: StatementResult[],
@@ -313,7 +331,7 @@ async function runEachAlone(
   const { db } = opts;
   for (const [i, stmt] of step.sqlText.statements.entries()) {
     if (!stmt.nonTransactional) {
-      const single: ResolvedStep = { ...step, sqlText: { ...step.sqlText, statements: [stmt] } };
+      const single: ResolvedSqlStep = { ...step, sqlText: { ...step.sqlText, statements: [stmt] } };
       const sub: StatementResult[] = [];
       const subLocks: LockHold[] = [];
       const subEffects: StatementEffect[] = [];
@@ -380,7 +398,7 @@ async function runEachAlone(
 }
 
 function recordEffects(
-  step: ResolvedStep,
+  step: ResolvedSqlStep,
   statement: number,
   before: TraceSample,
   after: TraceSample,
@@ -409,7 +427,7 @@ function recordEffects(
 function stmtResult(
   index: number,
   stmt: SqlStatement,
-  step: ResolvedStep,
+  step: ResolvedSqlStep,
   duration: number,
   status: StatementResult["status"],
 ): StatementResult {

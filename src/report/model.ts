@@ -116,6 +116,120 @@ export interface SeedTableResult {
   rows_per_s: number;
 }
 
+/** Latency distribution in ms, from HDR histograms. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+/** What the load saw in one window: a phase (step null) or one step of a phase. */
+export interface LoadWindow {
+  section: "warmup" | "migration" | "rollback" | "cooldown";
+  phase: string;
+  step: string | null;
+  kind: "write" | "read";
+  started_ms: number;
+  ended_ms: number;
+  /** Completed operations (success or error). */
+  count: number;
+  errors: number;
+  /** SQLSTATE (or "timeout", "connection") → count. */
+  errors_by_sqlstate: Record<string, number>;
+  /** Successful operations per second over the window. */
+  throughput: number;
+  /** From each request's intended start (no coordinated omission). */
+  latency: LatencySummary;
+  /** From when the request was actually sent. */
+  service: LatencySummary;
+  /** Longest stretch in the window with no successful write, ms. */
+  longest_unavailability_ms: number;
+}
+
+/** One second of the load. */
+export interface LoadSecond {
+  t: number;
+  writes: number;
+  reads: number;
+  errors: number;
+  write_p50: number;
+  write_p99: number;
+  read_p99: number;
+  in_flight: number;
+}
+
+export interface LoadReport {
+  engine: string;
+  mode: "reverse" | "forward";
+  rate: number | { duration_ms: number; target: number }[];
+  connections: number;
+  totals: {
+    intended: number;
+    writes_ok: number;
+    reads_ok: number;
+    errors: number;
+    /** Requests that started late because every slot was busy (latency still counted from intent). */
+    late: number;
+    /** Requests never sent: later than drop_after, or over max_in_flight. */
+    dropped: number;
+    /** Write arrivals skipped while writers were paused. */
+    paused: number;
+    errors_by_sqlstate: Record<string, number>;
+  };
+  windows: LoadWindow[];
+  series: LoadSecond[];
+  /** Periods with no successful write: paused by a step, or every write failing/blocked. */
+  unavailability: { from_ms: number; to_ms: number; reason: "paused" | "blocked" | "errors" }[];
+  ack: { acknowledged: number; indeterminate: number; file: string };
+  /** History rows read; wrapped counts how often the source started over. */
+  source: { rows_read: number; wrapped: number };
+  /** Flag changes as the load saw them: when the step set them and when the load first acted on them. */
+  flags: { name: string; value: boolean; set_ms: number; seen_ms: number }[];
+}
+
+/** A backend waiting for a lock another backend holds: sampled by the lock observer. */
+export interface BlockingEpisode {
+  blocker_pid: number;
+  /** The blocker is the migration's own connection. */
+  blocker_is_migration: boolean;
+  relation: string | null;
+  mode: string;
+  started_ms: number;
+  ended_ms: number;
+  /** Most waiters seen at once, and how many distinct load backends waited. */
+  max_waiters: number;
+  load_waiters: number;
+  longest_wait_ms: number;
+  /** Phase/step running when it started. */
+  phase: string | null;
+  step: string | null;
+}
+
+export interface TableSample {
+  t: number;
+  table: string;
+  live: number;
+  dead: number;
+  autovacuum_running: boolean;
+}
+
+export interface Observations {
+  interval_ms: number;
+  samples: number;
+  blocking: BlockingEpisode[];
+  tables: TableSample[];
+  /** WAL generated per second. */
+  wal: { t: number; bytes_per_s: number }[];
+  /** Replication replay lag (only when a replica exists). */
+  replication_lag: { t: number; lag_ms: number }[];
+  /** An observer that died makes the run inconclusive. */
+  failure?: string;
+}
+
 export interface RunReport {
   schema_version: typeof REPORT_SCHEMA_VERSION;
   tool: { name: "rehearse"; version: string };
@@ -141,6 +255,9 @@ export interface RunReport {
   /** Wall time per harness stage, in the order they ran ("seeding", "running the migration"…). */
   timings: { stage: string; ms: number }[];
   seeding?: { tables: SeedTableResult[]; rows: number; duration_ms: number; rows_per_s: number };
+  /** Present when the scenario has a load section. */
+  load?: LoadReport;
+  observations?: Observations;
   phases: PhaseResult[];
   steps: StepResult[];
   locks: LockHold[];

@@ -4,6 +4,9 @@
  * status says what it means — passed, failed, inconclusive (could not be carried out) or aborted.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -16,18 +19,25 @@ import { EmbeddedProvider } from "../clone/embedded.ts";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
-import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
+import { type CheckResult, type Observations, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
 import {
   formatProblem,
   loadScenario,
   type ResolvedScenario,
+  type ResolvedSqlStep,
   type ResolvedStep,
   ScenarioError,
 } from "../scenario/load.ts";
 import type { Invariant } from "../scenario/schema.ts";
 import type { SqlText } from "../scenario/sql.ts";
 import { seedDataset } from "../seed/seeder.ts";
-import { onInterrupt, signalExitCode } from "../util/cleanup.ts";
+import { setAckLedger } from "../checks/no-lost-writes.ts";
+import { WRITES_PAUSED_FLAG, type RunningLoad } from "../load/engine.ts";
+import { mergeLoadReports, mergeObservations } from "../load/merge.ts";
+import { nativeEngine } from "../load/native-engine.ts";
+import { validateLoad } from "../load/validate.ts";
+import { startObservers } from "../observers/runner.ts";
+import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import type { Logger } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
@@ -108,6 +118,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     stageStart = performance.now();
   };
   let clone: Clone | undefined;
+  let ackDir: string | undefined;
+  let unregisterAckDir: (() => void) | undefined;
   const clients: pg.Client[] = [];
   try {
     const rs = await loadScenario(opts.scenarioPath);
@@ -196,24 +208,103 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const gathered = new Map<string, { before?: unknown; after?: unknown }>();
     await gatherAll(db, s.invariants, "before", gathered);
 
+    if (s.load) {
+      enter("checking the load against the catalog");
+      await validateLoad(db, rs, before);
+      ackDir = await mkdtemp(path.join(tmpdir(), "rehearse-ack-"));
+      unregisterAckDir = registerCleanup(`remove ${ackDir}`, () => rm(ackDir!, { recursive: true, force: true }));
+      setAckLedger(path.join(ackDir, "acked.txt"));
+    }
+
+    /**
+     * Runs phases with the load (and the observers) around them: warmup, the steps with every operation
+     * attributed to the step running at its intended start, cooldown. Without a load section, just the steps.
+     */
+    const runUnderLoad = async (
+      section: "migration" | "rollback",
+      phases: { name: string; steps: ResolvedStep[] }[],
+      conns: { migrationDb: pg.Client; monitor: pg.Client; migrationPid: number },
+    ) => {
+      let load: RunningLoad | undefined;
+      let observers: { stop(): Promise<Observations> } | undefined;
+      let current: { phase: string | null; step: string | null } = { phase: null, step: null };
+      if (s.load) {
+        enter(`starting the load (${section})`);
+        load = await nativeEngine.start({
+          connect,
+          load: s.load,
+          runId: report.run_id,
+          t0,
+          ackFile: path.join(ackDir!, "acked.txt"),
+          logger: log,
+        });
+        observers = await startObservers({
+          connect,
+          t0,
+          migrationPid: conns.migrationPid,
+          current: () => current,
+        });
+        if (section === "migration") {
+          current = { phase: "warmup", step: null };
+          load.mark("warmup", null);
+          log.info(`load: warming up for ${s.load.warmup} ms`);
+          await sleep(s.load.warmup);
+        }
+      }
+      enter(section === "migration" ? "running the migration" : "rehearsing the rollback");
+      const res = await runPhases(phases, {
+        db: conns.migrationDb,
+        monitor: conns.monitor,
+        t0,
+        hotOids,
+        shouldStop: () => aborted !== undefined || load?.failure() !== undefined,
+        control: load
+          ? (step) =>
+              load!.setFlags(
+                step.kind === "flag"
+                  ? step.flags
+                  : { [WRITES_PAUSED_FLAG]: step.kind === "pause_writes" },
+              )
+          : undefined,
+        onStep: (e) => {
+          if (e.status === "start") {
+            current = { phase: e.phase, step: e.step };
+            load?.mark(e.phase, e.step);
+            log.info(`${e.phase}/${e.step}: running`);
+          } else {
+            current = { phase: e.phase, step: null };
+            load?.mark(e.phase, null);
+            log.info(`${e.phase}/${e.step}: ${e.status}`);
+          }
+        },
+      });
+      report.steps.push(...res.steps);
+      report.phases.push(...res.phases);
+      report.locks.push(...res.locks);
+      report.effects.push(...res.effects);
+      if (load && s.load) {
+        if (section === "migration") {
+          current = { phase: "cooldown", step: null };
+          load.mark("cooldown", null);
+          await sleep(s.load.cooldown);
+        }
+        enter(`stopping the load (${section})`);
+        const failure = load.failure();
+        const lr = await load.stop();
+        const obs = await observers!.stop();
+        report.load = report.load ? mergeLoadReports(report.load, lr) : lr;
+        report.observations = report.observations ? mergeObservations(report.observations, obs) : obs;
+        if (failure) res.harnessError ??= `the load stopped early: ${failure}`;
+        if (obs.failure) res.harnessError ??= `an observer died: ${obs.failure}`;
+      }
+      return res;
+    };
+
     enter("running the migration");
     const monitor = await connect();
     const migrationDb = await connect();
-    const mig = await runPhases(rs.phases, {
-      db: migrationDb,
-      monitor,
-      t0,
-      hotOids,
-      shouldStop: () => aborted !== undefined,
-      onStep: (e) => {
-        if (e.status === "start") log.info(`${e.phase}/${e.step}: running`);
-        else log.info(`${e.phase}/${e.step}: ${e.status}`);
-      },
-    });
-    report.steps.push(...mig.steps);
-    report.phases.push(...mig.phases);
-    report.locks.push(...mig.locks);
-    report.effects.push(...mig.effects);
+    const migrationPid = (migrationDb as unknown as { processID: number }).processID;
+    const mig = await runUnderLoad("migration", rs.phases, { migrationDb, monitor, migrationPid });
     if (aborted) return report;
     if (mig.harnessError) throw new Inconclusive(mig.harnessError);
 
@@ -230,20 +321,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     checks.push(...evaluateBudgets(s.budgets, report));
 
     if (opts.rollback && migrationOk && rs.rollback.length > 0) {
-      enter("rehearsing the rollback");
       log.info("rolling back");
-      const rb = await runPhases([{ name: "rollback", steps: rs.rollback }], {
-        db: migrationDb,
+      const rb = await runUnderLoad("rollback", [{ name: "rollback", steps: rs.rollback }], {
+        migrationDb,
         monitor,
-        t0,
-        hotOids,
-        shouldStop: () => aborted !== undefined,
-        onStep: (e) => log.info(`rollback/${e.step}: ${e.status === "start" ? "running" : e.status}`),
+        migrationPid,
       });
-      report.steps.push(...rb.steps);
-      report.phases.push(...rb.phases);
-      report.locks.push(...rb.locks);
-      report.effects.push(...rb.effects);
       if (aborted) return report;
       if (rb.harnessError) throw new Inconclusive(rb.harnessError);
       const rbOk = rb.steps.every((st) => st.status === "success");
@@ -303,6 +386,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     enter("stopping the clone");
     stopListening();
     for (const c of clients) await c.end().catch(() => {});
+    setAckLedger(undefined);
+    if (ackDir) {
+      await rm(ackDir, { recursive: true, force: true }).catch(() => {});
+      unregisterAckDir?.();
+    }
     if (clone) {
       log.info("stopping the clone");
       await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
@@ -364,7 +452,7 @@ function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<strin
 
 /** Runs schema.sql / dataset.after statement by statement; an error there means the rehearsal cannot start. */
 async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
-  const step: ResolvedStep = { section: "migration", phase: "setup", name: field, sql: "", sqlText: sql };
+  const step: ResolvedSqlStep = { kind: "sql", section: "migration", phase: "setup", name: field, sqlText: sql };
   for (const stmt of sql.statements) {
     try {
       await db.query(stmt.sql);
@@ -438,7 +526,7 @@ async function gatherAll(
     const id = invariantId(inv);
     const slot = into.get(id) ?? {};
     try {
-      slot[stage] = await check.gather(db, inv, stage);
+      slot[stage] = await check.gather(db, inv, stage, stage === "after" ? slot.before : undefined);
     } catch (err) {
       // A gather that fails leaves the slot empty; evaluate reports that as an error (inconclusive).
       slot[stage] = { gatherError: (err as Error).message };

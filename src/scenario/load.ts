@@ -6,7 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { Scenario, type Step } from "./schema.ts";
+import { isSqlStep, Scenario, type SqlStep, type Step } from "./schema.ts";
 import { loadSqlParser, parseSql, SqlSyntaxError, type SqlText } from "./sql.ts";
 
 export interface Problem {
@@ -35,11 +35,23 @@ export function formatProblem(p: Problem): string {
   return `${where}:${field} ${p.message}${excerpt}${fix}`;
 }
 
-export interface ResolvedStep extends Step {
+interface StepBase {
   section: "migration" | "rollback";
   phase: string;
+  name: string;
+}
+
+/** A step that runs SQL. */
+export interface ResolvedSqlStep extends StepBase, Omit<SqlStep, "name" | "sql"> {
+  kind: "sql";
   sqlText: SqlText;
 }
+
+/** A step that talks to the load instead of the database: flags and the writers' pause. */
+export type ResolvedControlStep = StepBase &
+  ({ kind: "flag"; flags: Record<string, boolean> } | { kind: "pause_writes" } | { kind: "resume_writes" });
+
+export type ResolvedStep = ResolvedSqlStep | ResolvedControlStep;
 
 export interface ResolvedScenario {
   dir: string;
@@ -61,6 +73,21 @@ function pathString(p: readonly PropertyKey[]): string {
     else out += out ? `.${String(k)}` : String(k);
   }
   return out;
+}
+
+/**
+ * A union (a step is SQL, a flag, or a pause) that matches no shape is reported by zod as one vague issue
+ * carrying every branch's issues. Report the branch the user evidently meant: the one with the fewest issues,
+ * preferring branches whose only complaint is not an unknown key (the key that names the kind).
+ */
+function bestUnionBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "invalid_union" || issue.errors.length === 0) return [issue];
+  const score = (branch: z.core.$ZodIssue[]) =>
+    branch.length + (branch.some((i) => i.code === "unrecognized_keys") ? 100 : 0);
+  const best = [...issue.errors].sort((a, b) => score(a) - score(b))[0]!;
+  return best
+    .map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue)
+    .flatMap(bestUnionBranch);
 }
 
 function fixFor(issue: z.core.$ZodIssue): string | undefined {
@@ -228,7 +255,7 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
   const raw = doc.toJS();
   const parsed = Scenario.safeParse(raw ?? {}, { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+    for (const issue of parsed.error.issues.flatMap(bestUnionBranch)) {
       const p = issue.path.filter((k): k is string | number => typeof k !== "symbol");
       if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys) {
@@ -291,25 +318,46 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
         });
       }
       stepKeys.add(key);
-      const sqlText = await readSql(step.sql, [...at, "sql"]);
-      if (sqlText) {
-        checkTransactionMode(step, sqlText, at);
-        steps.push({ ...step, section: "migration", phase: phase.name, sqlText });
-      }
+      const resolved = await resolveStep(step, "migration", phase.name, at);
+      if (resolved) steps.push(resolved);
     }
     phases.push({ name: phase.name, steps });
   }
   const rollback: ResolvedStep[] = [];
   for (const [si, step] of (scenario.rollback?.steps ?? []).entries()) {
-    const at = ["rollback", "steps", si];
-    const sqlText = await readSql(step.sql, [...at, "sql"]);
-    if (sqlText) {
-      checkTransactionMode(step, sqlText, at);
-      rollback.push({ ...step, section: "rollback", phase: "rollback", sqlText });
-    }
+    const resolved = await resolveStep(step, "rollback", "rollback", ["rollback", "steps", si]);
+    if (resolved) rollback.push(resolved);
   }
 
-  function checkTransactionMode(step: Step, sqlText: SqlText, at: (string | number)[]): void {
+  async function resolveStep(
+    step: Step,
+    section: "migration" | "rollback",
+    phase: string,
+    at: (string | number)[],
+  ): Promise<ResolvedStep | undefined> {
+    const base = { section, phase, name: step.name };
+    if (!isSqlStep(step)) {
+      if (!scenario.load) {
+        problems.push({
+          file: rel,
+          ...locate(at),
+          path: pathString(at),
+          message: `step "${step.name}" controls the load, but the scenario has no load section`,
+          fix: "add a load: section, or remove the step",
+        });
+      }
+      if ("flag" in step) return { ...base, kind: "flag", flags: step.flag };
+      if ("pause_writes" in step) return { ...base, kind: "pause_writes" };
+      return { ...base, kind: "resume_writes" };
+    }
+    const sqlText = await readSql(step.sql, [...at, "sql"]);
+    if (!sqlText) return undefined;
+    checkTransactionMode(step, sqlText, at);
+    const { sql: _sql, name: _name, ...rest } = step;
+    return { ...rest, ...base, kind: "sql", sqlText };
+  }
+
+  function checkTransactionMode(step: SqlStep, sqlText: SqlText, at: (string | number)[]): void {
     const nonTx = sqlText.statements.find((s) => s.nonTransactional);
     if (step.transaction === true && nonTx) {
       problems.push({
@@ -333,6 +381,53 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
         fix: `use one of: ${[...phaseNames].join(", ")}`,
       });
     }
+  }
+  for (const phase of Object.keys(scenario.budgets.load)) {
+    if (phase !== "*" && !phaseNames.has(phase)) {
+      problems.push({
+        file: rel,
+        ...locate(["budgets", "load", phase]),
+        path: `budgets.load.${phase}`,
+        message: `no phase named "${phase}"`,
+        fix: `use "*" or one of: ${[...phaseNames].join(", ")}`,
+      });
+    }
+  }
+  if (scenario.load) {
+    const setFlags = new Set<string>();
+    for (const st of [...phases.flatMap((p) => p.steps), ...rollback]) {
+      if (st.kind === "flag") for (const f of Object.keys(st.flags)) setFlags.add(f);
+    }
+    for (const [i, w] of scenario.load.write.statements.entries()) {
+      if (w.when && !setFlags.has(w.when)) {
+        problems.push({
+          file: rel,
+          ...locate(["load", "write", "statements", i, "when"]),
+          path: `load.write.statements[${i}].when`,
+          message: `no step ever sets the flag "${w.when}", so this statement would never run`,
+          fix: `add a step like {name: enable_${w.when}, flag: {${w.when}: on}}, or fix the flag name`,
+        });
+      }
+    }
+    const rate = scenario.load.rate;
+    if (typeof rate === "object" && rate.stages.every((st) => st.target === 0)) {
+      problems.push({
+        file: rel,
+        ...locate(["load", "rate", "stages"]),
+        path: "load.rate.stages",
+        message: "every stage's target is 0: the load would send nothing",
+        fix: "give at least one stage a target above 0 operations per second",
+      });
+    }
+  }
+  if (Object.keys(scenario.budgets.load).length > 0 && !scenario.load) {
+    problems.push({
+      file: rel,
+      ...locate(["budgets", "load"]),
+      path: "budgets.load",
+      message: "load budgets, but the scenario has no load section",
+      fix: "add a load: section, or remove budgets.load",
+    });
   }
   for (const key of Object.keys(scenario.budgets.steps)) {
     if (!stepKeys.has(key)) {
@@ -445,6 +540,13 @@ export function budgetCheckIds(s: Scenario): string[] {
   if (s.budgets.no_rewrite_under_access_exclusive) ids.push("budget.no_rewrite_under_access_exclusive");
   for (const p of Object.keys(s.budgets.phases)) ids.push(`budget.phase_duration.${p}`);
   for (const k of Object.keys(s.budgets.steps)) ids.push(`budget.step_duration.${k}`);
+  const phases = s.migration.phases.map((p) => p.name);
+  for (const [phase, limits] of Object.entries(s.budgets.load)) {
+    for (const [metric, value] of Object.entries(limits)) {
+      if (value === undefined) continue;
+      for (const p of phase === "*" ? phases : [phase]) ids.push(`budget.load.${metric}.${p}`);
+    }
+  }
   return ids;
 }
 

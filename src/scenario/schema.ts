@@ -136,7 +136,7 @@ export const Retry = z.strictObject({
   max_backoff: Duration.default(5000),
 });
 
-export const Step = z.strictObject({
+const SqlStep = z.strictObject({
   name: z.string().min(1),
   sql: SqlSource,
   /**
@@ -149,7 +149,27 @@ export const Step = z.strictObject({
   /** Retry the step when it fails on lock_timeout (SQLSTATE 55P03). */
   retry: Retry.optional(),
 });
+
+/** Flips load flags (`flag: {dual_write: on}`); the load sees the change within 100 ms. */
+const FlagStep = z.strictObject({
+  name: z.string().min(1),
+  flag: z
+    .record(z.string().regex(/^[a-z_][a-z0-9_]*$/, "a flag name: lower-case letters, digits, _"), z.union([z.boolean(), z.enum(["on", "off"])]))
+    .refine((r) => Object.keys(r).length > 0, "at least one flag")
+    .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === true || v === "on"]))),
+});
+
+/** Stops (and waits for in-flight writes to finish) / restarts the load's writers: 004's cutover pause. */
+const PauseStep = z.strictObject({ name: z.string().min(1), pause_writes: z.literal(true) });
+const ResumeStep = z.strictObject({ name: z.string().min(1), resume_writes: z.literal(true) });
+
+export const Step = z.union([SqlStep, FlagStep, PauseStep, ResumeStep]);
 export type Step = z.output<typeof Step>;
+export type SqlStep = z.output<typeof SqlStep>;
+
+export function isSqlStep(s: Step): s is SqlStep {
+  return "sql" in s;
+}
 
 export const Phase = z.strictObject({ name: z.string().min(1), steps: z.array(Step).min(1) });
 export type Phase = z.output<typeof Phase>;
@@ -223,6 +243,13 @@ export const Invariant = z.discriminatedUnion("check", [
       .optional(),
   }),
   z.strictObject({
+    check: z.literal("no_lost_writes"),
+    ...InvBase,
+    /** Where every acknowledged write's key must be present exactly once. */
+    table: TableName,
+    column: Identifier,
+  }),
+  z.strictObject({
     check: z.literal("row_parity"),
     ...InvBase,
     source: TableName,
@@ -238,6 +265,60 @@ export const Invariant = z.discriminatedUnion("check", [
 export type Invariant = z.output<typeof Invariant>;
 export type InvariantKind = Invariant["check"];
 
+// ---------------------------------------------------------------- load
+
+const ParamName = z.string().regex(/^[a-z_][a-z0-9_]*$/, "a parameter name (letters, digits, _)");
+
+export const WriteStatement = z.strictObject({
+  /** SQL with :name parameters: history columns (:amount), :new_uuid, :now, :run_id, :op (a counter). */
+  sql: z.string().min(1),
+  /** Run only while this flag is on (000's dual-write). */
+  when: ParamName.optional(),
+});
+
+const RateStage = z.strictObject({ duration: Duration, target: z.number().nonnegative() });
+
+export const Load = z.strictObject({
+  engine: z.enum(["native"]).default("native"),
+  /** The table's own history, read by keyset, streamed in batches, never loaded whole. */
+  source: z.strictObject({
+    table: TableName,
+    key: Identifier.default("id"),
+    columns: z.array(Identifier).min(1),
+    /** At the end of the history: start over, or stop the load (the run becomes inconclusive). */
+    at_end: z.enum(["wrap", "stop"]).default("wrap"),
+    batch: z.number().int().min(1).max(100_000).default(2000),
+  }),
+  /** reverse: newest first, each write the inverse of a historical one (001); forward: oldest first. */
+  mode: z.enum(["reverse", "forward"]).default("reverse"),
+  write: z.strictObject({
+    statements: z.array(WriteStatement).min(1),
+    /** Several statements run in one transaction unless this is false. */
+    transaction: z.boolean().default(true),
+    /** The generated parameter that identifies an acknowledged write (recorded in the ack ledger). */
+    ack_key: ParamName.default("new_uuid"),
+  }),
+  /** Operations per second: a constant, or ramping stages. */
+  rate: z.union([
+    z.number().positive({ error: "a rate above zero (operations per second)" }),
+    z.strictObject({ stages: z.array(RateStage).min(1) }),
+  ]),
+  read: z
+    .strictObject({
+      sql: z.string().min(1),
+      rate: z.number().positive({ error: "a read rate above zero (queries per second)" }),
+    })
+    .optional(),
+  connections: z.number().int().min(1).max(500).default(8),
+  max_in_flight: z.number().int().min(1).max(100_000).default(256),
+  /** A request whose start is this late is dropped (counted, not sent). */
+  drop_after: Duration.default(5000),
+  /** Load before the first migration step (the baseline phase) and after the last. */
+  warmup: Duration.default(2000),
+  cooldown: Duration.default(1000),
+});
+export type Load = z.output<typeof Load>;
+
 // ---------------------------------------------------------------- budgets
 
 const LockMode = z.enum([
@@ -251,6 +332,24 @@ const LockMode = z.enum([
   "AccessExclusiveLock",
 ]);
 export type LockMode = z.output<typeof LockMode>;
+
+export const LoadBudget = z.strictObject({
+  write_p95: Duration.optional(),
+  write_p99: Duration.optional(),
+  write_max: Duration.optional(),
+  read_p99: Duration.optional(),
+  /** Failed operations / operations, 0…1. */
+  error_rate: z.number().min(0).max(1).optional(),
+  /** Completed writes per second, averaged over the phase. */
+  min_write_throughput: z.number().nonnegative().optional(),
+  /** Longest stretch with no write completing (paused or blocked). */
+  max_write_unavailability: Duration.optional(),
+  /** Most load requests waiting on one lock held by another backend at once. */
+  max_blocked_by_one_lock: z.number().int().nonnegative().optional(),
+  /** Growth of dead tuples in any user table over the phase. */
+  max_dead_tuple_growth: z.number().int().nonnegative().optional(),
+});
+export type LoadBudget = z.output<typeof LoadBudget>;
 
 export const Budgets = z.strictObject({
   locks: z
@@ -272,6 +371,8 @@ export const Budgets = z.strictObject({
   phases: z.record(z.string(), Duration).default({}),
   /** "phase/step" → longest acceptable duration. */
   steps: z.record(z.string(), Duration).default({}),
+  /** Phase name (or "*" for every phase) → limits on what the load saw during it. */
+  load: z.record(z.string(), LoadBudget).default({}),
 });
 export type Budgets = z.output<typeof Budgets>;
 
@@ -302,6 +403,8 @@ export const Scenario = z.strictObject({
   dataset: Dataset,
   migration: z.strictObject({ phases: z.array(Phase).min(1) }),
   rollback: z.strictObject({ steps: z.array(Step).min(1) }).optional(),
+  /** Replayed write load that runs during the whole migration (and the rollback). */
+  load: Load.optional(),
   invariants: z.array(Invariant).default([]),
   budgets: Budgets.prefault({}),
   expect: z

@@ -61,6 +61,8 @@ const NON_TX_NODES = new Set([
 function isNonTransactional(node: Record<string, unknown>): boolean {
   const kind = Object.keys(node)[0] ?? "";
   if (NON_TX_NODES.has(kind)) return true;
+  // A DO block or procedure that COMMITs (a batched backfill) must not be wrapped in a transaction block.
+  if ((kind === "DoStmt" || kind === "CallStmt") && /\bCOMMIT\b/i.test(JSON.stringify(node))) return true;
   const json = JSON.stringify(node);
   // CREATE INDEX / DROP INDEX / DETACH PARTITION … CONCURRENTLY carry `concurrent: true`;
   // REINDEX … CONCURRENTLY carries a "concurrently" option.

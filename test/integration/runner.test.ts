@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedProvider } from "../../src/clone/embedded.ts";
 import type { Clone } from "../../src/clone/provider.ts";
 import { runPhases } from "../../src/migration/runner.ts";
-import type { ResolvedStep } from "../../src/scenario/load.ts";
+import type { ResolvedSqlStep } from "../../src/scenario/load.ts";
 import { loadSqlParser, parseSql } from "../../src/scenario/sql.ts";
 
 let clone: Clone;
@@ -38,8 +38,8 @@ async function freshDb(): Promise<{
   return { db, monitor: await connect(name), other: await connect(name), hot, name };
 }
 
-function step(name: string, sql: string, extra: Partial<ResolvedStep> = {}): ResolvedStep {
-  return { section: "migration", phase: "p", name, sql, sqlText: parseSql(sql, `${name}.sql`), ...extra };
+function step(name: string, sql: string, extra: Partial<ResolvedSqlStep> = {}): ResolvedSqlStep {
+  return { kind: "sql", section: "migration", phase: "p", name, sqlText: parseSql(sql, `${name}.sql`), ...extra };
 }
 
 beforeAll(async () => {

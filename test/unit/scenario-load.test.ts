@@ -59,8 +59,10 @@ describe("scenario loading", () => {
     const rs = await loadScenario(dir);
     expect(rs.scenario.expect.verdict).toBe("pass");
     expect(rs.scenario.budgets.locks).toEqual([{ mode: "AccessExclusiveLock", relation: "*", max: 1000 }]);
-    expect(rs.phases[0]!.steps[0]!.lock_timeout).toBe(2000);
-    expect(rs.phases[0]!.steps[0]!.sqlText.statements.map((s) => [s.line, s.nonTransactional])).toEqual([
+    const step = rs.phases[0]!.steps[0]!;
+    if (step.kind !== "sql") throw new Error("expected a SQL step");
+    expect(step.lock_timeout).toBe(2000);
+    expect(step.sqlText.statements.map((s) => [s.line, s.nonTransactional])).toEqual([
       [1, false],
       [2, true],
     ]);
@@ -145,6 +147,47 @@ describe("scenario loading", () => {
       want: [{ path: "dataset.tables[0].columns.id.gen" }],
     },
   ];
+
+  const LOAD = `load:
+  source: {table: t, columns: [v]}
+  write:
+    statements:
+      - sql: "INSERT INTO t (v) VALUES (:v)"
+      - {sql: "INSERT INTO t2 (v) VALUES (:v)", when: dual_write}
+  rate: 100
+`;
+  cases.push(
+    {
+      name: "a when: flag that no step sets",
+      yaml: GOOD + LOAD,
+      want: [{ path: "load.write.statements[1].when", message: expect.stringContaining("dual_write") as unknown as string }],
+    },
+    {
+      name: "a rate of zero",
+      yaml: GOOD + LOAD.replace("rate: 100", "rate: 0"),
+      want: [{ path: "load.rate" }],
+    },
+    {
+      name: "ramping stages that never send anything",
+      yaml: GOOD + LOAD.replace("rate: 100", "rate: {stages: [{duration: 5s, target: 0}]}"),
+      want: [{ path: "load.rate.stages" }],
+    },
+    {
+      name: "load budgets without a load",
+      yaml: `${GOOD}budgets: {load: {cutover: {write_p99: 100ms}}}\n`,
+      want: [{ path: "budgets.load", fix: "add a load: section, or remove budgets.load" }],
+    },
+    {
+      name: "a load budget with a duration that has no unit",
+      yaml: `${GOOD}${LOAD}budgets: {load: {cutover: {write_p99: 100}}}\n`,
+      want: [{ path: "budgets.load.cutover.write_p99" }],
+    },
+    {
+      name: "a pause_writes step without a load",
+      yaml: GOOD.replace("          lock_timeout: 2s", "          lock_timeout: 2s\n        - {name: pause, pause_writes: true}"),
+      want: [{ path: "migration.phases[0].steps[1]", fix: "add a load: section, or remove the step" }],
+    },
+  );
 
   for (const c of cases) {
     it(`reports ${c.name}`, async () => {

@@ -1,0 +1,49 @@
+/**
+ * The rollback runs under its own load instance (the migration's has stopped by then); the report keeps one
+ * load section covering both, so windows, series and totals are concatenated or summed.
+ */
+import type { LoadReport, Observations } from "../report/model.ts";
+
+function sumCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
+  return {
+    ...a,
+    totals: {
+      intended: a.totals.intended + b.totals.intended,
+      writes_ok: a.totals.writes_ok + b.totals.writes_ok,
+      reads_ok: a.totals.reads_ok + b.totals.reads_ok,
+      errors: a.totals.errors + b.totals.errors,
+      late: a.totals.late + b.totals.late,
+      dropped: a.totals.dropped + b.totals.dropped,
+      paused: a.totals.paused + b.totals.paused,
+      errors_by_sqlstate: sumCounts(a.totals.errors_by_sqlstate, b.totals.errors_by_sqlstate),
+    },
+    windows: [...a.windows, ...b.windows],
+    series: [...a.series, ...b.series],
+    unavailability: [...a.unavailability, ...b.unavailability],
+    ack: {
+      acknowledged: a.ack.acknowledged + b.ack.acknowledged,
+      indeterminate: a.ack.indeterminate + b.ack.indeterminate,
+      file: a.ack.file,
+    },
+    source: { rows_read: a.source.rows_read + b.source.rows_read, wrapped: a.source.wrapped + b.source.wrapped },
+    flags: [...a.flags, ...b.flags],
+  };
+}
+
+export function mergeObservations(a: Observations, b: Observations): Observations {
+  return {
+    interval_ms: a.interval_ms,
+    samples: a.samples + b.samples,
+    blocking: [...a.blocking, ...b.blocking],
+    tables: [...a.tables, ...b.tables],
+    wal: [...a.wal, ...b.wal],
+    replication_lag: [...a.replication_lag, ...b.replication_lag],
+    failure: a.failure ?? b.failure,
+  };
+}
