@@ -1,4 +1,12 @@
-import type { CheckResult, LockHold, PhaseResult, StatementEffect, StepResult } from "../report/model.ts";
+import type {
+  CheckResult,
+  LoadReport,
+  LockHold,
+  Observations,
+  PhaseResult,
+  StatementEffect,
+  StepResult,
+} from "../report/model.ts";
 import type { Scenario } from "../scenario/schema.ts";
 
 /** What the budgets are judged on: the runner's timeline. */
@@ -7,6 +15,10 @@ export interface RunFacts {
   steps: StepResult[];
   locks: LockHold[];
   effects: StatementEffect[];
+  /** What the replayed load saw (present when the scenario has a load). */
+  load?: LoadReport;
+  /** What the observers sampled meanwhile (blocking episodes, dead tuples…). */
+  observations?: Observations;
 }
 
 /** A budget is a pure function of the scenario's budgets and the run's facts. */

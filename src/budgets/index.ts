@@ -2,6 +2,7 @@ import type { CheckResult } from "../report/model.ts";
 import type { Scenario } from "../scenario/schema.ts";
 import type { Budget, RunFacts } from "./budget.ts";
 import { durationBudgets } from "./durations.ts";
+import { loadBudgets } from "./load.ts";
 import { lockHoldBudget } from "./lock-hold.ts";
 import { noRewriteUnderAccessExclusive, noScanUnderAccessExclusive } from "./under-access-exclusive.ts";
 
@@ -12,6 +13,7 @@ const BUDGETS: Budget[] = [
   noScanUnderAccessExclusive,
   noRewriteUnderAccessExclusive,
   durationBudgets,
+  loadBudgets,
 ];
 
 /** Every budget's verdict on a run. Pure. */

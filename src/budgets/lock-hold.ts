@@ -16,7 +16,12 @@ export const lockHoldBudget: Budget = (budgets, facts) =>
     const holds = facts.locks
       .filter((l) => l.mode === b.mode && TABLE_KINDS.has(l.relkind) && matches(l.relation, b.relation))
       .filter((l) => !b.phase || l.phase === b.phase)
-      .sort((x, y) => y.held_ms - x.held_ms);
+      // At equal holds, name a relation a person knows over a transient one (a rewrite's new heap shows as oid:…).
+      .sort(
+        (x, y) =>
+          y.held_ms - x.held_ms ||
+          Number(x.relation.startsWith("oid:")) - Number(y.relation.startsWith("oid:")),
+      );
     const worst = holds[0];
     const over = holds.filter((h) => h.held_ms > b.max);
     const scope = `${b.mode} on ${b.relation === "*" ? "any table" : b.relation}${b.phase ? ` in ${b.phase}` : ""}`;

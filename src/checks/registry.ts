@@ -13,6 +13,7 @@ import { fksPreserved } from "./fks-preserved.ts";
 import { grantsPreserved } from "./grants-preserved.ts";
 import { indexesPreserved } from "./indexes-preserved.ts";
 import { indexesValid } from "./indexes-valid.ts";
+import { noLostWrites } from "./no-lost-writes.ts";
 import { partitionsCover } from "./partitions-cover.ts";
 import { rlsPreserved } from "./rls-preserved.ts";
 import { rowParity } from "./row-parity.ts";
@@ -37,6 +38,7 @@ export const CHECKS: CheckRegistry = {
   default_partition_empty: defaultPartitionEmpty,
   partitions_cover: partitionsCover,
   row_parity: rowParity,
+  no_lost_writes: noLostWrites,
 };
 
 /** The check for an invariant, typed loosely enough to call with that invariant. */

@@ -29,6 +29,10 @@ const TOP_LEVEL_ORDER: readonly string[] = [
   "steps",
   "locks",
   "effects",
+  // Last: the load's per-second series is by far the longest part and would push the verdict's evidence
+  // (checks, steps, locks) out of view in a diff.
+  "load",
+  "observations",
 ] satisfies readonly (keyof RunReport)[];
 
 function sortKeys(value: unknown): unknown {

@@ -2,7 +2,9 @@
  * junit.xml: the report as test results, for CI systems that show and gate on JUnit (GitLab, Jenkins,
  * GitHub test-report actions). One suite per check kind ("invariants", "budgets"), one for failed steps,
  * and one "rehearsal" suite whose single testcase carries the run's verdict, so an inconclusive or aborted
- * run, or one that missed its expectation, can never be read as green.
+ * run, or one that missed its expectation, can never be read as green. With a load, a "load" suite carries
+ * one passing testcase per phase whose output is what the application saw (p99, throughput, errors): the
+ * load budgets are the testcases that fail, this is the evidence a CI test view shows next to them.
  */
 import { create } from "xmlbuilder2";
 import { redactDeep } from "../util/redact.ts";
@@ -11,13 +13,25 @@ import {
   checkLabel,
   errorLocation,
   expectationLine,
+  formatDuration,
   formatMeasure,
+  formatNumber,
   isExpectedFailure,
   oneLine,
   phaseLabel,
   VERDICT,
 } from "./format.ts";
-import type { CheckResult, RunReport, StepResult } from "./model.ts";
+import {
+  episodeStep,
+  errorSummary,
+  failingLoadBudgets,
+  formatLatency,
+  formatRate,
+  migrationBlocking,
+  phaseWindows,
+  windowLabel,
+} from "./load-view.ts";
+import type { CheckResult, LoadWindow, RunReport, StepResult } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
 type XMLBuilder = ReturnType<typeof create>;
@@ -121,6 +135,64 @@ function finish(s: { el: XMLBuilder; counts: Counts }, timeMs: number, total: Co
   total.skipped += s.counts.skipped;
 }
 
+function windowLine(kind: string, w: LoadWindow): string {
+  const l = w.latency;
+  return (
+    `${kind}: ${formatNumber(w.count)} ops, ${formatRate(w.throughput)}/s; ms from intended start: ` +
+    `p50 ${formatLatency(l.p50)}, p95 ${formatLatency(l.p95)}, p99 ${formatLatency(l.p99)}, ` +
+    `p99.9 ${formatLatency(l.p999)}, max ${formatLatency(l.max)}; service p99 ${formatLatency(w.service.p99)}; ` +
+    `errors ${errorSummary(w)}`
+  );
+}
+
+/**
+ * One testcase per phase, never failing: a failure here would double-count what the budget testcases
+ * already fail on, and a phase with no budget would turn red on numbers nobody set a limit for.
+ */
+function addLoadSuite(root: XMLBuilder, r: RunReport, ts: string, total: Counts): void {
+  const load = r.load!;
+  const s = suite(root, "load", ts);
+  const writes = phaseWindows(load, "write");
+  const reads = phaseWindows(load, "read");
+  // Phases as the writes saw them, plus any phase only reads covered (a read-only load has no writes).
+  const phases = [
+    ...writes,
+    ...reads.filter((rw) => !writes.some((w) => windowLabel(w) === windowLabel(rw))),
+  ];
+  const blocking = r.observations ? migrationBlocking(r.observations) : [];
+  let span = 0;
+  for (const p of phases) {
+    const label = windowLabel(p);
+    const write = writes.find((w) => windowLabel(w) === label);
+    const read = reads.find((w) => windowLabel(w) === label);
+    const lines: string[] = [];
+    if (write) {
+      lines.push(windowLine("writes", write));
+      lines.push(`longest write unavailability ${formatDuration(write.longest_unavailability_ms)}`);
+    }
+    if (read && read.count > 0) lines.push(windowLine("reads", read));
+    // Attributed by time, not by phase name: a rollback phase may share its name with a migration phase.
+    for (const e of blocking) {
+      if (e.started_ms < p.started_ms || e.started_ms >= p.ended_ms) continue;
+      lines.push(
+        `blocked by the migration: ${e.relation ?? "(no relation)"} ${e.mode}, ${formatNumber(e.load_waiters)} load requests waited, ` +
+          `longest ${formatDuration(e.longest_wait_ms)} (${episodeStep(r, e)})`,
+      );
+    }
+    // Names the failing budget testcases this phase's numbers explain, for a reader who lands here first.
+    const failing = failingLoadBudgets(r, p.phase);
+    if (failing.length > 0) lines.push(`failing load budgets: ${failing.join(", ")}`);
+    const ms = Math.max(0, p.ended_ms - p.started_ms);
+    span += ms;
+    s.counts.tests++;
+    s.el
+      .ele("testcase", { classname: "load", name: attr(label), time: seconds(ms) })
+      .ele("system-out")
+      .txt(xmlSafe(lines.join("\n")));
+  }
+  finish(s, span, total);
+}
+
 /** Renders junit.xml. */
 export function renderJunit(report: RunReport): string {
   // Redacted as data, never as XML text: escaping hides secrets containing "&" or "<", and replacing a short
@@ -194,6 +266,8 @@ export function renderJunit(report: RunReport): string {
     el.ele("failure", { type: s.error?.sqlstate ?? "error", message: attr(message) }).txt(stepBody(s));
   }
   finish(st, stepsMs, total);
+
+  if (r.load) addLoadSuite(root, r, ts, total);
 
   root.att({
     tests: String(total.tests),

@@ -99,6 +99,93 @@ const CheckResult = z.looseObject({
 
 const SeedTableResult = z.looseObject({ table: z.string(), rows: num, duration_ms: num, rows_per_s: num });
 
+const Latency = z.looseObject({ count: num, p50: num, p95: num, p99: num, p999: num, max: num, mean: num });
+const ErrorsBySqlstate = z.record(z.string(), num);
+
+const LoadWindow = z.looseObject({
+  section: z.enum(["warmup", "migration", "rollback", "cooldown"]),
+  phase: z.string(),
+  step: z.string().nullable(),
+  kind: z.enum(["write", "read"]),
+  started_ms: num,
+  ended_ms: num,
+  count: num,
+  errors: num,
+  errors_by_sqlstate: ErrorsBySqlstate,
+  throughput: num,
+  latency: Latency,
+  service: Latency,
+  longest_unavailability_ms: num,
+});
+
+const LoadSecond = z.looseObject({
+  t: num,
+  writes: num,
+  reads: num,
+  errors: num,
+  write_p50: num,
+  write_p99: num,
+  read_p99: num,
+  in_flight: num,
+});
+
+const LoadReport = z.looseObject({
+  engine: z.string(),
+  mode: z.enum(["reverse", "forward"]),
+  rate: z.union([num, z.array(z.looseObject({ duration_ms: num, target: num }))]),
+  connections: num,
+  totals: z.looseObject({
+    intended: num,
+    writes_ok: num,
+    reads_ok: num,
+    errors: num,
+    late: num,
+    dropped: num,
+    paused: num,
+    errors_by_sqlstate: ErrorsBySqlstate,
+  }),
+  windows: z.array(LoadWindow),
+  series: z.array(LoadSecond),
+  unavailability: z.array(
+    z.looseObject({ from_ms: num, to_ms: num, reason: z.enum(["paused", "blocked", "errors"]) }),
+  ),
+  ack: z.looseObject({ acknowledged: num, indeterminate: num, file: z.string() }),
+  source: z.looseObject({ rows_read: num, wrapped: num }),
+  flags: z.array(z.looseObject({ name: z.string(), value: z.boolean(), set_ms: num, seen_ms: num })),
+  // Proposed for the model (first message per SQLSTATE); the reporters read it when present.
+  error_samples: z
+    .array(z.looseObject({ sqlstate: z.string(), message: z.string(), first_ms: num.optional() }))
+    .optional(),
+});
+
+const BlockingEpisode = z.looseObject({
+  blocker_pid: num,
+  blocker_is_migration: z.boolean(),
+  relation: z.string().nullable(),
+  mode: z.string(),
+  started_ms: num,
+  ended_ms: num,
+  max_waiters: num,
+  load_waiters: num,
+  longest_wait_ms: num,
+  phase: z.string().nullable(),
+  step: z.string().nullable(),
+  // Proposed for the model (one blocked load query); the reporters read it when present.
+  waiter_query: z.string().optional(),
+});
+
+const Observations = z.looseObject({
+  interval_ms: num,
+  samples: num,
+  blocking: z.array(BlockingEpisode),
+  tables: z.array(
+    z.looseObject({ t: num, table: z.string(), live: num, dead: num, autovacuum_running: z.boolean() }),
+  ),
+  wal: z.array(z.looseObject({ t: num, bytes_per_s: num })),
+  replication_lag: z.array(z.looseObject({ t: num, lag_ms: num })),
+  failure: z.string().optional(),
+});
+
 const RunReportSchema = z.looseObject({
   schema_version: z.literal(REPORT_SCHEMA_VERSION),
   tool: z.looseObject({ name: z.literal("rehearse"), version: z.string() }),
@@ -125,10 +212,14 @@ const RunReportSchema = z.looseObject({
     rollback: z.boolean(),
     node: z.string(),
   }),
-  timings: z.array(z.looseObject({ stage: z.string(), ms: num })),
+  // Defaulted rather than required: reports written before timings existed carry the same schema_version
+  // (nothing changed meaning), and a missing list of stage times is no reason to refuse to re-render one.
+  timings: z.array(z.looseObject({ stage: z.string(), ms: num })).default([]),
   seeding: z
     .looseObject({ tables: z.array(SeedTableResult), rows: num, duration_ms: num, rows_per_s: num })
     .optional(),
+  load: LoadReport.optional(),
+  observations: Observations.optional(),
   phases: z.array(PhaseResult),
   steps: z.array(StepResult),
   locks: z.array(LockHold),

@@ -24,11 +24,44 @@ import {
   statementWhere,
   VERDICT,
 } from "./format.ts";
-import type { CheckResult, RunReport, StepResult } from "./model.ts";
+import {
+  baselineWindow,
+  episodeStep,
+  errorSamples,
+  errorSummary,
+  formatAt,
+  formatBytes,
+  formatLatency,
+  formatRate,
+  HURT_FACTOR,
+  hurtingSteps,
+  migrationBlocking,
+  otherBlocking,
+  phaseWindows,
+  rateText,
+  replicationLagMax,
+  stepAt,
+  stepsText,
+  tableVacuum,
+  topErrors,
+  UNAVAILABILITY_REASON,
+  unavailabilityPeriods,
+  waiterQuery,
+  walMean,
+  walPeak,
+  windowLabel,
+} from "./load-view.ts";
+import type { CheckResult, LoadReport, LoadWindow, RunReport, StepResult } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
 /** Findings listed per failing check; the rest are counted (report.json keeps them all). */
 const MAX_FINDINGS = 20;
+
+/**
+ * Rows in the load tables (unavailability periods, blocking episodes, tables): a run under a bad lock can
+ * produce hundreds of short periods, and the step summary has a size limit. The worst are kept.
+ */
+const MAX_LOAD_ROWS = 20;
 
 /**
  * Text in running Markdown: one line (a newline would end a list item or a paragraph), and "<" escaped
@@ -236,6 +269,310 @@ function locks(r: RunReport): string[] {
   return out;
 }
 
+function latencyRow(w: LoadWindow, label: string): string[] {
+  return [
+    cell(label),
+    formatNumber(w.count),
+    formatRate(w.throughput),
+    formatLatency(w.latency.p50),
+    formatLatency(w.latency.p95),
+    formatLatency(w.latency.p99),
+    formatLatency(w.latency.p999),
+    formatLatency(w.latency.max),
+    formatLatency(w.service.p99),
+    cell(errorSummary(w)),
+  ];
+}
+
+const LATENCY_HEADER = [
+  "Phase",
+  "Ops",
+  "Throughput/s",
+  "p50",
+  "p95",
+  "p99",
+  "p99.9",
+  "Max",
+  "Service p99",
+  "Errors",
+];
+const LATENCY_ALIGN = ["l", "r", "r", "r", "r", "r", "r", "r", "r", "l"];
+
+function loadShape(r: RunReport, l: LoadReport): string[] {
+  const history =
+    l.source.wrapped > 0
+      ? `; history replayed ${formatNumber(l.source.rows_read)} rows, starting over ${formatNumber(l.source.wrapped)}×`
+      : "";
+  const t = l.totals;
+  const errs = topErrors(t.errors_by_sqlstate);
+  const out = [
+    `**Shape:** ${inline(l.engine)} engine, ${inline(l.mode)} replay, ${inline(rateText(l.rate))}, ${formatNumber(l.connections)} connections${inline(history)}.`,
+    "",
+    `**Requests:** ${formatNumber(t.intended)} intended; ${formatNumber(t.writes_ok)} writes and ${formatNumber(t.reads_ok)} reads ok; ` +
+      `${formatNumber(t.errors)} errors${errs ? ` (${inline(errs)})` : ""}; ${formatNumber(t.late)} late; ` +
+      `${formatNumber(t.dropped)} dropped; ${formatNumber(t.paused)} skipped while writers were paused.`,
+    "",
+  ];
+  // The ack ledger is what no_lost_writes checks; naming the check's result here saves a scroll back up.
+  const lost = r.checks.find((c) => c.id === "no_lost_writes");
+  const verdict = lost ? `; ${code(checkLabel(lost))}: ${CHECK_WORD[lost.status]}` : "";
+  out.push(
+    `**Writes acknowledged:** ${formatNumber(l.ack.acknowledged)}; ${formatNumber(l.ack.indeterminate)} indeterminate ` +
+      `(outcome unknown: no reply to the commit)${verdict}.`,
+    "",
+  );
+  if (l.flags.length > 0) {
+    // How long the load took to act on a flag is how long dual-write (or the pause) lagged the step.
+    const flags = l.flags.map(
+      (f) =>
+        `${code(f.name)} ${f.value ? "on" : "off"} at ${formatAt(f.set_ms)} (seen after ${formatDuration(f.seen_ms - f.set_ms)})`,
+    );
+    out.push(`**Flags:** ${flags.join(", ")}.`, "");
+  }
+  return out;
+}
+
+function load(r: RunReport): string[] {
+  const l = r.load;
+  if (!l) return [];
+  const out = ["### Load", "", ...loadShape(r, l)];
+
+  const writes = phaseWindows(l, "write");
+  if (writes.length > 0) {
+    // Latency from the intended start: a request that queued behind a lock or a busy connection counts the
+    // queueing (no coordinated omission). Service p99, from when it was sent, tells the two apart: equal
+    // means the database was slow, far lower means requests waited to be sent (pause, saturated pool).
+    out.push(
+      "Writes per phase (latency in ms from each request's intended start; service p99 from when it was sent):",
+      "",
+      table(
+        [...LATENCY_HEADER, "Longest unavailability"],
+        writes.map((w) => [...latencyRow(w, windowLabel(w)), formatDuration(w.longest_unavailability_ms)]),
+        [...LATENCY_ALIGN, "r"],
+      ),
+      "",
+    );
+  }
+  const reads = phaseWindows(l, "read").filter((w) => w.count > 0);
+  if (reads.length > 0) {
+    out.push(
+      "Reads per phase (ms from intended start):",
+      "",
+      table(
+        LATENCY_HEADER,
+        reads.map((w) => latencyRow(w, windowLabel(w))),
+        LATENCY_ALIGN,
+      ),
+      "",
+    );
+  }
+
+  const samples = errorSamples(l);
+  if (samples.length > 0) {
+    out.push("Load errors (first message per SQLSTATE):", "");
+    for (const e of samples) {
+      const n = l.totals.errors_by_sqlstate[e.sqlstate];
+      const count = n === undefined ? "" : ` ×${formatNumber(n)}`;
+      const step = e.first_ms === undefined ? undefined : stepAt(r, e.first_ms);
+      const when =
+        e.first_ms === undefined
+          ? ""
+          : ` (first at ${formatAt(e.first_ms)}${step ? `, in ${inline(step)}` : ""})`;
+      out.push(`- ${code(e.sqlstate)}${count}: ${inline(truncate(e.message, 200))}${when}`);
+    }
+    out.push("");
+  }
+
+  out.push(...stepsThatHurt(l));
+  out.push(...unavailability(r, l));
+  return out;
+}
+
+function stepsThatHurt(l: LoadReport): string[] {
+  const stepWindows = l.windows.some((w) => w.step !== null && w.kind === "write");
+  if (!stepWindows) return [];
+  const base = baselineWindow(l);
+  if (!base || !(base.latency.p99 > 0)) {
+    return ["No warmup write baseline, so steps are not compared against one.", ""];
+  }
+  const baseline = `${HURT_FACTOR}× the warmup's ${formatLatency(base.latency.p99)} ms`;
+  const hurt = hurtingSteps(l);
+  if (hurt.length === 0) return [`No step's write p99 exceeded ${baseline}.`, ""];
+  const rows = hurt
+    .slice(0, MAX_LOAD_ROWS)
+    .map(({ window: w, ratio }) => [
+      cell(windowLabel(w)),
+      formatNumber(w.count),
+      formatLatency(w.latency.p99),
+      `${formatNumber(Math.round(ratio * 10) / 10)}×`,
+      formatLatency(w.latency.max),
+      cell(errorSummary(w)),
+      formatDuration(w.longest_unavailability_ms),
+    ]);
+  return [
+    `Steps that hurt: write p99 over ${baseline}:`,
+    "",
+    table(["Step", "Ops", "p99", "vs warmup", "Max", "Errors", "Longest unavailability"], rows, [
+      "l",
+      "r",
+      "r",
+      "r",
+      "r",
+      "l",
+      "r",
+    ]),
+    "",
+    ...(hurt.length > MAX_LOAD_ROWS
+      ? [`_${formatNumber(hurt.length - MAX_LOAD_ROWS)} more steps not shown (see report.json)._`, ""]
+      : []),
+  ];
+}
+
+function unavailability(r: RunReport, l: LoadReport): string[] {
+  const periods = unavailabilityPeriods(r, l);
+  if (periods.length === 0) return ["No write unavailability: writes kept succeeding throughout.", ""];
+  const total = periods.reduce((s, p) => s + p.duration_ms, 0);
+  const longest = Math.max(...periods.map((p) => p.duration_ms));
+  // Keep the longest periods when there are too many, but show them in time order: it reads as a timeline.
+  const kept = new Set([...periods].sort((a, b) => b.duration_ms - a.duration_ms).slice(0, MAX_LOAD_ROWS));
+  const rows = periods
+    .filter((p) => kept.has(p))
+    .map((p) => [
+      formatAt(p.from_ms),
+      formatAt(p.to_ms),
+      formatDuration(p.duration_ms),
+      UNAVAILABILITY_REASON[p.reason],
+      cell(stepsText(p.steps)),
+    ]);
+  const out = [
+    `Write unavailability (no write succeeded): ${formatNumber(periods.length)} period${periods.length === 1 ? "" : "s"}, ` +
+      `${formatDuration(total)} in total, longest ${formatDuration(longest)}:`,
+    "",
+    table(["From", "To", "Duration", "Reason", "Step running"], rows, ["r", "r", "r", "l", "l"]),
+    "",
+  ];
+  if (periods.length > MAX_LOAD_ROWS) {
+    out.push(
+      `_${formatNumber(periods.length - MAX_LOAD_ROWS)} shorter periods not shown (see report.json)._`,
+      "",
+    );
+  }
+  return out;
+}
+
+function blocking(r: RunReport): string[] {
+  const obs = r.observations;
+  if (!obs) return [];
+  const out = ["### Blocking", ""];
+  // First: every number below is a sample, and a dead observer means some were never taken.
+  if (obs.failure) out.push(`**Observations incomplete:** ${inline(obs.failure)}`, "");
+  const mine = migrationBlocking(obs);
+  const others = otherBlocking(obs);
+  // Without a load nobody could have waited: "blocked nothing" would be vacuous, so say nothing.
+  if (!r.load && !obs.failure && mine.length === 0 && others.length === 0) return [];
+  if (mine.length === 0) {
+    out.push(
+      `The migration made no load request wait on a lock (sampled every ${formatDuration(obs.interval_ms)}).`,
+      "",
+    );
+  } else {
+    const withQuery = mine.some((e) => waiterQuery(e) !== undefined);
+    const rows = mine.slice(0, MAX_LOAD_ROWS).map((e) => {
+      const row = [
+        e.relation === null ? "-" : codeCell(e.relation),
+        cell(e.mode),
+        formatNumber(e.load_waiters),
+        formatNumber(e.max_waiters),
+        formatDuration(e.longest_wait_ms),
+        formatDuration(e.ended_ms - e.started_ms),
+        cell(episodeStep(r, e)),
+      ];
+      if (withQuery) {
+        const q = waiterQuery(e);
+        row.push(q === undefined ? "" : codeCell(truncate(oneLine(q), 100)));
+      }
+      return row;
+    });
+    const header = ["Relation", "Mode", "Load waiters", "Most at once", "Longest wait", "Lasted", "Step"];
+    const align = ["l", "l", "r", "r", "r", "r", "l"];
+    if (withQuery) {
+      header.push("Waiting query (sample)");
+      align.push("l");
+    }
+    out.push(
+      `Locks held by the migration that load requests waited on (sampled every ${formatDuration(obs.interval_ms)}), most waiters first:`,
+      "",
+      table(header, rows, align),
+      "",
+    );
+    if (mine.length > MAX_LOAD_ROWS) {
+      out.push(
+        `_${formatNumber(mine.length - MAX_LOAD_ROWS)} smaller episodes not shown (see report.json)._`,
+        "",
+      );
+    }
+  }
+  if (others.length > 0) {
+    // Load waiting on load (row locks between writers) is the application's own contention, not the
+    // migration's; counted so it is not mistaken for it, detailed in report.json.
+    const worst = others[0]!;
+    out.push(
+      `${formatNumber(others.length)} other episode${others.length === 1 ? "" : "s"} where load requests waited on a session other than the migration ` +
+        `(at most ${formatNumber(worst.load_waiters)} waiting, on ${worst.relation === null ? "a non-relation lock" : code(worst.relation)}).`,
+      "",
+    );
+  }
+  return out;
+}
+
+function vacuumAndWal(r: RunReport): string[] {
+  const obs = r.observations;
+  if (!obs) return [];
+  const tables = tableVacuum(obs);
+  const peak = walPeak(obs);
+  const lag = replicationLagMax(obs);
+  if (tables.length === 0 && !peak && !lag) return [];
+  const out = ["### Vacuum and WAL", ""];
+  if (tables.length > 0) {
+    const rows = tables.slice(0, MAX_LOAD_ROWS).map((t) => [
+      codeCell(t.table),
+      formatNumber(t.dead_start),
+      formatNumber(t.dead_end),
+      formatNumber(t.dead_max),
+      // Beside the dead counts: autovacuum starts at a fraction of the live rows, so growth reads against it.
+      formatNumber(t.live_end),
+      formatNumber(t.autovacuum_runs),
+    ]);
+    out.push(
+      "Dead tuples per table, first and last sample (most growth first):",
+      "",
+      table(
+        ["Table", "Dead at start", "Dead at end", "Max dead", "Live at end", "Autovacuum runs seen"],
+        rows,
+        ["l", "r", "r", "r", "r", "r"],
+      ),
+      "",
+    );
+  }
+  if (peak) {
+    const step = stepAt(r, peak.t);
+    const mean = walMean(obs);
+    out.push(
+      `**WAL:** peak ${formatBytes(peak.bytes_per_s)}/s at ${formatAt(peak.t)}${step ? ` (${inline(step)})` : ""}` +
+        `${mean === undefined ? "" : `; mean ${formatBytes(mean)}/s`}.`,
+      "",
+    );
+  }
+  if (lag) {
+    const step = stepAt(r, lag.t);
+    out.push(
+      `**Replication lag:** max ${formatDuration(lag.lag_ms)} at ${formatAt(lag.t)}${step ? ` (${inline(step)})` : ""}.`,
+      "",
+    );
+  }
+  return out;
+}
+
 function seeding(r: RunReport): string[] {
   const s = r.seeding;
   if (!s) return [];
@@ -290,6 +627,10 @@ export function renderMarkdown(report: RunReport): string {
     ...failingChecks(r),
     ...budgets(r),
     ...invariants(r),
+    // What the application saw, right after the verdict's evidence: a failing load budget is explained here.
+    ...load(r),
+    ...blocking(r),
+    ...vacuumAndWal(r),
     ...steps(r),
     ...locks(r),
     ...seeding(r),

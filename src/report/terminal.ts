@@ -11,12 +11,23 @@ import {
   expectationLine,
   formatDuration,
   formatMeasure,
+  formatNumber,
   isExpectedFailure,
   isProblem,
   orderChecks,
   phaseLabel,
   VERDICT,
 } from "./format.ts";
+import {
+  episodeStep,
+  failingLoadBudgets,
+  formatLatency,
+  formatRate,
+  hadUnavailability,
+  migrationBlocking,
+  phaseWindows,
+  windowLabel,
+} from "./load-view.ts";
 import type { CheckResult, RunReport, RunStatus } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -74,6 +85,48 @@ function checkLines(r: RunReport, c: CheckResult, paint: Paint): string[] {
   return out;
 }
 
+/**
+ * One line per phase, columns aligned so the phase where p99 jumps stands out when scanning down:
+ * "load  cutover  p99 900 ms  max 1,180 ms  1,123 w/s  37 err  unavailable 1.2 s". A phase with a failing
+ * load budget is red, errors yellow; the details are in summary.md.
+ */
+function loadLines(r: RunReport, paint: Paint): string[] {
+  if (!r.load) return [];
+  const writes = phaseWindows(r.load, "write");
+  const cols = writes.map((w) => ({
+    w,
+    label: oneLineClean(windowLabel(w)),
+    p99: formatLatency(w.latency.p99),
+    max: formatLatency(w.latency.max),
+    rate: formatRate(w.throughput),
+    errors: formatNumber(w.errors),
+  }));
+  const width = (k: "label" | "p99" | "max" | "rate" | "errors") =>
+    Math.max(0, ...cols.map((c) => c[k].length));
+  const out: string[] = [];
+  for (const c of cols) {
+    const label = c.label.padEnd(width("label"));
+    const phase = failingLoadBudgets(r, c.w.phase).length > 0 ? paint(31, label) : label;
+    const errors = `${c.errors.padStart(width("errors"))} err`;
+    const gap = hadUnavailability(r.load, c.w)
+      ? `  unavailable ${formatDuration(c.w.longest_unavailability_ms)}`
+      : "";
+    out.push(
+      `load  ${phase}  p99 ${c.p99.padStart(width("p99"))} ms  max ${c.max.padStart(width("max"))} ms  ` +
+        `${c.rate.padStart(width("rate"))} w/s  ${c.w.errors > 0 ? paint(33, errors) : errors}${gap}`,
+    );
+  }
+  const worst = r.observations ? migrationBlocking(r.observations)[0] : undefined;
+  if (worst) {
+    out.push(
+      `load  worst blocking: ${oneLineClean(worst.relation ?? "(no relation)")} ${oneLineClean(worst.mode)} held by the migration ` +
+        `in ${oneLineClean(episodeStep(r, worst))}: ${formatNumber(worst.load_waiters)} load requests waited, ` +
+        `longest ${formatDuration(worst.longest_wait_ms)}`,
+    );
+  }
+  return out;
+}
+
 /** Renders the terminal summary. */
 export function renderTerminal(report: RunReport, options: TerminalOptions = { color: false }): string {
   const r = redactDeep(report);
@@ -92,6 +145,10 @@ export function renderTerminal(report: RunReport, options: TerminalOptions = { c
   const ordered = orderChecks(r.checks);
   if (ordered.length > 0) out.push("");
   for (const c of ordered) out.push(...checkLines(r, c, paint));
+
+  // After the checks: a failing load budget above says that it failed, these lines say where and how badly.
+  const load = loadLines(r, paint);
+  if (load.length > 0) out.push("", ...load);
 
   const failed = r.steps.filter((s) => s.status === "error" && s.error);
   for (const s of failed) {

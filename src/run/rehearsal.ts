@@ -35,7 +35,7 @@ import { setAckLedger } from "../checks/no-lost-writes.ts";
 import { WRITES_PAUSED_FLAG, type RunningLoad } from "../load/engine.ts";
 import { mergeLoadReports, mergeObservations } from "../load/merge.ts";
 import { nativeEngine } from "../load/native-engine.ts";
-import { validateLoad } from "../load/validate.ts";
+import { LoadValidationError, validateLoad } from "../load/validate.ts";
 import { startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import type { Logger } from "../util/logger.ts";
@@ -210,7 +210,12 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
 
     if (s.load) {
       enter("checking the load against the catalog");
-      await validateLoad(db, rs, before);
+      try {
+        await validateLoad(db, rs, before);
+      } catch (err) {
+        if (err instanceof LoadValidationError) throw new Inconclusive(err.message);
+        throw err;
+      }
       ackDir = await mkdtemp(path.join(tmpdir(), "rehearse-ack-"));
       unregisterAckDir = registerCleanup(`remove ${ackDir}`, () => rm(ackDir!, { recursive: true, force: true }));
       setAckLedger(path.join(ackDir, "acked.txt"));
@@ -230,7 +235,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       let current: { phase: string | null; step: string | null } = { phase: null, step: null };
       if (s.load) {
         enter(`starting the load (${section})`);
-        load = await nativeEngine.start({
+        const started = await nativeEngine.start({
           connect,
           load: s.load,
           runId: report.run_id,
@@ -238,15 +243,21 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
           ackFile: path.join(ackDir!, "acked.txt"),
           logger: log,
         });
-        observers = await startObservers({
-          connect,
-          t0,
-          migrationPid: conns.migrationPid,
-          current: () => current,
-        });
+        load = started;
+        try {
+          observers = await startObservers({
+            connect,
+            t0,
+            migrationPid: conns.migrationPid,
+            current: () => current,
+          });
+        } catch (err) {
+          await started.stop().catch(() => {});
+          throw new Inconclusive(`the observers could not start: ${(err as Error).message}`);
+        }
         if (section === "migration") {
           current = { phase: "warmup", step: null };
-          load.mark("warmup", null);
+          started.mark("warmup", null);
           log.info(`load: warming up for ${s.load.warmup} ms`);
           await sleep(s.load.warmup);
         }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { convert } from "xmlbuilder2";
 import { renderJunit } from "../../src/report/junit.ts";
-import { expectedFailureRun, failingRun, inconclusiveRun, passingRun } from "./report-fixtures.ts";
+import { expectedFailureRun, failingRun, inconclusiveRun, loadRun, passingRun } from "./report-fixtures.ts";
 
 type Node = Record<string, unknown>;
 
@@ -25,6 +25,7 @@ interface Case {
   failure?: { message: string; text: string };
   error?: { message: string; text: string };
   skipped?: { type?: string; message?: string };
+  out?: string;
 }
 
 function parse(xml: string): { root: Node; suites: Node[]; cases: Case[] } {
@@ -43,6 +44,7 @@ function parse(xml: string): { root: Node; suites: Node[]; cases: Case[] } {
         const el = tc[kind] as Node | undefined;
         if (el) c[kind] = { message: decode(el["@message"]), text: decode(el["#"] ?? "") };
       }
+      if (tc["system-out"] !== undefined) c.out = decode(tc["system-out"]);
       const sk = tc.skipped as Node | undefined;
       if (sk)
         c.skipped = {
@@ -91,7 +93,7 @@ describe("junit reporter", () => {
   });
 
   it("keeps per-suite counts equal to the testcases they hold", () => {
-    for (const r of [failingRun(), passingRun(), inconclusiveRun(), expectedFailureRun()]) {
+    for (const r of [failingRun(), passingRun(), inconclusiveRun(), expectedFailureRun(), loadRun()]) {
       const { suites } = parse(renderJunit(r));
       for (const s of suites) {
         const tcs = arr(s.testcase as Node | Node[]);
@@ -177,5 +179,32 @@ describe("junit reporter", () => {
     const fk = cases.find((c) => c.name === "fk_valid")!;
     expect(fk.failure!.message).toBe('constraint "a<b" & \uFFFDbell\uFFFD[31m');
     expect(fk.failure!.text).toContain('</failure><testcase name="injected">');
+  });
+
+  it("adds a load suite, one passing testcase per phase with what the load saw as system-out", () => {
+    const { root, suites, cases } = parse(renderJunit(loadRun()));
+    // Existing suites keep their place; load comes last.
+    expect(suites.map((s) => s["@name"])).toEqual(["rehearsal", "invariants", "budgets", "steps", "load"]);
+    const load = cases.filter((c) => c.suite === "load");
+    expect(load.map((c) => c.name)).toEqual(["warmup", "expand", "cutover", "cooldown"]);
+    expect(load.every((c) => c.classname === "load" && !c.failure && !c.error && !c.skipped)).toBe(true);
+    const cutover = load.find((c) => c.name === "cutover")!;
+    expect(cutover.out).toContain("writes: 3,180 ops, 1,123/s;");
+    expect(cutover.out).toContain("p99 900, p99.9 1,150, max 1,180");
+    expect(cutover.out).toContain("errors 37 (55P03 ×30, 57014 ×5, connection ×2)");
+    expect(cutover.out).toContain(
+      "blocked by the migration: public.orders AccessExclusiveLock, 37 load requests waited, longest 1.2 s (cutover/attach)",
+    );
+    expect(cutover.out).toContain("failing load budgets: budget.load.write_p99.cutover");
+    // The failure itself is the budget testcase's, counted once.
+    const budget = cases.find((c) => c.name === "budget.load.write_p99.cutover")!;
+    expect(budget.suite).toBe("budgets");
+    expect(budget.failure!.message).toBe("write p99 in cutover was 900 ms, over the 250 ms budget");
+    expect(root["@failures"]).toBe("2");
+    expect(load.find((c) => c.name === "warmup")!.out).not.toContain("blocked by the migration");
+  });
+
+  it("has no load suite without a load", () => {
+    expect(parse(renderJunit(failingRun())).suites.map((s) => s["@name"])).not.toContain("load");
   });
 });

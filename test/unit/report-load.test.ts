@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jsonReporter } from "../../src/report/json.ts";
 import { readReport } from "../../src/report/load.ts";
-import { failingRun, inconclusiveRun } from "./report-fixtures.ts";
+import { failingRun, inconclusiveRun, loadRun } from "./report-fixtures.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -71,5 +71,49 @@ describe("readReport", () => {
   it("keeps fields it does not know (added later without a version bump)", async () => {
     const file = await put("extra.json", { ...failingRun(), future_field: { a: 1 } });
     expect(await readReport(file)).toHaveProperty("future_field", { a: 1 });
+  });
+
+  it("reads back a run with load and observations, keeping the fields it does not type", async () => {
+    const r = loadRun();
+    const file = await put("load.json", jsonReporter.render(r));
+    const back = await readReport(file);
+    expect(back).toEqual(r);
+    expect(back.load!.windows).toHaveLength(r.load!.windows.length);
+    expect(back.observations!.blocking[1]!.load_waiters).toBe(37);
+  });
+
+  it("rejects a load whose windows are not an array, naming the file and the path", async () => {
+    const r = loadRun() as unknown as { load: { windows: unknown } };
+    r.load.windows = { cutover: 900 };
+    const file = await put("bad-load.json", r);
+    const msg = await readReport(file).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    expect(msg).toContain(`${file}: invalid rehearse report`);
+    expect(msg).toMatch(/\n {2}load\.windows: /);
+  });
+
+  it("names the path into nested load and observation fields", async () => {
+    const r = loadRun() as unknown as {
+      load: { windows: { latency: { p99: unknown } }[] };
+      observations: { blocking: { load_waiters: unknown }[] };
+    };
+    r.load.windows[2]!.latency.p99 = "900ms";
+    r.observations.blocking[0]!.load_waiters = null;
+    const file = await put("bad-nested.json", r);
+    const msg = await readReport(file).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    expect(msg).toMatch(/load\.windows\[2\]\.latency\.p99: /);
+    expect(msg).toMatch(/observations\.blocking\[0\]\.load_waiters: /);
+  });
+
+  it("accepts a report without timings (written before they existed), as an empty list", async () => {
+    const r = failingRun() as Partial<ReturnType<typeof failingRun>>;
+    delete r.timings;
+    const file = await put("old.json", r);
+    expect((await readReport(file)).timings).toEqual([]);
   });
 });

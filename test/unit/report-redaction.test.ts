@@ -11,7 +11,7 @@ import { reporters } from "../../src/report/registry.ts";
 import { renderTerminal } from "../../src/report/terminal.ts";
 import { writeReports } from "../../src/report/write.ts";
 import { clearSecrets, registerSecret } from "../../src/util/redact.ts";
-import { failingRun, inconclusiveRun } from "./report-fixtures.ts";
+import { failingRun, inconclusiveRun, loadRun } from "./report-fixtures.ts";
 
 // Each secret carries a marker (Zq9, Kx7, Wv3, Jm2) found nowhere else, so "marker absent" means "not leaked",
 // including in escaped forms (\|, &amp;, &lt;, \") that a text-level search for the raw secret would miss.
@@ -36,6 +36,28 @@ function leakyRun(): RunReport {
   err.detail = `secret: ${REGISTERED}`;
   r.context.settings[`note ${REGISTERED}`] = REGISTERED;
   r.scenario.description = `uses ${ENV_PW}`;
+  return r;
+}
+
+/**
+ * A load run whose server text carries secrets: the first error message of a SQLSTATE (a failed dblink or
+ * FDW connection quotes its conninfo), an error class keyed by message where no SQLSTATE came back, and the
+ * blocked load query (the application's SQL, as pg_stat_activity shows it).
+ */
+function leakyLoadRun(): RunReport {
+  const r = loadRun();
+  const load = r.load!;
+  const samples = (load as unknown as { error_samples: { message: string }[] }).error_samples;
+  samples[0]!.message = `could not connect to postgresql://app:${URL_PW}@db/prod: password ${REGISTERED} rejected`;
+  const byMessage = `connection: password=${CONNINFO_PW} rejected`;
+  load.totals.errors_by_sqlstate[byMessage] = 9;
+  load.windows[2]!.errors_by_sqlstate[byMessage] = 9;
+  load.windows[2]!.errors += 9;
+  const episode = r.observations!.blocking.find((e) => e.load_waiters === 37)!;
+  Object.assign(episode, {
+    waiter_query: `SELECT dblink_exec('host=db password=${CONNINFO_PW}', 'INSERT ${REGISTERED}')`,
+  });
+  load.ack.file = `/tmp/${ENV_PW}/acks.txt`;
   return r;
 }
 
@@ -88,5 +110,30 @@ describe("no password in any output", () => {
     const r = leakyRun();
     reporters.json.render(r);
     expect(r.reason).toContain(ENV_PW);
+  });
+
+  describe("load and observations", () => {
+    it("the fixture really carries the secrets, where the reporters render them", () => {
+      const json = JSON.stringify(leakyLoadRun());
+      for (const m of MARKERS) expect(json).toContain(m);
+      // Rendered at all (so their absence below is redaction, not omission): the text around the secrets.
+      const md = reporters.markdown.render(leakyLoadRun());
+      expect(md).toContain("could not connect to postgresql://app:***@db/prod");
+      expect(md).toContain("SELECT dblink_exec(");
+      expect(md).toContain("connection: password=*** rejected");
+    });
+
+    for (const format of Object.keys(reporters) as (keyof typeof reporters)[]) {
+      it(`${format} reporter`, () => {
+        expectNoLeak(reporters[format].render(leakyLoadRun()), format);
+      });
+    }
+
+    it("terminal reporter with colour, and files written by writeReports", async () => {
+      expectNoLeak(renderTerminal(leakyLoadRun(), { color: true }), "terminal");
+      const out = path.join(dir, "load-out");
+      await writeReports(leakyLoadRun(), out);
+      for (const f of await readdir(out)) expectNoLeak(await readFile(path.join(out, f), "utf8"), f);
+    });
   });
 });

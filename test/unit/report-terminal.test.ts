@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderTerminal, shouldUseColor } from "../../src/report/terminal.ts";
-import { failingRun, inconclusiveRun, passingRun } from "./report-fixtures.ts";
+import { failingRun, inconclusiveRun, loadRun, passingRun } from "./report-fixtures.ts";
 
 const ESC = "\u001b";
 
@@ -67,5 +67,36 @@ describe("terminal reporter", () => {
     expect(shouldUseColor({ isTTY: true }, { TERM: "dumb" })).toBe(false);
     expect(shouldUseColor({ isTTY: false }, { FORCE_COLOR: "1" })).toBe(true);
     expect(shouldUseColor({ isTTY: true }, { FORCE_COLOR: "0" })).toBe(false);
+  });
+
+  it("prints one aligned load line per phase after the checks, and the worst blocking episode", () => {
+    const out = renderTerminal(loadRun(), { color: false, reportDir: "reports/x" });
+    const lines = out.split("\n");
+    const load = lines.filter((l) => l.startsWith("load  "));
+    expect(load).toEqual([
+      "load  warmup    p99 12.3 ms  max    80 ms  1,980 w/s   0 err",
+      "load  expand    p99 14.8 ms  max    95 ms  1,980 w/s   0 err",
+      "load  cutover   p99  900 ms  max 1,180 ms  1,123 w/s  37 err  unavailable 1.2 s",
+      "load  cooldown  p99 13.1 ms  max    70 ms  1,980 w/s   0 err",
+      "load  worst blocking: public.orders AccessExclusiveLock held by the migration in cutover/attach: 37 load requests waited, longest 1.2 s",
+    ]);
+    const lastCheck = Math.max(...lines.flatMap((l, i) => (/^(FAIL|ok) /.test(l) ? [i] : [])));
+    expect(lines.indexOf(load[0]!)).toBeGreaterThan(lastCheck);
+    expect(lines.at(-2)).toBe("report: reports/x");
+  });
+
+  it("colours the phase with a failing load budget red", () => {
+    const out = renderTerminal(loadRun(), { color: true });
+    expect(out).toContain(`load  ${ESC}[31mcutover ${ESC}[0m  p99`);
+    expect(out).toContain(`load  warmup    p99`);
+  });
+
+  it("prints no load lines without a load, and no blocking line when the migration blocked nothing", () => {
+    expect(renderTerminal(failingRun(), { color: false })).not.toMatch(/^load /m);
+    const r = loadRun();
+    r.observations!.blocking = r.observations!.blocking.filter((e) => !e.blocker_is_migration);
+    const out = renderTerminal(r, { color: false });
+    expect(out).toMatch(/^load {2}cutover /m);
+    expect(out).not.toContain("worst blocking");
   });
 });

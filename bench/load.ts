@@ -1,0 +1,231 @@
+/**
+ * Native load engine vs pgbench, on one embedded clone with durable commits (fsync and synchronous_commit
+ * on, overriding the provider's fast defaults), the same single-row INSERT on both sides:
+ *
+ *  1. Throughput: pgbench at full speed (`-c 8 -j 2 -T 15 -n -f insert.sql`, simple protocol as the brief
+ *     asks, and also `-M prepared`, the stricter baseline) vs the engine driven far above saturation (50k/s
+ *     arrivals, max_in_flight 64): successful writes per second.
+ *  2. Latency: both at a fixed rate of half pgbench's maximum; pgbench's p99 from its per-transaction log
+ *     (`--log`: the `time` column is measured from the *scheduled* start under `--rate`, i.e. it already
+ *     contains the schedule lag — its average equals pgbench's reported "latency average"), ours from the
+ *     run's write window (measured from intended start).
+ *
+ * The machine is noisy (a virtual disk whose flush time varies several-fold from one run to the next), so
+ * runs alternate A B B A over several rounds, each starts from an emptied table after a CHECKPOINT, and the
+ * result is the median. Autovacuum is off for the table on both sides (it would land on one run or the
+ * other at random).
+ *
+ *   npx tsx bench/load.ts            # 3 rounds of 15 s runs
+ *   BENCH_ROUNDS=1 BENCH_SECONDS=5 npx tsx bench/load.ts
+ *
+ * Plain greppable lines on stdout; the database password goes to pgbench through PGPASSWORD only.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { EmbeddedProvider } from "../src/clone/embedded.ts";
+import { nativeEngine } from "../src/load/native-engine.ts";
+import { Load } from "../src/scenario/schema.ts";
+import { silentLogger } from "../src/util/logger.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const CONNECTIONS = 8;
+const SATURATING_RATE = 50_000;
+const SOURCE_ROWS = 200_000;
+
+const PGBENCH = ["/usr/bin/pgbench", "/usr/lib/postgresql/17/bin/pgbench", "/usr/lib/postgresql/15/bin/pgbench"].find(
+  (p) => existsSync(p),
+);
+if (!PGBENCH) throw new Error("pgbench not found (/usr/bin/pgbench or /usr/lib/postgresql/*/bin/pgbench)");
+
+const PGBENCH_SCRIPT = `\\set v random(1, 1000000)
+INSERT INTO bench_insert (k, v) VALUES (gen_random_uuid(), :v);
+`;
+// The same statement for the engine: k is generated per request, v comes from the replayed history.
+const NATIVE_SQL = "INSERT INTO bench_insert (k, v) VALUES (:new_uuid, :v)";
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (x: number, d = 1) => x.toFixed(d);
+
+await using clone = await new EmbeddedProvider().start({
+  settings: { fsync: "on", synchronous_commit: "on" },
+});
+const cfg = clone.connectionConfig();
+const dir = await mkdtemp(path.join(tmpdir(), "rehearse-bench-load-"));
+const admin = new pg.Client(cfg);
+await admin.connect();
+
+try {
+  await admin.query(`
+    CREATE TABLE bench_insert (id bigserial PRIMARY KEY, k uuid, v int, t timestamptz DEFAULT now())
+      WITH (autovacuum_enabled = false);
+    CREATE TABLE bench_source (id bigint PRIMARY KEY, v int NOT NULL);
+    INSERT INTO bench_source SELECT g, (random() * 1000000)::int FROM generate_series(1, ${SOURCE_ROWS}) g;
+    ANALYZE bench_source;`);
+  const settings = await admin.query<{ name: string; setting: string }>(
+    `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'server_version') ORDER BY name`,
+  );
+  console.log(`settings ${settings.rows.map((r) => `${r.name}=${r.setting}`).join(" ")}`);
+  console.log(`bench ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections, pgbench ${PGBENCH}`);
+  const script = path.join(dir, "insert.sql");
+  await writeFile(script, PGBENCH_SCRIPT);
+
+  const fresh = async () => {
+    await admin.query("TRUNCATE bench_insert");
+    await admin.query("CHECKPOINT");
+  };
+
+  const pgbench = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      execFile(
+        PGBENCH,
+        ["-h", String(cfg.host), "-p", String(cfg.port), "-U", String(cfg.user), "-n", "-f", script, ...args, String(cfg.database)],
+        { env: { ...process.env, PGPASSWORD: String(cfg.password) }, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => (err ? reject(new Error(`pgbench failed: ${stderr || err.message}`)) : resolve(stdout)),
+      );
+    });
+  const tpsOf = (out: string) => {
+    const m = /tps = ([\d.]+)/.exec(out);
+    if (!m) throw new Error(`no tps in pgbench output:\n${out}`);
+    return Number(m[1]);
+  };
+
+  /** Runs the engine at `rate` for SECONDS; returns successful writes/s and the write p99 (ms). */
+  const native = async (rate: number, maxInFlight: number) => {
+    const load = Load.parse({
+      source: { table: "bench_source", key: "id", columns: ["v"], batch: 5000 },
+      mode: "forward",
+      write: { statements: [{ sql: NATIVE_SQL }] },
+      rate,
+      connections: CONNECTIONS,
+      max_in_flight: maxInFlight,
+    });
+    const t0 = performance.now();
+    const running = await nativeEngine.start({
+      connect: async () => {
+        const c = new pg.Client(cfg);
+        await c.connect();
+        return c;
+      },
+      load,
+      runId: "bench",
+      t0,
+      ackFile: path.join(dir, `acks-${rate}.txt`),
+      logger: silentLogger,
+    });
+    const began = performance.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const ended = performance.now();
+    const report = await running.stop();
+    const w = report.windows.find((x) => x.kind === "write" && x.step === null)!;
+    return {
+      writesPerS: report.totals.writes_ok / ((ended - began) / 1000),
+      p99: w.latency.p99,
+      p50: w.latency.p50,
+      errors: report.totals.errors,
+      late: report.totals.late,
+      dropped: report.totals.dropped,
+      intended: report.totals.intended,
+    };
+  };
+
+  // ---------------------------------------------------------------- 1. throughput
+  const pgbTps: number[] = [];
+  const pgbPreparedTps: number[] = [];
+  const nativeTps: number[] = [];
+  for (let r = 1; r <= ROUNDS; r++) {
+    const runPgbench = async () => {
+      await fresh();
+      pgbTps.push(tpsOf(await pgbench(["-c", String(CONNECTIONS), "-j", "2", "-T", String(SECONDS)])));
+      await fresh();
+      pgbPreparedTps.push(
+        tpsOf(await pgbench(["-M", "prepared", "-c", String(CONNECTIONS), "-j", "2", "-T", String(SECONDS)])),
+      );
+    };
+    const runNative = async () => {
+      await fresh();
+      const n = await native(SATURATING_RATE, 64);
+      if (n.errors > 0) throw new Error(`the engine saw ${n.errors} errors at saturation`);
+      nativeTps.push(n.writesPerS);
+    };
+    // A B, then B A: a drift in the machine's speed over the run hits both sides alike.
+    if (r % 2) {
+      await runPgbench();
+      await runNative();
+    } else {
+      await runNative();
+      await runPgbench();
+    }
+    console.log(
+      `round ${r} throughput: pgbench tps ${fmt(pgbTps.at(-1)!)} | pgbench -M prepared tps ${fmt(pgbPreparedTps.at(-1)!)} | native writes/s ${fmt(nativeTps.at(-1)!)}`,
+    );
+  }
+  const pgbMax = median(pgbTps);
+  const pgbPrepMax = median(pgbPreparedTps);
+  const nativeMax = median(nativeTps);
+  console.log(`native writes/s ${fmt(nativeMax)}`);
+  console.log(`pgbench tps ${fmt(pgbMax)}`);
+  console.log(`ratio (native/pgbench) ${fmt(nativeMax / pgbMax, 3)}`);
+  console.log(`pgbench -M prepared tps ${fmt(pgbPrepMax)}`);
+  console.log(`ratio (native/pgbench -M prepared) ${fmt(nativeMax / pgbPrepMax, 3)}`);
+
+  // ---------------------------------------------------------------- 2. latency at a fixed rate
+  const rate = Math.round(pgbMax / 2);
+  console.log(`fixed rate ${rate}/s (half of pgbench's maximum)`);
+  const pgbP99: number[] = [];
+  const nativeP99: number[] = [];
+  for (let r = 1; r <= ROUNDS; r++) {
+    const runPgbench = async () => {
+      await fresh();
+      const logDir = await mkdtemp(path.join(dir, "log-"));
+      const out = await pgbench([
+        "-R",
+        String(rate),
+        "-c",
+        String(CONNECTIONS),
+        "-j",
+        "2",
+        "-T",
+        String(SECONDS),
+        "--log",
+        `--log-prefix=${path.join(logDir, "pgbench")}`,
+      ]);
+      // Per-transaction log: client_id transaction_no time script_no time_epoch time_us schedule_lag.
+      const times: number[] = [];
+      for (const f of await readdir(logDir))
+        for (const line of (await readFile(path.join(logDir, f), "utf8")).split("\n")) {
+          const cols = line.split(" ");
+          if (cols.length >= 3) times.push(Number(cols[2]) / 1000);
+        }
+      times.sort((a, b) => a - b);
+      const p99 = times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]!;
+      pgbP99.push(p99);
+      const lag = /schedule lag: avg ([\d.]+)/.exec(out)?.[1];
+      return `pgbench p99 ${fmt(p99, 3)} ms (tps ${fmt(tpsOf(out))}, avg schedule lag ${lag} ms, ${times.length} txns)`;
+    };
+    const runNative = async () => {
+      await fresh();
+      const n = await native(rate, 256);
+      nativeP99.push(n.p99);
+      return `native p99 ${fmt(n.p99, 3)} ms (writes/s ${fmt(n.writesPerS)}, p50 ${fmt(n.p50, 3)} ms, late ${n.late} of ${n.intended}, dropped ${n.dropped})`;
+    };
+    const lines = r % 2 ? [await runPgbench(), await runNative()] : [await runNative(), await runPgbench()];
+    console.log(`round ${r} latency: ${lines.join(" | ")}`);
+  }
+  const np99 = median(nativeP99);
+  const pp99 = median(pgbP99);
+  console.log(`native p99 ms ${fmt(np99, 3)}`);
+  console.log(`pgbench p99 ms ${fmt(pp99, 3)}`);
+  console.log(`p99 ratio ${fmt(np99 / pp99, 3)}`);
+} finally {
+  await admin.end().catch(() => {});
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,121 @@
+/**
+ * The load section checked against the seeded clone before the migration starts: a template that names a
+ * missing column, a source with no rows, a parameter that does not exist — bad input, reported together with
+ * the file, the field and the fix (exit 2), never discovered halfway through a rehearsal as a wall of errors.
+ */
+import path from "node:path";
+import type pg from "pg";
+import type { CatalogSnapshot } from "../catalog/types.ts";
+import { ident, qualified, splitName } from "../db/sql.ts";
+import { formatProblem, type Problem, type ResolvedScenario } from "../scenario/load.ts";
+import { parseTemplate, resolveParams, TemplateError } from "./template.ts";
+
+export class LoadValidationError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(`the load section does not fit the database:\n${problems.map(formatProblem).join("\n")}`);
+  }
+}
+
+/** Throws LoadValidationError listing every problem. */
+export async function validateLoad(
+  db: pg.Client,
+  rs: ResolvedScenario,
+  before: CatalogSnapshot,
+): Promise<void> {
+  const load = rs.scenario.load;
+  if (!load) return;
+  const file = path.relative(process.cwd(), rs.file);
+  const problems: Problem[] = [];
+  const at = (p: (string | number)[], message: string, fix: string) =>
+    problems.push({ file, ...rs.locate(p), path: p.join(".").replace(/\.(\d+)/g, "[$1]"), message, fix });
+
+  const { schema, name } = splitName(load.source.table);
+  const table = before.tables[`${schema}.${name}`];
+  if (!table) {
+    at(
+      ["load", "source", "table"],
+      `table "${load.source.table}" does not exist`,
+      "name the table whose history the load replays",
+    );
+    throw new LoadValidationError(problems);
+  }
+  const have = new Set(table.columns.map((c) => c.name));
+  if (!have.has(load.source.key)) {
+    at(
+      ["load", "source", "key"],
+      `"${load.source.table}" has no column "${load.source.key}"`,
+      `use one of: ${[...have].join(", ")}`,
+    );
+  }
+  for (const [i, c] of load.source.columns.entries()) {
+    if (!have.has(c))
+      at(
+        ["load", "source", "columns", i],
+        `"${load.source.table}" has no column "${c}"`,
+        `use one of: ${[...have].join(", ")}`,
+      );
+  }
+  if (problems.length > 0) throw new LoadValidationError(problems);
+
+  const rows = await db.query(`SELECT 1 FROM ${qualified(load.source.table)} LIMIT 1`);
+  if (rows.rowCount === 0) {
+    at(
+      ["load", "source", "table"],
+      `"${load.source.table}" has no rows: there is no history to replay`,
+      "seed the table (dataset.tables) or point the source at a table that has rows",
+    );
+  }
+
+  const columns = new Map(load.source.columns.map((c, i) => [c, i]));
+  const templates: { sql: string; at: (string | number)[] }[] = [
+    ...load.write.statements.map((w, i) => ({ sql: w.sql, at: ["load", "write", "statements", i, "sql"] })),
+    ...(load.read ? [{ sql: load.read.sql, at: ["load", "read", "sql"] }] : []),
+  ];
+  const writeNames = new Set<string>();
+  for (const [n, t] of templates.entries()) {
+    let text: string;
+    try {
+      const parsed = parseTemplate(t.sql);
+      resolveParams(parsed.names, columns);
+      if (t.at[1] === "write") for (const p of parsed.names) writeNames.add(p);
+      text = parsed.text;
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      at(
+        t.at,
+        err.message,
+        "use :name for a history column listed in load.source.columns or a generated value",
+      );
+      continue;
+    }
+    // PREPARE runs the server's parse analysis: a missing column, table or function is found here, exactly as
+    // the load would meet it, without executing anything.
+    const stmt = ident(`rehearse_validate_${n}`);
+    try {
+      await db.query(`PREPARE ${stmt} AS ${text}`);
+      await db.query(`DEALLOCATE ${stmt}`);
+    } catch (err) {
+      const e = err as Error & { code?: string; hint?: string };
+      at(
+        t.at,
+        `the statement does not fit the database: ${e.message}${e.code ? ` (SQLSTATE ${e.code})` : ""}`,
+        e.hint ?? "correct the statement against schema.sql",
+      );
+    }
+  }
+  if (!load.write.statements.some((w) => !w.when)) {
+    at(
+      ["load", "write", "statements"],
+      "every write statement waits for a flag: until one is set the load writes nothing",
+      "give at least one statement no when:",
+    );
+  }
+  if (!writeNames.has(load.write.ack_key)) {
+    at(
+      ["load", "write", "ack_key"],
+      `no write statement uses :${load.write.ack_key}, so acknowledged writes cannot be found afterwards`,
+      "pass the generated key to the write (e.g. :new_uuid) or set ack_key to a parameter the write uses",
+    );
+  }
+  if (problems.length > 0) throw new LoadValidationError(problems);
+}
