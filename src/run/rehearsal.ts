@@ -19,7 +19,12 @@ import { EmbeddedProvider } from "../clone/embedded.ts";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
-import { type CheckResult, type Observations, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
+import {
+  type CheckResult,
+  type Observations,
+  REPORT_SCHEMA_VERSION,
+  type RunReport,
+} from "../report/model.ts";
 import {
   formatProblem,
   loadScenario,
@@ -31,6 +36,7 @@ import {
 import type { Invariant } from "../scenario/schema.ts";
 import type { SqlText } from "../scenario/sql.ts";
 import { seedDataset } from "../seed/seeder.ts";
+import { syncSeededSequences } from "../seed/sequences.ts";
 import { setAckLedger } from "../checks/no-lost-writes.ts";
 import { WRITES_PAUSED_FLAG, type RunningLoad } from "../load/engine.ts";
 import { mergeLoadReports, mergeObservations } from "../load/merge.ts";
@@ -182,6 +188,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       rows_per_s: Math.round(totalRows / (seedMs / 1000)),
     };
     log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
+    const moved = await syncSeededSequences(db, s.dataset);
+    if (moved.length > 0) log.info(`advanced ${moved.join(", ")} past the seeded values`);
     if (rs.afterSql) {
       enter("running dataset.after");
       await runSetupSql(db, rs.afterSql, "dataset.after");
@@ -217,7 +225,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         throw err;
       }
       ackDir = await mkdtemp(path.join(tmpdir(), "rehearse-ack-"));
-      unregisterAckDir = registerCleanup(`remove ${ackDir}`, () => rm(ackDir!, { recursive: true, force: true }));
+      unregisterAckDir = registerCleanup(`remove ${ackDir}`, () =>
+        rm(ackDir!, { recursive: true, force: true }),
+      );
       setAckLedger(path.join(ackDir, "acked.txt"));
     }
 
@@ -272,9 +282,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         control: load
           ? (step) =>
               load!.setFlags(
-                step.kind === "flag"
-                  ? step.flags
-                  : { [WRITES_PAUSED_FLAG]: step.kind === "pause_writes" },
+                step.kind === "flag" ? step.flags : { [WRITES_PAUSED_FLAG]: step.kind === "pause_writes" },
               )
           : undefined,
         onStep: (e) => {
@@ -306,6 +314,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         report.load = report.load ? mergeLoadReports(report.load, lr) : lr;
         report.observations = report.observations ? mergeObservations(report.observations, obs) : obs;
         if (failure) res.harnessError ??= `the load stopped early: ${failure}`;
+        const broken = brokenLoad(lr);
+        if (broken) res.harnessError ??= broken;
         if (obs.failure) res.harnessError ??= `an observer died: ${obs.failure}`;
       }
       return res;
@@ -463,7 +473,13 @@ function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<strin
 
 /** Runs schema.sql / dataset.after statement by statement; an error there means the rehearsal cannot start. */
 async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
-  const step: ResolvedSqlStep = { kind: "sql", section: "migration", phase: "setup", name: field, sqlText: sql };
+  const step: ResolvedSqlStep = {
+    kind: "sql",
+    section: "migration",
+    phase: "setup",
+    name: field,
+    sqlText: sql,
+  };
   for (const stmt of sql.statements) {
     try {
       await db.query(stmt.sql);
@@ -618,6 +634,28 @@ function rollbackInvariants(invariants: Invariant[], afterRb: CatalogSnapshot): 
     }
   }
   return out;
+}
+
+/**
+ * A load that cannot write is no load: writes failing before the migration even started (the warmup), or
+ * none succeeding at all, mean the rehearsal did not run under load, and must not pass as if it had.
+ */
+function brokenLoad(lr: NonNullable<RunReport["load"]>): string | undefined {
+  const top = Object.entries(lr.totals.errors_by_sqlstate)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([code, n]) => `${code} ×${n}`)
+    .join(", ");
+  const warm = lr.windows.filter((w) => w.section === "warmup" && w.kind === "write" && w.step === null);
+  const count = warm.reduce((n, w) => n + w.count, 0);
+  const errors = warm.reduce((n, w) => n + w.errors, 0);
+  if (count > 0 && errors / count > 0.5) {
+    return `the load failed before the migration started: ${errors} of ${count} writes in the warmup failed (${top}); fix the load section or the dataset`;
+  }
+  if (lr.totals.intended > 0 && lr.totals.writes_ok === 0) {
+    return `the load never completed a write (${lr.totals.errors} errors: ${top || "none"}); fix the load section or the dataset`;
+  }
+  return undefined;
 }
 
 function migrationCompleted(steps: RunReport["steps"]): CheckResult {
