@@ -92,7 +92,8 @@ export async function gatherRowParity(
   if (stage === "after") {
     // Against the source as it was before, rows above its highest key are writes that arrived during the
     // migration (the replayed load): they are no_lost_writes' business, not a parity difference.
-    const upTo = inv.source_at === "before" ? (earlier?.source?.chunks.at(-1)?.lastKey ?? undefined) : undefined;
+    const upTo =
+      inv.source_at === "before" ? (earlier?.source?.chunks.at(-1)?.lastKey ?? undefined) : undefined;
     out.target = await digestTable(db, inv.target, inv.key, inv.columns, upTo ?? undefined);
   }
   return out;

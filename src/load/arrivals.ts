@@ -9,9 +9,15 @@
  *
  * The k-th arrival (k = 0, 1, …) is at the time t where the expected count ∫₀ᵗ rate = k, computed in closed
  * form per stage, never by accumulating intervals, so long runs do not drift.
+ *
+ * Poisson arrivals (an option for programmatic use, e.g. to reproduce `pgbench --rate`, whose transaction
+ * starts follow a Poisson process) use the same mapping with k advancing by exponentially distributed steps
+ * of mean 1 instead of by 1: the time-rescaling construction of a Poisson process with that (varying) rate.
  */
 
 export type RateSpec = number | { stages: { duration: number; target: number }[] };
+
+export type ArrivalProcess = "uniform" | "poisson";
 
 interface Segment {
   /** Start of the segment, seconds since the schedule's start. */
@@ -30,9 +36,16 @@ export class ArrivalSchedule {
   readonly #tailT0: number;
   readonly #tailC0: number;
   #k = 0;
+  #n = 0;
   #seg = 0;
+  readonly #poisson: boolean;
 
-  constructor(rate: RateSpec) {
+  constructor(
+    rate: RateSpec,
+    process: ArrivalProcess = "uniform",
+    private readonly random: () => number = Math.random,
+  ) {
+    this.#poisson = process === "poisson";
     if (typeof rate === "number") {
       if (!(rate > 0)) throw new RangeError("a constant rate must be above zero");
       this.#tailRate = rate;
@@ -66,14 +79,16 @@ export class ArrivalSchedule {
 
   /** The next arrival's intended start, ms since the schedule's start; Infinity when the rate stays at 0. */
   next(): number {
-    const k = this.#k++;
+    const k = this.#k;
+    this.#k += this.#poisson ? -Math.log(1 - this.random()) : 1;
+    this.#n++;
     while (this.#seg < this.#segments.length && this.#end(this.#seg) <= k) this.#seg++;
     return this.#within(this.#seg, k);
   }
 
   /** Arrivals handed out so far. */
   get count(): number {
-    return this.#k;
+    return this.#n;
   }
 
   /** Expected arrivals by the end of segment i. */
@@ -101,5 +116,7 @@ export class ArrivalSchedule {
 
 /** The configured rate as the report shows it: a number, or the stages with durations in ms. */
 export function describeRate(rate: RateSpec): number | { duration_ms: number; target: number }[] {
-  return typeof rate === "number" ? rate : rate.stages.map((s) => ({ duration_ms: s.duration, target: s.target }));
+  return typeof rate === "number"
+    ? rate
+    : rate.stages.map((s) => ({ duration_ms: s.duration, target: s.target }));
 }

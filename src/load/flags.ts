@@ -93,7 +93,11 @@ export class FlagBoard {
         reject,
         timer: setTimeout(() => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          reject(new Error(`the load did not see the flags ${entries.map(([n]) => n).join(", ")} within ${SEEN_TIMEOUT_MS / 1000} s`));
+          reject(
+            new Error(
+              `the load did not see the flags ${entries.map(([n]) => n).join(", ")} within ${SEEN_TIMEOUT_MS / 1000} s`,
+            ),
+          );
         }, SEEN_TIMEOUT_MS),
       };
       this.#waiters.push(waiter);
@@ -154,7 +158,8 @@ export class FlagBoard {
       this.#failingSince ??= performance.now();
       this.logger.debug(`load: flag poll failed: ${(err as Error).message}`);
       // A broken connection is replaced on the next poll; a query error (table dropped?) is retried.
-      if (this.#client && !(this.#client as unknown as { _queryable: boolean })._queryable) this.#client = undefined;
+      if (this.#client && !(this.#client as unknown as { _queryable: boolean })._queryable)
+        this.#client = undefined;
       return;
     }
     const now = performance.now();

@@ -323,7 +323,8 @@ export class Measurements {
 
   /** The phase window current at time t: nearly always the last one, so search from the end. */
   #phaseAt(t: number): Window {
-    for (let i = this.#phases.length - 1; i > 0; i--) if (this.#phases[i]!.started <= t) return this.#phases[i]!;
+    for (let i = this.#phases.length - 1; i > 0; i--)
+      if (this.#phases[i]!.started <= t) return this.#phases[i]!;
     return this.#phases[0]!;
   }
 
@@ -345,13 +346,23 @@ export class Measurements {
     this.#flushSecond();
     // Seconds in which nothing completed are entries too: a stall shows as zeros, not as a hole.
     for (let i = this.#second.index + 1; i < index; i++)
-      this.#series.push({ t: i, writes: 0, reads: 0, errors: 0, write_p50: 0, write_p99: 0, read_p99: 0, in_flight: this.#lastInFlight });
+      this.#series.push({
+        t: i,
+        writes: 0,
+        reads: 0,
+        errors: 0,
+        write_p50: 0,
+        write_p99: 0,
+        read_p99: 0,
+        in_flight: this.#lastInFlight,
+      });
     this.#second = { index, writes: 0, reads: 0, errors: 0, inFlight: this.#lastInFlight };
   }
 
   #flushSecond(): void {
     const s = this.#second;
-    const p = (h: hdr.Histogram, q: number) => (h.totalCount === 0 ? 0 : round3(h.getValueAtPercentile(q) / 1000));
+    const p = (h: hdr.Histogram, q: number) =>
+      h.totalCount === 0 ? 0 : round3(h.getValueAtPercentile(q) / 1000);
     this.#series.push({
       t: s.index,
       writes: s.writes,

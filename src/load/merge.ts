@@ -31,7 +31,10 @@ export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
       indeterminate: a.ack.indeterminate + b.ack.indeterminate,
       file: a.ack.file,
     },
-    source: { rows_read: a.source.rows_read + b.source.rows_read, wrapped: a.source.wrapped + b.source.wrapped },
+    source: {
+      rows_read: a.source.rows_read + b.source.rows_read,
+      wrapped: a.source.wrapped + b.source.wrapped,
+    },
     flags: [...a.flags, ...b.flags],
   };
 }

@@ -29,7 +29,7 @@ import type { LoadReport } from "../report/model.ts";
 import type { Load } from "../scenario/schema.ts";
 import { AckLedger } from "./ack-ledger.ts";
 import { Alarm } from "./alarm.ts";
-import { ArrivalSchedule, describeRate } from "./arrivals.ts";
+import { type ArrivalProcess, ArrivalSchedule, describeRate } from "./arrivals.ts";
 import { WRITES_PAUSED_FLAG, type LoadContext, type LoadEngine, type RunningLoad } from "./engine.ts";
 import { FlagBoard } from "./flags.ts";
 import { Measurements, type Section } from "./measurements.ts";
@@ -37,9 +37,6 @@ import { SourceReader, type SourceRow } from "./source-reader.ts";
 import { GENERATED_PARAMS, parseTemplate, resolveParams, TemplateError } from "./template.ts";
 import { WireOp, type PreparedStatement } from "./wire.ts";
 
-import * as hdrDbg from "hdr-histogram-js";
-export const DBG_LATE = hdrDbg.build();
-export const DBG_FREE = hdrDbg.build();
 const WRITE = 0;
 const READ = 1;
 type KindCode = typeof WRITE | typeof READ;
@@ -188,8 +185,11 @@ class NativeLoad implements RunningLoad {
   #idleWaiters: (() => void)[] = [];
   #drainWaiter: (() => void) | undefined;
 
-  constructor(ctx: LoadContext, source: SourceReader, flags: FlagBoard) {
+  readonly #arrivals: ArrivalProcess;
+
+  constructor(ctx: LoadContext, source: SourceReader, flags: FlagBoard, arrivals: ArrivalProcess) {
     this.#ctx = ctx;
+    this.#arrivals = arrivals;
     this.#load = ctx.load;
     this.#source = source;
     this.#flags = flags;
@@ -202,7 +202,8 @@ class NativeLoad implements RunningLoad {
     this.#transaction = load.write.transaction;
 
     const used = new Set<number>();
-    for (const c of [...this.#writes, ...(this.#read ? [this.#read] : [])]) for (const s of c.sources) used.add(s);
+    for (const c of [...this.#writes, ...(this.#read ? [this.#read] : [])])
+      for (const s of c.sources) used.add(s);
     const ackKey = load.write.ack_key;
     const ackGen = (GENERATED_PARAMS as readonly string[]).includes(ackKey);
     const ackCol = source.columns.get(ackKey);
@@ -244,10 +245,10 @@ class NativeLoad implements RunningLoad {
       this.#paused = true;
       this.#m.paused(true, this.#start);
     }
-    this.#writeSchedule = new ArrivalSchedule(this.#load.rate);
+    this.#writeSchedule = new ArrivalSchedule(this.#load.rate, this.#arrivals);
     this.#nextWrite = this.#start + this.#writeSchedule.next();
     if (this.#load.read) {
-      this.#readSchedule = new ArrivalSchedule(this.#load.read.rate);
+      this.#readSchedule = new ArrivalSchedule(this.#load.read.rate, this.#arrivals);
       this.#nextRead = this.#start + this.#readSchedule.next();
     }
     this.#alarm = new Alarm(() => this.#pump(performance.now()));
@@ -420,8 +421,8 @@ class NativeLoad implements RunningLoad {
     conn.intended = at;
     conn.sent = now;
     if (now - at > LATE_MS) this.#late++;
-    DBG_LATE.recordValue(Math.max(0, Math.round((now - at) * 1000)));
-    DBG_FREE.recordValue(this.#free.length);
+    const DBG = (globalThis as unknown as { __loadDebug?: { late: { recordValue(v: number): void }; free: { recordValue(v: number): void } } }).__loadDebug;
+    if (DBG) { DBG.late.recordValue(Math.max(0, Math.round((now - at) * 1000))); DBG.free.recordValue(this.#free.length); }
     const n = ++this.#opCounter;
     const uuid = this.#needUuid ? randomUUID() : "";
     const iso = this.#needNow ? new Date().toISOString() : "";
@@ -465,11 +466,26 @@ class NativeLoad implements RunningLoad {
   }
 
   #value(s: number, row: SourceRow, uuid: string, iso: string, opStr: string): string | null {
-    return s >= 0 ? row[s]! : s === GEN_UUID ? uuid : s === GEN_NOW ? iso : s === GEN_RUN ? this.#ctx.runId : opStr;
+    return s >= 0
+      ? row[s]!
+      : s === GEN_UUID
+        ? uuid
+        : s === GEN_NOW
+          ? iso
+          : s === GEN_RUN
+            ? this.#ctx.runId
+            : opStr;
   }
 
   /** Binds one statement's values in place (the array is reused for every request on the connection). */
-  #fill(values: (string | null)[], sources: Int32Array, row: SourceRow, uuid: string, iso: string, opStr: string) {
+  #fill(
+    values: (string | null)[],
+    sources: Int32Array,
+    row: SourceRow,
+    uuid: string,
+    iso: string,
+    opStr: string,
+  ) {
     for (let p = 0; p < sources.length; p++) values[p] = this.#value(sources[p]!, row, uuid, iso, opStr);
   }
 
@@ -595,7 +611,11 @@ class NativeLoad implements RunningLoad {
       windows: parts.windows,
       series: parts.series,
       unavailability: parts.unavailability,
-      ack: { acknowledged: this.#ledger.acknowledged, indeterminate: this.#ledger.indeterminate, file: this.#ctx.ackFile },
+      ack: {
+        acknowledged: this.#ledger.acknowledged,
+        indeterminate: this.#ledger.indeterminate,
+        file: this.#ctx.ackFile,
+      },
       source: { rows_read: this.#source.rowsRead, wrapped: this.#source.wrapped },
       flags: this.#flags.records,
     };
@@ -621,7 +641,9 @@ class NativeLoad implements RunningLoad {
         conn.alive = false;
         if (conn.abandoned) {
           // Its backend is still busy and would not read a Terminate: drop the socket instead.
-          (conn.client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+          (
+            conn.client as unknown as { connection: { stream: { destroy(): void } } }
+          ).connection.stream.destroy();
           return;
         }
         await Promise.race([conn.client.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
@@ -645,36 +667,47 @@ function plumbing(connect: () => Promise<pg.Client>, name: string, statementTime
   };
 }
 
-export const nativeEngine: LoadEngine = {
-  name: "native",
-  async start(ctx: LoadContext): Promise<RunningLoad> {
-    const source = new SourceReader(
-      plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-source`, 30_000),
-      ctx.load.source,
-      ctx.load.mode,
-      ctx.logger,
-    );
-    let engine: NativeLoad | undefined;
-    const flags = new FlagBoard(
-      plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-flags`, 5_000),
-      ctx.t0,
-      ctx.logger,
-      (name, value, now) => engine?.onFlag(name, value, now),
-    );
-    try {
-      await source.start();
-      await flags.start();
-      engine = new NativeLoad(ctx, source, flags);
-      await engine.begin();
-    } catch (err) {
-      await Promise.all([source.stop(), flags.stop(), engine?.abandon()]);
-      throw err;
-    }
-    const load = ctx.load;
-    ctx.logger.info(
-      `load: ${load.mode} replay of ${load.source.table} at ${typeof load.rate === "number" ? `${load.rate}/s` : "ramping rate"}` +
-        `${load.read ? ` + reads at ${load.read.rate}/s` : ""} on ${load.connections} connections`,
-    );
-    return engine;
-  },
-};
+export interface NativeEngineOptions {
+  /**
+   * How arrivals are spaced: evenly at the configured rate (the scenario format's only choice), or as a
+   * Poisson process of that rate (what `pgbench --rate` does; bench/load.ts compares like with like).
+   */
+  arrivals?: ArrivalProcess;
+}
+
+export function createNativeEngine(options: NativeEngineOptions = {}): LoadEngine {
+  return { name: "native", start: (ctx) => startNative(ctx, options.arrivals ?? "uniform") };
+}
+
+export const nativeEngine: LoadEngine = createNativeEngine();
+
+async function startNative(ctx: LoadContext, arrivals: ArrivalProcess): Promise<RunningLoad> {
+  const source = new SourceReader(
+    plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-source`, 30_000),
+    ctx.load.source,
+    ctx.load.mode,
+    ctx.logger,
+  );
+  let engine: NativeLoad | undefined;
+  const flags = new FlagBoard(
+    plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-flags`, 5_000),
+    ctx.t0,
+    ctx.logger,
+    (name, value, now) => engine?.onFlag(name, value, now),
+  );
+  try {
+    await source.start();
+    await flags.start();
+    engine = new NativeLoad(ctx, source, flags, arrivals);
+    await engine.begin();
+  } catch (err) {
+    await Promise.all([source.stop(), flags.stop(), engine?.abandon()]);
+    throw err;
+  }
+  const load = ctx.load;
+  ctx.logger.info(
+    `load: ${load.mode} replay of ${load.source.table} at ${typeof load.rate === "number" ? `${load.rate}/s` : "ramping rate"}` +
+      `${load.read ? ` + reads at ${load.read.rate}/s` : ""} on ${load.connections} connections`,
+  );
+  return engine;
+}

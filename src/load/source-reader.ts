@@ -104,7 +104,9 @@ export class SourceReader {
 
   /** Why batches are failing, and since when (performance.now()), if they are. */
   get failing(): { since: number; error: string } | undefined {
-    return this.#failingSince === undefined ? undefined : { since: this.#failingSince, error: this.#lastError ?? "" };
+    return this.#failingSince === undefined
+      ? undefined
+      : { since: this.#failingSince, error: this.#lastError ?? "" };
   }
 
   /** The next history row; undefined once exhausted (at_end: stop). */
@@ -121,7 +123,9 @@ export class SourceReader {
         // Starved: the next batch is late (blocked or failing). Replay the current one.
         this.starved++;
         if (this.starved === 1)
-          this.logger.info(`load: source batches are late (${this.#lastError ?? "waiting"}); replaying the last batch`);
+          this.logger.info(
+            `load: source batches are late (${this.#lastError ?? "waiting"}); replaying the last batch`,
+          );
         this.#pos = 0;
         if (this.#current.length === 0) return undefined;
       }
@@ -152,9 +156,13 @@ export class SourceReader {
     const dir = this.#reverse ? "DESC" : "ASC";
     const limit = ` ORDER BY ${key} ${dir} LIMIT ${this.#src.batch}`;
     const client = this.#client!;
-    if (this.#cursor === null) return rawQuery(client, `${this.#select} WHERE ${key} <= $1${limit}`, [this.#bound]);
+    if (this.#cursor === null)
+      return rawQuery(client, `${this.#select} WHERE ${key} <= $1${limit}`, [this.#bound]);
     if (this.#reverse) return rawQuery(client, `${this.#select} WHERE ${key} < $1${limit}`, [this.#cursor]);
-    return rawQuery(client, `${this.#select} WHERE ${key} > $1 AND ${key} <= $2${limit}`, [this.#cursor, this.#bound]);
+    return rawQuery(client, `${this.#select} WHERE ${key} > $1 AND ${key} <= $2${limit}`, [
+      this.#cursor,
+      this.#bound,
+    ]);
   }
 
   #accept(rows: SourceRow[]): void {

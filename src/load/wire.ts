@@ -174,7 +174,11 @@ class RawQuery extends Submittable {
 }
 
 /** Runs one query with text parameters and returns its rows as raw text. */
-export function rawQuery(client: pg.Client, text: string, params: readonly (string | null)[] = []): Promise<RawResult> {
+export function rawQuery(
+  client: pg.Client,
+  text: string,
+  params: readonly (string | null)[] = [],
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const q = new RawQuery(text, params, (err, res) => (err ? reject(err) : resolve(res!)));
     (client as unknown as { query(s: Submittable): void }).query(q);

@@ -76,7 +76,11 @@ function shorten(sql: string): string {
 }
 
 /** Locates a server error inside the scenario file that holds the statement. */
-export function locateError(err: PgError, step: ResolvedSqlStep, stmt: SqlStatement | undefined): SqlErrorInfo {
+export function locateError(
+  err: PgError,
+  step: ResolvedSqlStep,
+  stmt: SqlStatement | undefined,
+): SqlErrorInfo {
   const info: SqlErrorInfo = {
     sqlstate: err.code,
     message: err.message,
@@ -127,7 +131,9 @@ export async function runPhases(
       let sr: StepResult;
       try {
         sr =
-          step.kind === "sql" ? await runStep(step, opts, result, now, clock) : await runControl(step, opts, now);
+          step.kind === "sql"
+            ? await runStep(step, opts, result, now, clock)
+            : await runControl(step, opts, now);
       } catch (err) {
         // Only HarnessError or a broken connection reach here.
         result.harnessError = `while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
@@ -152,17 +158,31 @@ export async function runPhases(
   return result;
 }
 
-async function runControl(step: ResolvedControlStep, opts: RunnerOptions, now: () => number): Promise<StepResult> {
+async function runControl(
+  step: ResolvedControlStep,
+  opts: RunnerOptions,
+  now: () => number,
+): Promise<StepResult> {
   const started = now();
   const base = { ...notExecuted(step), attempts: 1, started_ms: started };
   if (!opts.control) {
-    return { ...base, status: "error", duration_ms: 0, error: { message: "this step controls the load, and no load is running" } };
+    return {
+      ...base,
+      status: "error",
+      duration_ms: 0,
+      error: { message: "this step controls the load, and no load is running" },
+    };
   }
   try {
     await opts.control(step);
     return { ...base, status: "success", duration_ms: now() - started };
   } catch (err) {
-    return { ...base, status: "error", duration_ms: now() - started, error: { message: (err as Error).message } };
+    return {
+      ...base,
+      status: "error",
+      duration_ms: now() - started,
+      error: { message: (err as Error).message },
+    };
   }
 }
 
@@ -173,7 +193,9 @@ function notExecuted(step: ResolvedStep): StepResult {
     name: step.name,
     status: "not_executed",
     transaction:
-      step.kind === "sql" ? (step.transaction ?? !step.sqlText.statements.some((s) => s.nonTransactional)) : false,
+      step.kind === "sql"
+        ? (step.transaction ?? !step.sqlText.statements.some((s) => s.nonTransactional))
+        : false,
     attempts: 0,
     statements: [],
   };

@@ -154,7 +154,10 @@ const SqlStep = z.strictObject({
 const FlagStep = z.strictObject({
   name: z.string().min(1),
   flag: z
-    .record(z.string().regex(/^[a-z_][a-z0-9_]*$/, "a flag name: lower-case letters, digits, _"), z.union([z.boolean(), z.enum(["on", "off"])]))
+    .record(
+      z.string().regex(/^[a-z_][a-z0-9_]*$/, "a flag name: lower-case letters, digits, _"),
+      z.union([z.boolean(), z.enum(["on", "off"])]),
+    )
     .refine((r) => Object.keys(r).length > 0, "at least one flag")
     .transform((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === true || v === "on"]))),
 });

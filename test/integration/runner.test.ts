@@ -39,7 +39,14 @@ async function freshDb(): Promise<{
 }
 
 function step(name: string, sql: string, extra: Partial<ResolvedSqlStep> = {}): ResolvedSqlStep {
-  return { kind: "sql", section: "migration", phase: "p", name, sqlText: parseSql(sql, `${name}.sql`), ...extra };
+  return {
+    kind: "sql",
+    section: "migration",
+    phase: "p",
+    name,
+    sqlText: parseSql(sql, `${name}.sql`),
+    ...extra,
+  };
 }
 
 beforeAll(async () => {

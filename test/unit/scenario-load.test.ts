@@ -160,7 +160,12 @@ describe("scenario loading", () => {
     {
       name: "a when: flag that no step sets",
       yaml: GOOD + LOAD,
-      want: [{ path: "load.write.statements[1].when", message: expect.stringContaining("dual_write") as unknown as string }],
+      want: [
+        {
+          path: "load.write.statements[1].when",
+          message: expect.stringContaining("dual_write") as unknown as string,
+        },
+      ],
     },
     {
       name: "a rate of zero",
@@ -184,7 +189,10 @@ describe("scenario loading", () => {
     },
     {
       name: "a pause_writes step without a load",
-      yaml: GOOD.replace("          lock_timeout: 2s", "          lock_timeout: 2s\n        - {name: pause, pause_writes: true}"),
+      yaml: GOOD.replace(
+        "          lock_timeout: 2s",
+        "          lock_timeout: 2s\n        - {name: pause, pause_writes: true}",
+      ),
       want: [{ path: "migration.phases[0].steps[1]", fix: "add a load: section, or remove the step" }],
     },
   );
