@@ -245,10 +245,11 @@ try {
       const start = Math.min(...txns.map((t) => t.scheduled));
       const p99 = p99Of(txns.filter((t) => t.scheduled >= start + 1000).map((t) => t.ms));
       const whole = p99Of(txns.map((t) => t.ms));
+      const p50 = [...txns.map((t) => t.ms)].sort((a, b) => a - b)[Math.floor(txns.length / 2)]!;
       pgbP99.push(p99);
       pgbP99Whole.push(whole);
       const lag = /schedule lag: avg ([\d.]+)/.exec(out)?.[1];
-      return `pgbench p99 ${fmt(p99, 3)} ms, whole run ${fmt(whole, 3)} ms (tps ${fmt(tpsOf(out))}, avg schedule lag ${lag} ms, ${txns.length} txns)`;
+      return `pgbench p99 ${fmt(p99, 3)} ms, whole run ${fmt(whole, 3)} ms (tps ${fmt(tpsOf(out))}, p50 ${fmt(p50, 3)} ms, avg schedule lag ${lag} ms, ${txns.length} txns)`;
     };
     const runNative = async () => {
       await fresh();

@@ -4,8 +4,8 @@
  *
  * Model. Requests arrive on an open schedule (arrivals.ts), each with an intended start; they wait in a FIFO
  * for one of `connections` connections and are measured from that intended start, so a stall shows in full
- * (no coordinated omission). A request is dropped (counted, never sent) when the queue would exceed
- * `max_in_flight` or when it waited longer than `drop_after`; write arrivals while the writers are paused are
+ * (no coordinated omission). A request is dropped (counted, never sent) when the requests already arrived
+ * and not completed (queued + running) number `max_in_flight`, or when it waited longer than `drop_after`; write arrivals while the writers are paused are
  * counted as paused. Everything runs on the main thread, event-driven: a completion immediately takes the
  * next queued request for its connection, and a sub-millisecond alarm (alarm.ts) wakes the loop for arrivals
  * when a connection is free.
@@ -421,8 +421,6 @@ class NativeLoad implements RunningLoad {
     conn.intended = at;
     conn.sent = now;
     if (now - at > LATE_MS) this.#late++;
-    const DBG = (globalThis as unknown as { __loadDebug?: { late: { recordValue(v: number): void }; free: { recordValue(v: number): void } } }).__loadDebug;
-    if (DBG) { DBG.late.recordValue(Math.max(0, Math.round((now - at) * 1000))); DBG.free.recordValue(this.#free.length); }
     const n = ++this.#opCounter;
     const uuid = this.#needUuid ? randomUUID() : "";
     const iso = this.#needNow ? new Date().toISOString() : "";
@@ -622,7 +620,10 @@ class NativeLoad implements RunningLoad {
     const t = report.totals;
     this.#ctx.logger.info(
       `load: stopped: ${t.writes_ok} writes, ${t.reads_ok} reads, ${t.errors} errors, ${t.dropped} dropped, ` +
-        `${t.paused} paused, ${t.late} late of ${t.intended} intended`,
+        `${t.paused} paused, ${t.late} late of ${t.intended} intended` +
+        (this.#source.starved > 0
+          ? `; ${this.#source.starved} rows replayed while source batches were late`
+          : ""),
     );
     return report;
   }

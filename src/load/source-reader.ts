@@ -61,7 +61,6 @@ export class SourceReader {
   #pos = 0;
   readonly #ready: SourceRow[][] = [];
   #lastError: string | undefined;
-  #failingSince: number | undefined;
 
   constructor(
     private readonly connect: () => Promise<pg.Client>,
@@ -100,13 +99,6 @@ export class SourceReader {
   /** True once at_end is stop and every row has been handed out. */
   get exhausted(): boolean {
     return this.#exhausted;
-  }
-
-  /** Why batches are failing, and since when (performance.now()), if they are. */
-  get failing(): { since: number; error: string } | undefined {
-    return this.#failingSince === undefined
-      ? undefined
-      : { since: this.#failingSince, error: this.#lastError ?? "" };
   }
 
   /** The next history row; undefined once exhausted (at_end: stop). */
@@ -205,12 +197,10 @@ export class SourceReader {
         return false;
       }
       this.#accept(res.rows);
-      this.#failingSince = undefined;
       this.#lastError = undefined;
       return true;
     } catch (err) {
       if (this.#stopped) return false;
-      this.#failingSince ??= performance.now();
       this.#lastError = (err as Error).message;
       this.logger.debug(`load: source batch failed, retrying: ${this.#lastError}`);
       this.#retry = setTimeout(() => this.#maybeFetch(), RETRY_MS);
