@@ -90,10 +90,10 @@ export async function gatherRowParity(
   const out: RowParityGathered = {};
   if (stage === inv.source_at) out.source = await digestTable(db, inv.source, inv.key, inv.columns);
   if (stage === "after") {
-    // Against the source as it was before, rows above its highest key are writes that arrived during the
-    // migration (the replayed load): they are no_lost_writes' business, not a parity difference.
-    const upTo =
-      inv.source_at === "before" ? (earlier?.source?.chunks.at(-1)?.lastKey ?? undefined) : undefined;
+    // Rows above the source's highest key are writes that arrived during or after the migration (the
+    // replayed load; writers resumed after a swap): no_lost_writes judges those, not parity.
+    const source = inv.source_at === "before" ? earlier?.source : out.source;
+    const upTo = source?.chunks.at(-1)?.lastKey ?? undefined;
     out.target = await digestTable(db, inv.target, inv.key, inv.columns, upTo ?? undefined);
   }
   return out;
