@@ -244,7 +244,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       let observers: { stop(): Promise<Observations> } | undefined;
       let current: { phase: string | null; step: string | null } = { phase: null, step: null };
       if (s.load) {
-        enter(`starting the load (${section})`);
+        enter(`starting the load and warming up (${section})`);
         const started = await nativeEngine.start({
           connect,
           load: s.load,
@@ -321,7 +321,6 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       return res;
     };
 
-    enter("running the migration");
     const monitor = await connect();
     const migrationDb = await connect();
     const migrationPid = (migrationDb as unknown as { processID: number }).processID;
