@@ -201,13 +201,13 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
     } else {
       const full = path.resolve(dir, src.file);
       sqlFile = path.relative(process.cwd(), full);
-      if (!full.startsWith(dir + path.sep)) {
+      if (!full.startsWith(dir + path.sep) && !isSharedFolderFile(dir, full)) {
         problems.push({
           file: rel,
           ...locate([...at, "file"]),
           path: pathString([...at, "file"]),
-          message: `"${src.file}" is outside the scenario folder`,
-          fix: "keep SQL files inside the scenario folder so the scenario is self-contained",
+          message: `"${src.file}" is outside the scenario folder and outside a shared folder (../_name/)`,
+          fix: "keep SQL files inside the scenario folder, or in a shared sibling folder whose name starts with _ (../_shared/x.sql)",
         });
         return undefined;
       }
@@ -495,6 +495,24 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
 
   if (problems.length > 0 || !schemaSql) throw new ScenarioError(problems);
   return { dir, file, scenario, schemaSql, afterSql, phases, rollback, locate };
+}
+
+/**
+ * Scenarios that share a schema keep it once in a sibling folder whose name starts with "_" (no scenario.yaml,
+ * so it is not a scenario itself): `{file: ../_ledger/schema.sql}`. Anything else outside the scenario folder
+ * is refused, so a scenario never reads files from arbitrary places.
+ */
+function isSharedFolderFile(dir: string, full: string): boolean {
+  const parent = path.dirname(dir);
+  const rel = path.relative(parent, full);
+  const [first] = rel.split(path.sep);
+  return (
+    !rel.startsWith("..") &&
+    !path.isAbsolute(rel) &&
+    first !== undefined &&
+    first.startsWith("_") &&
+    rel.includes(path.sep)
+  );
 }
 
 type SqlSrc = string | { file: string };

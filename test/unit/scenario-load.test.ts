@@ -206,6 +206,20 @@ describe("scenario loading", () => {
     });
   }
 
+  it("reads shared SQL from a sibling _folder and refuses files anywhere else", async () => {
+    mkdirSync(path.join(root, "_shared"), { recursive: true });
+    writeFileSync(path.join(root, "_shared", "schema.sql"), "CREATE TABLE t (id int);");
+    writeFileSync(path.join(root, "elsewhere.sql"), "SELECT 1;");
+    expect(await load(GOOD.replace("{file: schema.sql}", "{file: ../_shared/schema.sql}"))).toEqual([]);
+    const refused = await load(GOOD.replace("{file: schema.sql}", "{file: ../elsewhere.sql}"));
+    expect(refused).toContainEqual(
+      expect.objectContaining({
+        path: "dataset.schema.file",
+        message: expect.stringContaining("outside the scenario folder"),
+      }),
+    );
+  });
+
   it("says what to pass when the folder does not exist", async () => {
     await expect(loadScenario(path.join(root, "missing"))).rejects.toThrow(/no such scenario folder/);
   });
