@@ -23,6 +23,12 @@ export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
       paused: a.totals.paused + b.totals.paused,
       errors_by_sqlstate: sumCounts(a.totals.errors_by_sqlstate, b.totals.errors_by_sqlstate),
     },
+    error_samples: [
+      ...(a.error_samples ?? []),
+      ...(b.error_samples ?? []).filter(
+        (x) => !(a.error_samples ?? []).some((y) => y.sqlstate === x.sqlstate),
+      ),
+    ],
     windows: [...a.windows, ...b.windows],
     series: [...a.series, ...b.series],
     unavailability: [...a.unavailability, ...b.unavailability],

@@ -176,6 +176,8 @@ class NativeLoad implements RunningLoad {
   #dropped = 0;
   #pausedCount = 0;
   readonly #errorsBy: Record<string, number> = {};
+  /** The first message seen for each SQLSTATE: counts say how often, this says what. */
+  readonly #errorSamples = new Map<string, { sqlstate: string; message: string; first_ms: number }>();
   #opCounter = 0;
 
   #paused = false;
@@ -506,6 +508,13 @@ class NativeLoad implements RunningLoad {
       code = c.code;
       this.#errors++;
       this.#errorsBy[code] = (this.#errorsBy[code] ?? 0) + 1;
+      if (!this.#errorSamples.has(code)) {
+        this.#errorSamples.set(code, {
+          sqlstate: code,
+          message: err.message.slice(0, 300),
+          first_ms: done - this.#ctx.t0,
+        });
+      }
       if (conn.kind === WRITE && (c.unknown || conn.committed > 0)) this.#ledger.unknown(conn.ackKey ?? "");
       // FATAL: the server is closing this session; do not hand it another request meanwhile.
       const severity = (err as { severity?: unknown }).severity;
@@ -606,6 +615,7 @@ class NativeLoad implements RunningLoad {
         paused: this.#pausedCount,
         errors_by_sqlstate: { ...this.#errorsBy },
       },
+      error_samples: [...this.#errorSamples.values()],
       windows: parts.windows,
       series: parts.series,
       unavailability: parts.unavailability,

@@ -180,6 +180,8 @@ export interface LoadReport {
     paused: number;
     errors_by_sqlstate: Record<string, number>;
   };
+  /** The first message seen for each SQLSTATE (ms since run start), so a report says what failed. */
+  error_samples?: { sqlstate: string; message: string; first_ms?: number }[];
   windows: LoadWindow[];
   series: LoadSecond[];
   /** Periods with no successful write: paused by a step, or every write failing/blocked. */

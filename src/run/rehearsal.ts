@@ -643,7 +643,10 @@ function brokenLoad(lr: NonNullable<RunReport["load"]>): string | undefined {
   const top = Object.entries(lr.totals.errors_by_sqlstate)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 3)
-    .map(([code, n]) => `${code} ×${n}`)
+    .map(([code, n]) => {
+      const sample = lr.error_samples?.find((e) => e.sqlstate === code);
+      return `${code} ×${n}${sample ? ` "${sample.message}"` : ""}`;
+    })
     .join(", ");
   const warm = lr.windows.filter((w) => w.section === "warmup" && w.kind === "write" && w.step === null);
   const count = warm.reduce((n, w) => n + w.count, 0);
