@@ -254,7 +254,8 @@ function episodeInPhase(ctx: Ctx, e: BlockingEpisode): boolean {
 
 /** Load requests an episode made wait at once, as far as the observations can tell (see the header). */
 function loadWaitingAtOnce(e: BlockingEpisode): number {
-  return Math.min(e.max_waiters, e.load_waiters);
+  // Exact when the observer counted load waiters per sample; older reports only bound it.
+  return e.max_load_waiters ?? Math.min(e.max_waiters, e.load_waiters);
 }
 
 // ------------------------------------------------------------------ metrics

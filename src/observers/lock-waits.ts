@@ -141,6 +141,7 @@ export function lockWaitsObserver(opts: LockWaitsOptions = {}): Observer & { rea
               ended_ms: nowMs,
               max_waiters: 0,
               load_waiters: 0,
+              max_load_waiters: 0,
               longest_wait_ms: 0,
               phase: cur.phase,
               step: cur.step,
@@ -152,8 +153,14 @@ export function lockWaitsObserver(opts: LockWaitsOptions = {}): Observer & { rea
         e.max_waiters = Math.max(e.max_waiters, pids.size);
         e.longest_wait_ms = Math.max(e.longest_wait_ms, Math.round(longest));
         e.ended_ms = nowMs;
-        for (const w of waits) if (w.app === LOAD_APPLICATION_NAME) o.loadPids.add(num(w.pid));
+        let loadNow = 0;
+        for (const w of waits) {
+          if (w.app !== LOAD_APPLICATION_NAME) continue;
+          o.loadPids.add(num(w.pid));
+          loadNow++;
+        }
         e.load_waiters = o.loadPids.size;
+        e.max_load_waiters = Math.max(e.max_load_waiters ?? 0, loadNow);
       }
     },
     sample(db: Queryable, nowMs: number) {

@@ -205,6 +205,8 @@ export interface BlockingEpisode {
   /** Most waiters seen at once, and how many distinct load backends waited. */
   max_waiters: number;
   load_waiters: number;
+  /** Most load requests waiting at once (what max_blocked_by_one_lock judges). */
+  max_load_waiters?: number;
   longest_wait_ms: number;
   /** Phase/step running when it started. */
   phase: string | null;

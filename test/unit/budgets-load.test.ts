@@ -364,6 +364,19 @@ const cases: Case[] = [
     remediation: /lock_timeout/,
   },
   {
+    name: "load requests blocked by one lock: the exact count at once when the observer recorded it",
+    load: { cutover: { max_blocked_by_one_lock: 4 } },
+    facts: facts({
+      observations: observations({
+        blocking: [episode({ max_waiters: 10, load_waiters: 20, max_load_waiters: 5 })],
+      }),
+    }),
+    id: "budget.load.max_blocked_by_one_lock.cutover",
+    status: "fail",
+    measured: 5,
+    limit: 4,
+  },
+  {
     name: "load requests blocked by one lock within, whoever held it",
     load: { expand: { max_blocked_by_one_lock: 50 } },
     facts: facts({

@@ -48,6 +48,8 @@ describe("lock-waits observer", () => {
         max_waiters: 3,
         // 101, 102, 103, 105; psql's 104 waited but is not the load.
         load_waiters: 4,
+        // At most two load requests waited at the same time (101+102, then 101+103).
+        max_load_waiters: 2,
         longest_wait_ms: 140,
         phase: "cutover",
         step: "swap",
