@@ -28,7 +28,7 @@ function parseRows(v: string, prev: Record<string, number> = {}): Record<string,
   const m = /^(?:([A-Za-z_][\w.$]*)=)?(\d+)$/.exec(v.replace(/_/g, ""));
   if (!m || Number(m[2]) <= 0) {
     throw new InvalidArgumentError(
-      "--rows takes a positive row count for the first table (--rows 1000000) or table=rows (--rows ledger=1000000)",
+      "--rows takes a positive row count for the largest table (--rows 1000000) or table=rows (--rows ledger=1000000)",
     );
   }
   return { ...prev, [m[1] ?? "*"]: Number(m[2]) };
@@ -47,18 +47,7 @@ async function commandRun(
   },
 ): Promise<number> {
   const logger = createLogger({ debug: o.debug, quiet: o.quiet });
-  let rows = o.rows;
-  if (rows?.["*"] !== undefined) {
-    // A bare --rows applies to the first table of the dataset.
-    try {
-      const rs = await loadScenario(scenarioPath);
-      const first = rs.scenario.dataset.tables[0]?.name;
-      const { "*": n, ...rest } = rows;
-      rows = first ? { ...rest, [first]: n! } : rest;
-    } catch {
-      // Let the rehearsal report the scenario's problems.
-    }
-  }
+  const rows = o.rows;
   const reportsRoot = path.resolve(o.out);
   const writeAborted = (report: RunReport) => {
     // Synchronous: the process is about to exit on the signal.

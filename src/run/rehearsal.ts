@@ -52,7 +52,7 @@ export interface RehearsalOptions {
   scenarioPath: string;
   /** Multiply every table's rows by this. */
   scale?: number;
-  /** Override row counts: table → rows. A bare number applies to the first table. */
+  /** Override row counts: table → rows; the key "*" means the dataset's largest table. */
   rows?: Record<string, number>;
   rollback?: boolean;
   runId?: string;
@@ -462,10 +462,14 @@ export function judgeExpectation(report: RunReport): RunReport["expectation"] {
   };
 }
 
+/** Rows per table: an explicit count, else the declared rows times the scale. "*" names the largest table. */
 function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<string, number> {
+  const tables = rs.scenario.dataset.tables;
+  const largest = [...tables].sort((a, b) => b.rows - a.rows)[0]?.name;
   const rows: Record<string, number> = {};
-  for (const t of rs.scenario.dataset.tables) {
-    rows[t.name] = opts.rows?.[t.name] ?? Math.max(1, Math.round(t.rows * (opts.scale ?? 1)));
+  for (const t of tables) {
+    const explicit = opts.rows?.[t.name] ?? (t.name === largest ? opts.rows?.["*"] : undefined);
+    rows[t.name] = explicit ?? Math.max(1, Math.round(t.rows * (opts.scale ?? 1)));
   }
   return rows;
 }
