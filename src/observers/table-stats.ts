@@ -25,6 +25,8 @@ WITH av AS MATERIALIZED (
 SELECT coalesce(json_agg(json_build_array(s.schemaname || '.' || s.relname, s.n_live_tup, s.n_dead_tup,
                                           s.relid IN (SELECT relid FROM av))), '[]'::json)
   FROM pg_stat_user_tables s
+ -- The harness's own tables (flags) are not the scenario's.
+ WHERE s.schemaname NOT LIKE '\_rehearse%'
 )`;
 
 export interface TableStatsOptions {
