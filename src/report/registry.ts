@@ -2,6 +2,7 @@
  * Every output format, keyed by the name `--format` takes. Adding a format is one file and one line here;
  * nothing else switches on format names.
  */
+import { htmlReporter } from "./html.ts";
 import { jsonReporter } from "./json.ts";
 import { junitReporter } from "./junit.ts";
 import { markdownReporter } from "./markdown.ts";
@@ -12,6 +13,7 @@ export const reporters = {
   json: jsonReporter,
   markdown: markdownReporter,
   junit: junitReporter,
+  html: htmlReporter,
   // Uncoloured: use createTerminalReporter({ color }) from terminal.ts to print to a TTY.
   terminal: terminalReporter,
 } as const satisfies Record<string, Reporter>;

@@ -44,7 +44,7 @@ import { nativeEngine } from "../load/native-engine.ts";
 import { LoadValidationError, validateLoad } from "../load/validate.ts";
 import { startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
-import type { Logger } from "../util/logger.ts";
+import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
 
@@ -61,6 +61,11 @@ export interface RehearsalOptions {
   providers?: Record<string, CloneProvider>;
   /** Called with the report as it stands when the process is interrupted, to write it synchronously. */
   onAbort?: (report: RunReport) => void;
+  /**
+   * Structured progress: stage changes, step start/end, seeding progress, a tick every second while the
+   * migration runs, and "done". Defaults to the logger's `event`, if it has one.
+   */
+  onEvent?: (e: ProgressEvent) => void;
 }
 
 class Inconclusive extends Error {}
@@ -104,6 +109,13 @@ function emptyReport(opts: RehearsalOptions, name: string): RunReport {
 /** Runs one rehearsal. Never throws. */
 export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   const log = opts.logger;
+  const emit = (e: ProgressEvent) => {
+    try {
+      (opts.onEvent ?? log.event?.bind(log))?.(e);
+    } catch {
+      // Progress display must never break a rehearsal.
+    }
+  };
   const t0 = performance.now();
   const report = emptyReport(opts, path.basename(path.resolve(opts.scenarioPath)));
   let aborted: NodeJS.Signals | undefined;
@@ -117,11 +129,13 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   });
   let stage = "loading the scenario";
   let stageStart = performance.now();
+  emit({ kind: "stage", stage });
   /** Closes the current stage's timing and opens the next: the report says where the wall time went. */
   const enter = (next: string) => {
     report.timings.push({ stage, ms: Math.round(performance.now() - stageStart) });
     stage = next;
     stageStart = performance.now();
+    emit({ kind: "stage", stage: next });
   };
   let clone: Clone | undefined;
   let ackDir: string | undefined;
@@ -176,8 +190,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const seedStart = performance.now();
     const seeded = await seedDataset(connect, s.dataset, {
       rows,
-      onProgress: (p) =>
-        log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`),
+      onProgress: (p) => {
+        log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`);
+        emit({ kind: "seed", table: p.table, rows: p.rows, total: p.total, rowsPerS: p.rowsPerS });
+      },
     });
     const seedMs = performance.now() - seedStart;
     const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
@@ -273,6 +289,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         }
       }
       enter(section === "migration" ? "running the migration" : "rehearsing the rollback");
+      // The engine has no live snapshot (write rate, p99, blocked): the tick only moves elapsed times.
+      const ticker = setInterval(() => emit({ kind: "tick" }), 1000);
+      ticker.unref();
       const res = await runPhases(phases, {
         db: conns.migrationDb,
         monitor: conns.monitor,
@@ -290,13 +309,15 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
             current = { phase: e.phase, step: e.step };
             load?.mark(e.phase, e.step);
             log.info(`${e.phase}/${e.step}: running`);
+            emit({ kind: "step", phase: e.phase, step: e.step, status: "start" });
           } else {
             current = { phase: e.phase, step: null };
             load?.mark(e.phase, null);
             log.info(`${e.phase}/${e.step}: ${e.status}`);
+            emit({ kind: "step", phase: e.phase, step: e.step, status: e.status });
           }
         },
-      });
+      }).finally(() => clearInterval(ticker));
       report.steps.push(...res.steps);
       report.phases.push(...res.phases);
       report.locks.push(...res.locks);
@@ -415,6 +436,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       log.info("stopping the clone");
       await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
     }
+    emit({ kind: "done" });
   }
   report.timings.push({ stage, ms: Math.round(performance.now() - stageStart) });
   finish(report, t0);

@@ -47,18 +47,19 @@ describe("json reporter", () => {
 
 describe("reporter registry", () => {
   it("has one reporter per format, keyed by its own format name", () => {
-    expect(REPORT_FORMATS).toEqual(["json", "markdown", "junit", "terminal"]);
+    expect(REPORT_FORMATS).toEqual(["json", "markdown", "junit", "html", "terminal"]);
     for (const f of REPORT_FORMATS) expect(reporters[f].format).toBe(f);
     expect(reporters.json.fileName).toBe("report.json");
     expect(reporters.markdown.fileName).toBe("summary.md");
     expect(reporters.junit.fileName).toBe("junit.xml");
+    expect(reporters.html.fileName).toBe("index.html");
     expect(reporters.terminal.fileName).toBeUndefined();
   });
 
   it("rejects an unknown format naming the known ones", () => {
     expect(isReportFormat("toString")).toBe(false);
-    expect(() => getReporter("html")).toThrow(
-      /unknown report format "html"; expected one of: json, markdown, junit, terminal/,
+    expect(() => getReporter("pdf")).toThrow(
+      /unknown report format "pdf"; expected one of: json, markdown, junit, html, terminal/,
     );
     expect(getReporter("junit")).toBe(reporters.junit);
   });

@@ -18,11 +18,13 @@ afterEach(async () => {
 });
 
 describe("writeReports", () => {
-  it("creates the directory and writes report.json, summary.md and junit.xml, nothing else", async () => {
+  it("creates the directory and writes report.json, summary.md, junit.xml and index.html, nothing else", async () => {
     const out = path.join(dir, "reports", "run-1");
     const written = await writeReports(failingRun(), out);
-    expect(written).toEqual(["report.json", "summary.md", "junit.xml"].map((f) => path.join(out, f)));
-    expect((await readdir(out)).sort()).toEqual(["junit.xml", "report.json", "summary.md"]);
+    expect(written).toEqual(
+      ["report.json", "summary.md", "junit.xml", "index.html"].map((f) => path.join(out, f)),
+    );
+    expect((await readdir(out)).sort()).toEqual(["index.html", "junit.xml", "report.json", "summary.md"]);
     expect(await readReport(path.join(out, "report.json"))).toEqual(failingRun());
     expect(await readFile(path.join(out, "summary.md"), "utf8")).toBe(renderMarkdown(failingRun()));
     expect(await readFile(path.join(out, "junit.xml"), "utf8")).toMatch(

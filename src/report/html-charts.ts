@@ -1,0 +1,313 @@
+/**
+ * The charts of index.html, rendered in Node by ECharts' server-side SVG renderer: no browser, no script in
+ * the page, the same report always gives the same SVG. Each builder returns undefined when its data is
+ * absent, and the caller says why in words instead.
+ */
+import * as echarts from "echarts";
+import type { EChartsOption } from "echarts";
+import { isAccessExclusive, phaseLabel } from "./format.ts";
+import type { RunReport } from "./model.ts";
+
+export const CHART_WIDTH = 960;
+const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#be185d", "#4b5563"];
+
+/** One chart as an SVG string. Animation off: SSR renders the first frame, which must be the final one. */
+export function renderChart(option: EChartsOption, height = 300, width = CHART_WIDTH): string {
+  const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width, height });
+  try {
+    chart.setOption({ animation: false, color: PALETTE, textStyle: { fontFamily: FONT }, ...option });
+    return chart.renderToSVGString();
+  } finally {
+    chart.dispose();
+  }
+}
+
+const s = (ms: number) => Math.round(ms) / 1000;
+
+function timeAxis(min: number, max: number): EChartsOption["xAxis"] {
+  return {
+    type: "value",
+    name: "s since start",
+    nameLocation: "middle",
+    nameGap: 26,
+    min: Math.floor(min),
+    max: Math.ceil(max),
+    axisLabel: { formatter: "{value} s" },
+  };
+}
+
+/** Phase bands and step starts, on the first series of a time chart. */
+function phaseMarks(report: RunReport): { markArea?: object; markLine?: object } {
+  const bands = report.phases
+    .filter((p) => p.started_ms !== undefined && p.duration_ms !== undefined)
+    .map((p, i) => [
+      {
+        name: phaseLabel(p.section, p.name),
+        xAxis: s(p.started_ms!),
+        itemStyle: { color: i % 2 === 0 ? "rgba(37,99,235,0.07)" : "rgba(124,58,237,0.09)" },
+      },
+      { xAxis: s(p.started_ms! + p.duration_ms!) },
+    ]);
+  const lines = report.steps
+    .filter((st) => st.started_ms !== undefined)
+    .map((st) => ({
+      name: st.name,
+      xAxis: s(st.started_ms!),
+      lineStyle: { color: st.status === "error" ? "#dc2626" : "#6b7280", type: "dashed", width: 1 },
+    }));
+  return {
+    ...(bands.length
+      ? {
+          markArea: {
+            silent: true,
+            label: { position: "insideTop", color: "#374151", fontSize: 11 },
+            data: bands,
+          },
+        }
+      : {}),
+    ...(lines.length
+      ? {
+          markLine: {
+            silent: true,
+            symbol: "none",
+            label: { formatter: "{b}", position: "insideEndTop", fontSize: 10, color: "#4b5563" },
+            data: lines,
+          },
+        }
+      : {}),
+  };
+}
+
+/** The run's time extent in seconds over the given points plus the phases, so bands are never cut off. */
+function extent(report: RunReport, points: number[]): [number, number] {
+  const all = [...points];
+  for (const p of report.phases) {
+    if (p.started_ms === undefined) continue;
+    all.push(s(p.started_ms), s(p.started_ms + (p.duration_ms ?? 0)));
+  }
+  return [Math.min(...all), Math.max(...all)];
+}
+
+const grid = { left: 70, right: 70, top: 50, bottom: 50 };
+const legend = { top: 8, left: "center" };
+
+export function latencyChart(report: RunReport): string | undefined {
+  const series = report.load?.series ?? [];
+  if (series.length === 0) return undefined;
+  const [min, max] = extent(
+    report,
+    series.map((p) => p.t),
+  );
+  return renderChart({
+    legend,
+    grid,
+    xAxis: timeAxis(min, max),
+    yAxis: { type: "value", name: "ms", axisLabel: { formatter: "{value} ms" } },
+    series: [
+      {
+        type: "line",
+        name: "write p50",
+        showSymbol: series.length < 60,
+        data: series.map((p) => [p.t, p.write_p50]),
+        ...phaseMarks(report),
+      },
+      {
+        type: "line",
+        name: "write p99",
+        showSymbol: series.length < 60,
+        data: series.map((p) => [p.t, p.write_p99]),
+      },
+      {
+        type: "line",
+        name: "read p99",
+        showSymbol: series.length < 60,
+        lineStyle: { type: "dotted" },
+        data: series.map((p) => [p.t, p.read_p99]),
+      },
+    ],
+  });
+}
+
+export function throughputChart(report: RunReport): string | undefined {
+  const series = report.load?.series ?? [];
+  if (series.length === 0) return undefined;
+  const [min, max] = extent(
+    report,
+    series.map((p) => p.t),
+  );
+  return renderChart({
+    legend,
+    grid,
+    xAxis: timeAxis(min, max),
+    yAxis: [
+      { type: "value", name: "ops/s" },
+      { type: "value", name: "errors/s", splitLine: { show: false } },
+    ],
+    series: [
+      { type: "line", name: "writes/s", data: series.map((p) => [p.t, p.writes]), ...phaseMarks(report) },
+      { type: "line", name: "reads/s", data: series.map((p) => [p.t, p.reads]) },
+      {
+        type: "bar",
+        name: "errors/s",
+        yAxisIndex: 1,
+        barMaxWidth: 14,
+        itemStyle: { color: "#dc2626" },
+        data: series.map((p) => [p.t, p.errors]),
+      },
+    ],
+  });
+}
+
+/** Lock holds (and the load requests that waited) as a Gantt: one row per relation+mode. */
+export function lockChart(report: RunReport): string | undefined {
+  const blocking = report.observations?.blocking ?? [];
+  if (report.locks.length === 0 && blocking.length === 0) return undefined;
+  const rows: string[] = [];
+  const row = (label: string) => {
+    let i = rows.indexOf(label);
+    if (i < 0) i = rows.push(label) - 1;
+    return i;
+  };
+  const data: { value: [number, number, number]; itemStyle: { color: string } }[] = [];
+  for (const l of report.locks) {
+    const color = isAccessExclusive(l.mode) ? "#dc2626" : l.in_transaction ? "#2563eb" : "#0891b2";
+    data.push({
+      value: [row(`${l.relation} ${l.mode}`), s(l.acquired_ms), s(l.released_ms)],
+      itemStyle: { color },
+    });
+  }
+  for (const e of blocking) {
+    const who = e.blocker_is_migration ? "waiting on migration" : "waiting on other";
+    data.push({
+      value: [row(`${who}: ${e.relation ?? "?"} ${e.mode}`), s(e.started_ms), s(e.ended_ms)],
+      itemStyle: { color: e.blocker_is_migration ? "#d97706" : "#9ca3af" },
+    });
+  }
+  const [min, max] = extent(
+    report,
+    data.flatMap((d) => [d.value[1], d.value[2]]),
+  );
+  return renderChart(
+    {
+      grid: { ...grid, left: 330, top: 30 },
+      xAxis: timeAxis(min, max),
+      yAxis: { type: "category", data: rows, inverse: true, axisLabel: { width: 310, overflow: "truncate" } },
+      series: [
+        {
+          type: "custom",
+          encode: { x: [1, 2], y: 0 },
+          renderItem: (_params, api) => {
+            const start = api.coord([api.value(1), api.value(0)]) as number[];
+            const end = api.coord([api.value(2), api.value(0)]) as number[];
+            const size = api.size?.([0, 1]) as number[];
+            const h = Math.max(6, size[1]! * 0.6);
+            return {
+              type: "rect",
+              shape: {
+                x: start[0]!,
+                y: start[1]! - h / 2,
+                width: Math.max(2, end[0]! - start[0]!),
+                height: h,
+              },
+              style: { fill: api.visual("color") as string },
+            };
+          },
+          data,
+          ...phaseMarks(report),
+        },
+      ],
+    },
+    Math.max(140, 80 + rows.length * 34),
+  );
+}
+
+export function tablesChart(report: RunReport): string | undefined {
+  const samples = report.observations?.tables ?? [];
+  if (samples.length === 0) return undefined;
+  const tables = [...new Set(samples.map((t) => t.table))];
+  const [min, max] = extent(
+    report,
+    samples.map((t) => s(t.t)),
+  );
+  return renderChart({
+    legend: { ...legend, type: "scroll" },
+    grid,
+    xAxis: timeAxis(min, max),
+    yAxis: [
+      { type: "value", name: "live tuples" },
+      { type: "value", name: "dead tuples", splitLine: { show: false } },
+    ],
+    series: tables.flatMap((table, i) => {
+      const rows = samples.filter((t) => t.table === table).sort((a, b) => a.t - b.t);
+      return [
+        {
+          type: "line" as const,
+          name: `${table} live`,
+          data: rows.map((t) => [s(t.t), t.live]),
+          ...(i === 0 ? phaseMarks(report) : {}),
+        },
+        {
+          type: "line" as const,
+          name: `${table} dead`,
+          yAxisIndex: 1,
+          lineStyle: { type: "dashed" as const },
+          data: rows.map((t) => [s(t.t), t.dead]),
+        },
+      ];
+    }),
+  });
+}
+
+export function walChart(report: RunReport): string | undefined {
+  const wal = report.observations?.wal ?? [];
+  if (wal.length === 0) return undefined;
+  const [min, max] = extent(
+    report,
+    wal.map((w) => s(w.t)),
+  );
+  return renderChart(
+    {
+      legend,
+      grid,
+      xAxis: timeAxis(min, max),
+      yAxis: { type: "value", name: "MiB/s" },
+      series: [
+        {
+          type: "line",
+          name: "WAL MiB/s",
+          areaStyle: { opacity: 0.15 },
+          data: wal.map((w) => [s(w.t), Math.round((w.bytes_per_s / 1048576) * 100) / 100]),
+          ...phaseMarks(report),
+        },
+      ],
+    },
+    240,
+  );
+}
+
+export function replicationChart(report: RunReport): string | undefined {
+  const lag = report.observations?.replication_lag ?? [];
+  if (lag.length === 0) return undefined;
+  const [min, max] = extent(
+    report,
+    lag.map((l) => s(l.t)),
+  );
+  return renderChart(
+    {
+      legend,
+      grid,
+      xAxis: timeAxis(min, max),
+      yAxis: { type: "value", name: "ms" },
+      series: [
+        {
+          type: "line",
+          name: "replay lag ms",
+          data: lag.map((l) => [s(l.t), l.lag_ms]),
+          ...phaseMarks(report),
+        },
+      ],
+    },
+    240,
+  );
+}

@@ -1,0 +1,316 @@
+/**
+ * index.html: one self-contained page an SRE opens offline, days later, to decide go/no-go. Verdict first,
+ * then what failed and how to fix it, then the evidence as charts (SVG rendered here, in Node, by ECharts:
+ * the page has no script and loads nothing), then the tables and the context needed to reproduce the run.
+ */
+import { redact, redactDeep } from "../util/redact.ts";
+import {
+  CHECK_WORD,
+  checkCounts,
+  checkLabel,
+  errorLocation,
+  expectationLine,
+  formatDuration,
+  formatMeasure,
+  formatNumber,
+  isExpectedFailure,
+  isProblem,
+  orderChecks,
+  phaseLabel,
+  VERDICT,
+} from "./format.ts";
+import {
+  latencyChart,
+  lockChart,
+  replicationChart,
+  tablesChart,
+  throughputChart,
+  walChart,
+} from "./html-charts.ts";
+import { rateText } from "./load-view.ts";
+import type { CheckResult, RunReport, StepResult } from "./model.ts";
+import type { Reporter } from "./reporter.ts";
+
+const MAX_FINDINGS = 20;
+
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&#39;");
+}
+
+const e = escapeHtml;
+
+const CSS = `
+:root{--pass:#15803d;--pass-bg:#dcfce7;--fail:#b91c1c;--fail-bg:#fee2e2;--warn:#b45309;--warn-bg:#fef3c7;--muted:#4b5563;--neutral-bg:#e5e7eb;--line:#d1d5db}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;margin:0;padding:24px;max-width:1040px;margin-inline:auto;background:#fff}
+h1{font-size:20px;margin:0 0 12px}
+h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+.banner{border-radius:6px;padding:14px 18px;border:2px solid}
+.banner .verdict{font-size:24px;font-weight:700;letter-spacing:.04em}
+.banner p{margin:4px 0 0}
+.status-passed{background:var(--pass-bg);border-color:var(--pass);color:#14532d}
+.status-failed{background:var(--fail-bg);border-color:var(--fail);color:#7f1d1d}
+.status-inconclusive{background:var(--warn-bg);border-color:var(--warn);color:#78350f}
+.status-aborted{background:var(--neutral-bg);border-color:#374151;color:#111827}
+table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:13px}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.tag{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600}
+.tag-fail,.tag-error{background:var(--fail-bg);color:var(--fail)}
+.tag-pass,.tag-success{background:var(--pass-bg);color:var(--pass)}
+.tag-skipped,.tag-not_executed,.tag-expected{background:var(--neutral-bg);color:var(--muted)}
+.failure{border-left:4px solid var(--fail);padding:6px 12px;margin:10px 0;background:#fff7f7}
+.failure.expected{border-left-color:#6b7280;background:#f9fafb}
+pre{background:#f3f4f6;padding:8px;overflow-x:auto;font-size:12px;margin:4px 0}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+.remedy{color:#1e3a8a}
+.muted{color:var(--muted)}
+figure.chart{margin:10px 0 18px;overflow-x:auto}
+figure.chart figcaption{font-weight:600;margin-bottom:4px}
+figure.chart svg{display:block;max-width:none}
+.absent{color:var(--muted);font-style:italic}
+`;
+
+function tag(status: string, text = status): string {
+  return `<span class="tag tag-${e(status)}">${e(text)}</span>`;
+}
+
+function banner(r: RunReport): string {
+  const lines = [`<p>${e(checkCounts(r))} · ${e(expectationLine(r))}</p>`];
+  if (r.reason) lines.unshift(`<p><strong>Reason:</strong> ${e(r.reason)}</p>`);
+  return (
+    `<header class="banner status-${e(r.status)}" id="verdict" role="status">` +
+    `<div class="verdict">${e(VERDICT[r.status])}</div>` +
+    `<p>Scenario <strong>${e(r.scenario.name)}</strong> · run <code>${e(r.run_id)}</code> · ` +
+    `${e(r.started_at)} · ${e(formatDuration(r.duration_ms))}</p>${lines.join("")}</header>`
+  );
+}
+
+function findingList(c: CheckResult): string {
+  if (c.findings.length === 0) return "";
+  const shown = c.findings.slice(0, MAX_FINDINGS).map((f) => `<li>${e(f)}</li>`);
+  const more = c.findings.length - shown.length;
+  if (more > 0) shown.push(`<li class="muted">… and ${more} more (see report.json)</li>`);
+  return `<ul>${shown.join("")}</ul>`;
+}
+
+function stepError(st: StepResult): string {
+  const err = st.error!;
+  const where = errorLocation(err);
+  return (
+    `<div class="failure"><strong>${e(phaseLabel(st.section, st.phase))}/${e(st.name)}</strong> failed` +
+    `${st.attempts > 1 ? ` after ${st.attempts} attempts` : ""}: ` +
+    `${err.sqlstate ? `<code>${e(err.sqlstate)}</code> ` : ""}${e(err.message)}` +
+    `${where ? ` <span class="muted">at <code>${e(where)}</code></span>` : ""}` +
+    `${err.detail ? `<br>Detail: ${e(err.detail)}` : ""}` +
+    `${err.hint ? `<br>Hint: ${e(err.hint)}` : ""}` +
+    `${err.excerpt ? `<pre>${e(err.excerpt)}</pre>` : ""}</div>`
+  );
+}
+
+/** What broke, first: failing checks with their remedies, failed steps, and why a run has no verdict. */
+function failures(r: RunReport): string {
+  const problems = orderChecks(r.checks).filter(isProblem);
+  const erroredSteps = r.steps.filter((st) => st.error);
+  if (problems.length === 0 && erroredSteps.length === 0 && r.status === "passed") return "";
+  const parts: string[] = [];
+  if (r.status === "inconclusive" || r.status === "aborted") {
+    parts.push(
+      `<p><strong>No verdict on the migration:</strong> ${e(r.reason ?? "the run did not complete")}</p>`,
+    );
+  }
+  for (const st of erroredSteps) parts.push(stepError(st));
+  for (const c of problems) {
+    const expected = isExpectedFailure(r, c);
+    const measure =
+      c.measured !== undefined
+        ? ` <span class="muted">(measured ${e(formatMeasure(c.measured, c.unit))}, limit ${e(formatMeasure(c.limit, c.unit))})</span>`
+        : "";
+    parts.push(
+      `<div class="failure${expected ? " expected" : ""}">` +
+        `${tag(c.status, CHECK_WORD[c.status])}${expected ? ` ${tag("expected", "expected")}` : ""} ` +
+        `<strong><code>${e(checkLabel(c))}</code></strong> ${e(c.summary)}${measure}` +
+        findingList(c) +
+        `${c.remediation ? `<p class="remedy"><strong>Fix:</strong> ${e(c.remediation)}</p>` : ""}</div>`,
+    );
+  }
+  if (parts.length === 0) parts.push(`<p>${e(r.reason ?? "The run did not pass.")}</p>`);
+  return `<section id="failures"><h2>What failed</h2>${parts.join("")}</section>`;
+}
+
+function figure(id: string, title: string, svg: string | undefined, absent: string): string {
+  if (svg === undefined) return `<p class="absent" data-absent="${e(id)}">${e(title)}: ${e(absent)}</p>`;
+  return `<figure class="chart" data-chart="${e(id)}"><figcaption>${e(title)}</figcaption>${svg}</figure>`;
+}
+
+function charts(r: RunReport): string {
+  const noLoad = r.load
+    ? "the load recorded no per-second samples."
+    : "no load ran (the scenario has no load section).";
+  const obs = r.observations;
+  const noObs = "no observations were recorded.";
+  const parts = [
+    figure(
+      "latency",
+      "Write latency per second (p50 / p99), phases shaded, steps marked",
+      latencyChart(r),
+      noLoad,
+    ),
+    figure("throughput", "Throughput and errors per second", throughputChart(r), noLoad),
+    figure(
+      "locks",
+      "Lock timeline: locks held by the migration" +
+        (obs?.blocking.length ? " and load requests that waited" : ""),
+      lockChart(r),
+      "the migration took no relation locks the tracer saw, and nothing waited.",
+    ),
+    figure(
+      "tables",
+      "Live and dead tuples per hot table",
+      tablesChart(r),
+      obs ? "no table samples were taken." : noObs,
+    ),
+    figure("wal", "WAL generated (MiB/s)", walChart(r), obs ? "no WAL samples were taken." : noObs),
+    figure(
+      "replication",
+      "Replication replay lag",
+      replicationChart(r),
+      obs ? "no replica, so no replication lag samples." : noObs,
+    ),
+  ];
+  return `<section id="charts"><h2>Evidence</h2>${parts.join("")}</section>`;
+}
+
+function checksTable(r: RunReport): string {
+  if (r.checks.length === 0)
+    return `<section id="checks"><h2>Invariants and budgets</h2><p>No checks ran.</p></section>`;
+  const rows = orderChecks(r.checks).map(
+    (c) =>
+      `<tr><td>${tag(c.status, CHECK_WORD[c.status])}${isExpectedFailure(r, c) ? ` ${tag("expected")}` : ""}</td>` +
+      `<td><code>${e(checkLabel(c))}</code><br><span class="muted">${e(c.kind)}</span></td>` +
+      `<td class="num">${e(formatMeasure(c.measured, c.unit))}</td><td class="num">${e(formatMeasure(c.limit, c.unit))}</td>` +
+      `<td>${e(c.summary)}${findingList(c)}${c.remediation ? `<p class="remedy">${e(c.remediation)}</p>` : ""}</td></tr>`,
+  );
+  return (
+    `<section id="checks"><h2>Invariants and budgets</h2><table><thead><tr><th>Status</th><th>Check</th>` +
+    `<th>Measured</th><th>Limit</th><th>Summary, findings, fix</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
+  );
+}
+
+function stepsTable(r: RunReport): string {
+  if (r.steps.length === 0) return `<section id="steps"><h2>Steps</h2><p>No steps ran.</p></section>`;
+  const rows = r.steps.map((st) => {
+    const err = st.error
+      ? `${st.error.sqlstate ? `<code>${e(st.error.sqlstate)}</code> ` : ""}${e(st.error.message)}` +
+        `${errorLocation(st.error) ? `<br><code>${e(errorLocation(st.error)!)}</code>` : ""}` +
+        `${st.error.excerpt ? `<pre>${e(st.error.excerpt)}</pre>` : ""}`
+      : "";
+    return (
+      `<tr><td>${e(phaseLabel(st.section, st.phase))}</td><td>${e(st.name)}</td><td>${tag(st.status)}</td>` +
+      `<td class="num">${e(st.started_ms === undefined ? "-" : formatDuration(st.started_ms))}</td>` +
+      `<td class="num">${e(formatDuration(st.duration_ms))}</td><td class="num">${st.attempts}</td>` +
+      `<td>${st.transaction ? "yes" : "no"}</td><td>${err}</td></tr>`
+    );
+  });
+  return (
+    `<section id="steps"><h2>Steps</h2><table><thead><tr><th>Phase</th><th>Step</th><th>Status</th><th>Started at</th>` +
+    `<th>Duration</th><th>Attempts</th><th>In transaction</th><th>Error</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
+  );
+}
+
+function locksTable(r: RunReport): string {
+  if (r.locks.length === 0) return "";
+  const rows = [...r.locks]
+    .sort((a, b) => b.held_ms - a.held_ms)
+    .slice(0, 50)
+    .map(
+      (l) =>
+        `<tr><td><code>${e(l.relation)}</code></td><td>${e(l.mode)}</td><td class="num">${e(formatDuration(l.held_ms))}</td>` +
+        `<td>${e(phaseLabel(l.section, l.phase))}/${e(l.step)} statement ${l.statement + 1}</td>` +
+        `<td class="num">${e(formatDuration(l.acquired_ms))}</td></tr>`,
+    );
+  return (
+    `<section id="locks"><h2>Locks held (longest first)</h2><table><thead><tr><th>Relation</th><th>Mode</th><th>Held</th>` +
+    `<th>Taken by</th><th>Acquired at</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
+  );
+}
+
+function kv(rows: [string, string][]): string {
+  return `<table><tbody>${rows.map(([k, v]) => `<tr><th>${e(k)}</th><td>${e(v)}</td></tr>`).join("")}</tbody></table>`;
+}
+
+function contextSection(r: RunReport): string {
+  const c = r.context;
+  const rows: [string, string][] = [
+    ["Scenario", `${r.scenario.name} (${r.scenario.path})`],
+    ["Description", r.scenario.description],
+    ["Provider", c.provider],
+    ["PostgreSQL", c.postgres_version ?? "-"],
+    ["Scale", formatNumber(c.scale)],
+    [
+      "Rows",
+      Object.entries(c.rows)
+        .map(([t, n]) => `${t}: ${formatNumber(n)}`)
+        .join(", ") || "-",
+    ],
+    ["Seed", String(c.seed)],
+    ["Rollback", c.rollback ? "yes" : "no"],
+    ["Node", c.node],
+    ["Tool", `${r.tool.name} ${r.tool.version}`],
+    ["Started / finished", `${r.started_at} / ${r.finished_at}`],
+    ["Exit code", String(r.exit_code)],
+  ];
+  if (r.load) {
+    rows.push(
+      ["Load engine", `${r.load.engine} (${r.load.mode})`],
+      ["Load rate", rateText(r.load.rate)],
+      ["Connections", String(r.load.connections)],
+    );
+  }
+  if (r.seeding) {
+    rows.push([
+      "Seeding",
+      `${formatNumber(r.seeding.rows)} rows in ${formatDuration(r.seeding.duration_ms)}`,
+    ]);
+  }
+  const settings = Object.entries(c.settings);
+  return (
+    `<section id="context"><h2>Run context</h2>${kv(rows)}` +
+    (settings.length ? `<h3>Settings</h3>${kv(settings.map(([k, v]) => [k, String(v)]))}` : "") +
+    (r.timings.length ? `<h3>Timings</h3>${kv(r.timings.map((t) => [t.stage, formatDuration(t.ms)]))}` : "") +
+    `</section>`
+  );
+}
+
+export function renderHtml(report: RunReport): string {
+  const r = redactDeep(report);
+  const title = `rehearse ${VERDICT[r.status]}: ${r.scenario.name} (${r.run_id})`;
+  const body = [
+    banner(r),
+    failures(r),
+    charts(r),
+    checksTable(r),
+    stepsTable(r),
+    locksTable(r),
+    contextSection(r),
+  ].join("\n");
+  const html =
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">` +
+    `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` +
+    `<title>${e(title)}</title><style>${CSS}</style></head>\n<body>\n<h1>${e(title)}</h1>\n${body}\n</body></html>\n`;
+  return redact(html);
+}
+
+export const htmlReporter: Reporter = {
+  format: "html",
+  fileName: "index.html",
+  render: renderHtml,
+};
