@@ -26,7 +26,7 @@ SELECT coalesce(json_agg(json_build_array(s.schemaname || '.' || s.relname, s.n_
                                           s.relid IN (SELECT relid FROM av))), '[]'::json)
   FROM pg_stat_user_tables s
  -- The harness's own tables (flags) are not the scenario's.
- WHERE s.schemaname NOT LIKE '\_rehearse%'
+ WHERE s.schemaname NOT LIKE '\\_rehearse%'
 )`;
 
 export interface TableStatsOptions {

@@ -84,6 +84,6 @@ export async function rerenderReport(
 ): Promise<RerenderResult> {
   const { file, report } = await loadRun(runDir);
   const dir = options.out ?? path.dirname(file);
-  const written = await writeReports(report, dir);
+  const written = await writeReports(report, dir, { stepSummary: false });
   return { report, source: file, dir, written };
 }

@@ -46,7 +46,12 @@ export function truncateForStepSummary(markdown: string, maxBytes = STEP_SUMMARY
  * Writes every file reporter's output into `dir` (created if missing) and returns the paths written, in
  * registry order. Appends summary.md to $GITHUB_STEP_SUMMARY when set (that file is not in the result).
  */
-export async function writeReports(report: RunReport, dir: string): Promise<string[]> {
+export async function writeReports(
+  report: RunReport,
+  dir: string,
+  /** Re-rendering an old run must not add its summary to this job's step summary a second time. */
+  options: { stepSummary?: boolean } = {},
+): Promise<string[]> {
   // Reporters redact too; redacting the data here as well keeps the guarantee if one is added that forgets.
   const safe = redactDeep(report);
   await mkdir(dir, { recursive: true });
@@ -60,7 +65,7 @@ export async function writeReports(report: RunReport, dir: string): Promise<stri
     if (reporter.format === "markdown") markdown = text;
   }
   const stepSummary = process.env.GITHUB_STEP_SUMMARY;
-  if (stepSummary && markdown !== undefined) {
+  if (stepSummary && markdown !== undefined && options.stepSummary !== false) {
     // Appended, not written: other steps of the same job add their own sections to this file.
     await appendFile(stepSummary, `${truncateForStepSummary(redact(markdown))}\n`, "utf8");
   }
