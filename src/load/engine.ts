@@ -30,6 +30,8 @@ export interface RunningLoad {
   setFlags(flags: Record<string, boolean>): Promise<void>;
   /** Why the load stopped early or could not keep up its connections, if it did: the run is inconclusive. */
   failure(): string | undefined;
+  /** The last completed second, for a live progress view; cheap (no database round trip). */
+  snapshot?(): { writesPerS: number; p99Ms: number; inFlight: number } | undefined;
   /** Stops arrivals, waits for in-flight requests (bounded), and returns the measurements. */
   stop(): Promise<LoadReport>;
 }

@@ -212,6 +212,11 @@ export class Measurements {
     g.open = outstanding > 0 ? done : Infinity;
   }
 
+  /** The last completed second, for a live view (undefined before the first second ends). */
+  latestSecond(): LoadSecond | undefined {
+    return this.#series.at(-1);
+  }
+
   /** Requests arrived and not completed (queued or running), sampled: the series keeps each second's peak. */
   inFlight(n: number, now: number): void {
     this.#rollSecond(now);

@@ -259,6 +259,11 @@ class NativeLoad implements RunningLoad {
 
   // ------------------------------------------------------------------ RunningLoad
 
+  snapshot(): { writesPerS: number; p99Ms: number; inFlight: number } | undefined {
+    const s = this.#m.latestSecond();
+    return s ? { writesPerS: s.writes, p99Ms: s.write_p99, inFlight: s.in_flight } : undefined;
+  }
+
   mark(phase: string, step: string | null, section?: Section): void {
     if (this.#stopping) return;
     this.#m.mark(phase, step, performance.now(), section);

@@ -289,8 +289,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         }
       }
       enter(section === "migration" ? "running the migration" : "rehearsing the rollback");
-      // The engine has no live snapshot (write rate, p99, blocked): the tick only moves elapsed times.
-      const ticker = setInterval(() => emit({ kind: "tick" }), 1000);
+      // Once a second: elapsed times move, and the load's last completed second (rate, p99) if it runs.
+      const ticker = setInterval(() => {
+        const snap = load?.snapshot?.();
+        emit({ kind: "tick", load: snap ? { writesPerS: snap.writesPerS, p99Ms: snap.p99Ms } : undefined });
+      }, 1000);
       ticker.unref();
       const res = await runPhases(phases, {
         db: conns.migrationDb,
