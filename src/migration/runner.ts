@@ -38,6 +38,8 @@ export interface RunnerOptions {
   onStep?: (event: { phase: string; step: string; status: "start" | StepResult["status"] }) => void;
   /** Checked between statements; when it returns true the run stops and the rest is not_executed. */
   shouldStop?: () => boolean;
+  /** Told how many table locks the migration holds after each statement (0 once they are released). */
+  onLocksHeld?: (count: number) => void;
   /** Carries out a step that talks to the load (flags, pause/resume writes); rejects with the reason. */
   control?: (step: ResolvedControlStep) => Promise<void>;
 }
@@ -272,6 +274,34 @@ async function traced(db: pg.Client, inTx: boolean): Promise<TraceSample> {
   }
 }
 
+/**
+ * For the live progress view only: while a statement runs, poll the migration backend's table locks from the
+ * monitor connection every 100 ms (the tracer sees them only once the statement returns, and a long rewrite
+ * under ACCESS EXCLUSIVE is exactly when a person wants to see them).
+ */
+function watchLocksHeld(opts: RunnerOptions): () => Promise<void> {
+  const report = opts.onLocksHeld;
+  if (!report) return async () => {};
+  const pid = (opts.db as unknown as { processID: number }).processID;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (!running) break;
+      try {
+        const held = await sampleLocksOf(opts.monitor, pid);
+        if (running) report(held.filter((l) => l.relkind === "r" || l.relkind === "p").length);
+      } catch {
+        return;
+      }
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
+
 /** BEGIN; each statement traced; COMMIT — locks are held from the statement that took them to COMMIT. */
 async function runInOneTransaction(
   step: ResolvedSqlStep,
@@ -288,6 +318,7 @@ async function runInOneTransaction(
   let error: SqlErrorInfo | undefined;
   for (const [i, stmt] of step.sqlText.statements.entries()) {
     const s0 = now();
+    const stopWatching = watchLocksHeld(opts);
     try {
       await db.query(stmt.sql);
     } catch (err) {
@@ -295,9 +326,12 @@ async function runInOneTransaction(
       statements.push(stmtResult(i, stmt, step, now() - s0, "error"));
       error = locateError(err, step, stmt);
       break;
+    } finally {
+      await stopWatching();
     }
     statements.push(stmtResult(i, stmt, step, now() - s0, "success"));
     const after = await traced(db, true);
+    opts.onLocksHeld?.(after.locks.filter((l) => l.relkind === "r" || l.relkind === "p").length);
     for (const l of after.locks) {
       const key = `${l.oid}/${l.mode}`;
       if (!firstSeen.has(key)) firstSeen.set(key, { lock: l, at: s0, statement: i });
@@ -318,6 +352,7 @@ async function runInOneTransaction(
     }
   }
   const released = Math.max(endAt, now());
+  opts.onLocksHeld?.(0);
   for (const { lock, at, statement } of firstSeen.values()) {
     locks.push({
       section: step.section,

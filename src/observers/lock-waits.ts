@@ -88,8 +88,12 @@ interface Open {
 }
 
 /** The lock-wait observer. */
-export function lockWaitsObserver(opts: LockWaitsOptions = {}): Observer & { readonly open: number } {
+export function lockWaitsObserver(
+  opts: LockWaitsOptions = {},
+): Observer & { readonly open: number; readonly blockedNow: number } {
   const open = new Map<string, Open>();
+  /** Load requests waiting on a lock in the latest sample, for the live progress view. */
+  let blockedNow = 0;
   const closed: BlockingEpisode[] = [];
   const migrationPid = () =>
     typeof opts.migrationPid === "function" ? opts.migrationPid() : opts.migrationPid;
@@ -108,8 +112,12 @@ export function lockWaitsObserver(opts: LockWaitsOptions = {}): Observer & { rea
     get open() {
       return open.size;
     },
+    get blockedNow() {
+      return blockedNow;
+    },
     ingest(value: unknown, nowMs: number) {
       const rows = (Array.isArray(value) ? value : []) as WaitRow[];
+      blockedNow = new Set(rows.filter((r) => r.app === LOAD_APPLICATION_NAME).map((r) => r.pid)).size;
       const groups = new Map<string, WaitRow[]>();
       for (const r of rows) {
         // The blocker's own mode names the lock that hurts ("AccessExclusiveLock on ledger"); a waiter's mode

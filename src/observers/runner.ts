@@ -62,6 +62,8 @@ export interface RunningObservers {
   /** Set once sampling has died; the run is inconclusive. */
   failure(): string | undefined;
   stats(): SamplingStats;
+  /** What the latest sample saw, for the live progress view (blocked: load requests waiting on a lock). */
+  live(): { blocked: number | undefined };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -80,12 +82,8 @@ function errorMessage(err: unknown): string {
 /** Connects, takes a first sample (so an incompatible query fails here, loudly), then samples in the background. */
 export async function startObservers(opts: ObserversOptions): Promise<RunningObservers> {
   const interval = opts.intervalMs ?? 100;
-  const observers = opts.observers ?? [
-    lockWaitsObserver({ migrationPid: opts.migrationPid, current: opts.current }),
-    tableStatsObserver(),
-    walObserver(),
-    replicationObserver(),
-  ];
+  const lockWaits = lockWaitsObserver({ migrationPid: opts.migrationPid, current: opts.current });
+  const observers = opts.observers ?? [lockWaits, tableStatsObserver(), walObserver(), replicationObserver()];
   const query = {
     name: "rehearse_observe",
     text: `SELECT ${observers.map((o, i) => `${o.sql} AS o${i}`).join(",\n")}`,
@@ -230,5 +228,6 @@ export async function startObservers(opts: ObserversOptions): Promise<RunningObs
     stop: () => (stopped ??= stop()),
     failure: () => failure,
     stats,
+    live: () => ({ blocked: opts.observers ? undefined : lockWaits.blockedNow }),
   };
 }

@@ -19,12 +19,7 @@ import { EmbeddedProvider } from "../clone/embedded.ts";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
-import {
-  type CheckResult,
-  type Observations,
-  REPORT_SCHEMA_VERSION,
-  type RunReport,
-} from "../report/model.ts";
+import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
 import {
   formatProblem,
   loadScenario,
@@ -42,7 +37,7 @@ import { WRITES_PAUSED_FLAG, type RunningLoad } from "../load/engine.ts";
 import { mergeLoadReports, mergeObservations } from "../load/merge.ts";
 import { nativeEngine } from "../load/native-engine.ts";
 import { LoadValidationError, validateLoad } from "../load/validate.ts";
-import { startObservers } from "../observers/runner.ts";
+import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
@@ -257,7 +252,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       conns: { migrationDb: pg.Client; monitor: pg.Client; migrationPid: number },
     ) => {
       let load: RunningLoad | undefined;
-      let observers: { stop(): Promise<Observations> } | undefined;
+      let observers: RunningObservers | undefined;
       let current: { phase: string | null; step: string | null } = { phase: null, step: null };
       if (s.load) {
         enter(`starting the load and warming up (${section})`);
@@ -290,9 +285,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       }
       enter(section === "migration" ? "running the migration" : "rehearsing the rollback");
       // Once a second: elapsed times move, and the load's last completed second (rate, p99) if it runs.
+      let locksHeld = 0;
       const ticker = setInterval(() => {
         const snap = load?.snapshot?.();
-        emit({ kind: "tick", load: snap ? { writesPerS: snap.writesPerS, p99Ms: snap.p99Ms } : undefined });
+        const blocked = observers?.live().blocked;
+        emit({
+          kind: "tick",
+          load: snap ? { writesPerS: snap.writesPerS, p99Ms: snap.p99Ms, blocked, locksHeld } : { locksHeld },
+        });
       }, 1000);
       ticker.unref();
       const res = await runPhases(phases, {
@@ -301,6 +301,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         t0,
         hotOids,
         shouldStop: () => aborted !== undefined || load?.failure() !== undefined,
+        onLocksHeld: (n) => {
+          locksHeld = n;
+        },
         control: load
           ? (step) =>
               load!.setFlags(
