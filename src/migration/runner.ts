@@ -284,21 +284,26 @@ function watchLocksHeld(opts: RunnerOptions): () => Promise<void> {
   if (!report) return async () => {};
   const pid = (opts.db as unknown as { processID: number }).processID;
   let running = true;
-  const loop = (async () => {
-    while (running) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (!running) break;
-      try {
-        const held = await sampleLocksOf(opts.monitor, pid);
+  let inFlight: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // A fast statement must not wait for the poll: stopping clears the timer, and only an in-flight sample
+  // (one small query) is awaited.
+  const tick = () => {
+    inFlight = sampleLocksOf(opts.monitor, pid)
+      .then((held) => {
         if (running) report(held.filter((l) => l.relkind === "r" || l.relkind === "p").length);
-      } catch {
-        return;
-      }
-    }
-  })();
+      })
+      .catch(() => {})
+      .finally(() => {
+        inFlight = undefined;
+        if (running) timer = setTimeout(tick, 100);
+      });
+  };
+  timer = setTimeout(tick, 100);
   return async () => {
     running = false;
-    await loop;
+    clearTimeout(timer);
+    await inFlight;
   };
 }
 
