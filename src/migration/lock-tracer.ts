@@ -5,6 +5,7 @@
  * EXCLUSIVE shows on a 100k-row clone, where it costs milliseconds, not only in production, where it costs hours.
  */
 import type { Queryable } from "../db/sql.ts";
+import { LOCK_MODES } from "../scenario/schema.ts";
 
 export interface HeldLock {
   oid: number;
@@ -111,20 +112,11 @@ export function diffSamples(before: TraceSample, after: TraceSample): RelationEf
   return [...out.values()];
 }
 
-const STRENGTH = [
-  "AccessShareLock",
-  "RowShareLock",
-  "RowExclusiveLock",
-  "ShareUpdateExclusiveLock",
-  "ShareLock",
-  "ShareRowExclusiveLock",
-  "ExclusiveLock",
-  "AccessExclusiveLock",
-];
+const rank = (mode: string) => (LOCK_MODES as readonly string[]).indexOf(mode);
 
 /** The strongest of the given lock modes (by PostgreSQL's conflict table order). */
 export function strongest(modes: string[]): string | null {
   let best: string | null = null;
-  for (const m of modes) if (best === null || STRENGTH.indexOf(m) > STRENGTH.indexOf(best)) best = m;
+  for (const m of modes) if (best === null || rank(m) > rank(best)) best = m;
   return best;
 }

@@ -324,7 +324,8 @@ export type Load = z.output<typeof Load>;
 
 // ---------------------------------------------------------------- budgets
 
-const LockMode = z.enum([
+/** PostgreSQL's table lock modes, weakest to strongest (its conflict table order). */
+export const LOCK_MODES = [
   "AccessShareLock",
   "RowShareLock",
   "RowExclusiveLock",
@@ -333,7 +334,8 @@ const LockMode = z.enum([
   "ShareRowExclusiveLock",
   "ExclusiveLock",
   "AccessExclusiveLock",
-]);
+] as const;
+const LockMode = z.enum(LOCK_MODES);
 export type LockMode = z.output<typeof LockMode>;
 
 export const LoadBudget = z.strictObject({

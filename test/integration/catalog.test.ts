@@ -8,35 +8,13 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/catalog/snapshot.ts";
 import type { CatalogSnapshot } from "../../src/catalog/types.ts";
-import { EmbeddedProvider } from "../../src/clone/embedded.ts";
-import type { Clone } from "../../src/clone/provider.ts";
-import { ident, type Queryable } from "../../src/db/sql.ts";
+import { useCluster } from "../support/cluster.ts";
+import type { Queryable } from "../../src/db/sql.ts";
 
-let clone: Clone;
-let dbCounter = 0;
-
-beforeAll(async () => {
-  clone = await new EmbeddedProvider().start();
-  const c = new pg.Client(clone.connectionConfig());
-  await c.connect();
-  await c.query("CREATE ROLE snap_reader");
-  await c.end();
+const cluster = useCluster("catalog", async (admin) => {
+  await admin.query("CREATE ROLE snap_reader");
 });
-
-afterAll(async () => {
-  await clone?.stop();
-});
-
-async function freshDb(): Promise<pg.Client> {
-  const name = `catalog_${++dbCounter}`;
-  const admin = new pg.Client(clone.connectionConfig());
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${ident(name)}`);
-  await admin.end();
-  const c = new pg.Client({ ...clone.connectionConfig(), database: name });
-  await c.connect();
-  return c;
-}
+const freshDb = () => cluster.freshDb();
 
 const SCHEMA = `
 CREATE TABLE accounts (id serial PRIMARY KEY, name text NOT NULL);

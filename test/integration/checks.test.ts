@@ -6,41 +6,19 @@
  * the matching check must fail. One cluster for the file, a fresh database per test.
  */
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/catalog/snapshot.ts";
 import { evaluateInvariant, gatherInvariant } from "../../src/checks/registry.ts";
-import { EmbeddedProvider } from "../../src/clone/embedded.ts";
-import type { Clone } from "../../src/clone/provider.ts";
-import { ident, literal } from "../../src/db/sql.ts";
+import { literal } from "../../src/db/sql.ts";
 import type { CheckResult } from "../../src/report/model.ts";
+import { useCluster } from "../support/cluster.ts";
 import { type Invariant, Invariant as InvariantSchema } from "../../src/scenario/schema.ts";
 
-let clone: Clone;
-let dbCounter = 0;
-
-beforeAll(async () => {
-  clone = await new EmbeddedProvider().start();
-  const c = new pg.Client(clone.connectionConfig());
-  await c.connect();
+const cluster = useCluster("checks", async (admin) => {
   // Roles are cluster-wide: create once for every test database.
-  await c.query("CREATE ROLE app_rw");
-  await c.end();
+  await admin.query("CREATE ROLE app_rw");
 });
-
-afterAll(async () => {
-  await clone?.stop();
-});
-
-async function freshDb(): Promise<pg.Client> {
-  const name = `checks_${++dbCounter}`;
-  const admin = new pg.Client(clone.connectionConfig());
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${ident(name)}`);
-  await admin.end();
-  const c = new pg.Client({ ...clone.connectionConfig(), database: name });
-  await c.connect();
-  return c;
-}
+const freshDb = () => cluster.freshDb();
 
 /** Month starts (UTC) after the current month: history holds everything before M1. */
 function monthStart(offset: number): string {
