@@ -4,6 +4,7 @@
  */
 import type { CheckChange, Comparison, Delta, PhaseComparison } from "./compare.ts";
 import { formatNumber, oneLine, phaseLabel, VERDICT } from "./format.ts";
+import { escapeHtml } from "./html.ts";
 import { redact } from "../util/redact.ts";
 
 const PCT = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -160,15 +161,6 @@ export function renderComparisonMarkdown(c: Comparison): string {
 }
 
 // ------------------------------------------------------------------ html
-
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
-}
 
 function htmlTable(header: string[], rows: { cells: string[]; bad?: boolean[] }[]): string {
   const th = header.map((h) => `<th>${escapeHtml(h)}</th>`).join("");

@@ -259,25 +259,29 @@ export function tablesChart(report: RunReport): string | undefined {
   });
 }
 
-export function walChart(report: RunReport): string | undefined {
-  const wal = report.observations?.wal ?? [];
-  if (wal.length === 0) return undefined;
+/** One measured value over time, with the phase bands and step markers: WAL rate, replication lag. */
+function timeLineChart(
+  report: RunReport,
+  points: [number, number][],
+  opts: { unit: string; name: string; area?: boolean },
+): string | undefined {
+  if (points.length === 0) return undefined;
   const [min, max] = extent(
     report,
-    wal.map((w) => s(w.t)),
+    points.map(([t]) => t),
   );
   return renderChart(
     {
       legend,
       grid,
       xAxis: timeAxis(min, max),
-      yAxis: { type: "value", name: "MiB/s" },
+      yAxis: { type: "value", name: opts.unit },
       series: [
         {
           type: "line",
-          name: "WAL MiB/s",
-          areaStyle: { opacity: 0.15 },
-          data: wal.map((w) => [s(w.t), Math.round((w.bytes_per_s / 1048576) * 100) / 100]),
+          name: opts.name,
+          ...(opts.area ? { areaStyle: { opacity: 0.15 } } : {}),
+          data: points,
           ...phaseMarks(report),
         },
       ],
@@ -286,28 +290,20 @@ export function walChart(report: RunReport): string | undefined {
   );
 }
 
+export function walChart(report: RunReport): string | undefined {
+  const wal = report.observations?.wal ?? [];
+  return timeLineChart(
+    report,
+    wal.map((w) => [s(w.t), Math.round((w.bytes_per_s / 1048576) * 100) / 100]),
+    { unit: "MiB/s", name: "WAL MiB/s", area: true },
+  );
+}
+
 export function replicationChart(report: RunReport): string | undefined {
   const lag = report.observations?.replication_lag ?? [];
-  if (lag.length === 0) return undefined;
-  const [min, max] = extent(
+  return timeLineChart(
     report,
-    lag.map((l) => s(l.t)),
-  );
-  return renderChart(
-    {
-      legend,
-      grid,
-      xAxis: timeAxis(min, max),
-      yAxis: { type: "value", name: "ms" },
-      series: [
-        {
-          type: "line",
-          name: "replay lag ms",
-          data: lag.map((l) => [s(l.t), l.lag_ms]),
-          ...phaseMarks(report),
-        },
-      ],
-    },
-    240,
+    lag.map((l) => [s(l.t), l.lag_ms]),
+    { unit: "ms", name: "replay lag ms" },
   );
 }

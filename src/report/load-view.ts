@@ -313,36 +313,15 @@ export function replicationLagMax(obs: Observations): { t: number; lag_ms: numbe
 
 // ------------------------------------------------------------------ fields proposed for the model
 
-// Not in model.ts yet (proposed alongside this change): read defensively, so a producer that writes them is
-// rendered and one that does not is not an error. Both carry server text (an error message, user SQL) and
-// therefore reach the reporters only through redactDeep, like every other string.
-
-/** Proposed `LoadReport.error_samples`: the first message seen per SQLSTATE, and when. */
-export interface LoadErrorSample {
-  sqlstate: string;
-  message: string;
-  first_ms?: number;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
+/** The first message seen per SQLSTATE (LoadReport.error_samples), and when. */
+export type LoadErrorSample = NonNullable<LoadReport["error_samples"]>[number];
 
 export function errorSamples(load: LoadReport): LoadErrorSample[] {
-  const v: unknown = (load as unknown as Record<string, unknown>).error_samples;
-  if (!Array.isArray(v)) return [];
-  const out: LoadErrorSample[] = [];
-  for (const x of v as unknown[]) {
-    if (!isRecord(x) || typeof x.sqlstate !== "string" || typeof x.message !== "string") continue;
-    out.push(
-      typeof x.first_ms === "number"
-        ? { sqlstate: x.sqlstate, message: x.message, first_ms: x.first_ms }
-        : { sqlstate: x.sqlstate, message: x.message },
-    );
-  }
-  return out;
+  return load.error_samples ?? [];
 }
 
+// Not in model.ts: read defensively, so a producer that writes it is rendered and one that does not is not
+// an error. It carries user SQL and reaches the reporters only through redactDeep, like every other string.
 /** Proposed `BlockingEpisode.waiter_query`: one blocked load query, as pg_stat_activity showed it. */
 export function waiterQuery(e: BlockingEpisode): string | undefined {
   const v: unknown = (e as unknown as Record<string, unknown>).waiter_query;

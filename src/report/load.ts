@@ -152,7 +152,7 @@ const LoadReport = z.looseObject({
   ack: z.looseObject({ acknowledged: num, indeterminate: num, file: z.string() }),
   source: z.looseObject({ rows_read: num, wrapped: num }),
   flags: z.array(z.looseObject({ name: z.string(), value: z.boolean(), set_ms: num, seen_ms: num })),
-  // Proposed for the model (first message per SQLSTATE); the reporters read it when present.
+  // The first message per SQLSTATE; optional, absent from reports written before it existed.
   error_samples: z
     .array(z.looseObject({ sqlstate: z.string(), message: z.string(), first_ms: num.optional() }))
     .optional(),
