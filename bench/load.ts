@@ -25,11 +25,11 @@
  * Plain greppable lines on stdout; the database password goes to pgbench through PGPASSWORD only.
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { findPgbench } from "./pgbench.ts";
 import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { createNativeEngine } from "../src/load/native-engine.ts";
 import { Load } from "../src/scenario/schema.ts";
@@ -41,12 +41,11 @@ const CONNECTIONS = 8;
 const SATURATING_RATE = 50_000;
 const SOURCE_ROWS = 200_000;
 
-const PGBENCH = [
-  "/usr/bin/pgbench",
-  "/usr/lib/postgresql/17/bin/pgbench",
-  "/usr/lib/postgresql/15/bin/pgbench",
-].find((p) => existsSync(p));
-if (!PGBENCH) throw new Error("pgbench not found (/usr/bin/pgbench or /usr/lib/postgresql/*/bin/pgbench)");
+const PGBENCH = await findPgbench();
+if (!PGBENCH)
+  throw new Error(
+    "pgbench not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql-15)",
+  );
 
 const PGBENCH_SCRIPT = `\\set v random(1, 1000000)
 INSERT INTO bench_insert (k, v) VALUES (gen_random_uuid(), :v);

@@ -8,29 +8,16 @@
  * Env: BENCH_ROWS (default 1000000).
  */
 import { execFile } from "node:child_process";
-import { access, constants } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { rehearse } from "../src/run/rehearsal.ts";
+import { findPgbench } from "./pgbench.ts";
 import { createLogger } from "../src/util/logger.ts";
 
 const run = promisify(execFile);
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-
-async function findPgbench(): Promise<string | undefined> {
-  for (const dir of [...(process.env.PATH ?? "").split(path.delimiter), "/usr/lib/postgresql/15/bin"]) {
-    const candidate = path.join(dir, "pgbench");
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
-}
 
 async function pgbenchInit(pgbench: string): Promise<number> {
   await using clone = await new EmbeddedProvider().start({ settings: { autovacuum: false } });

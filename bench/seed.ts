@@ -15,10 +15,9 @@
  * Env: BENCH_ROUNDS (default 3; the best round of each counts).
  */
 import { execFile } from "node:child_process";
-import { access, constants } from "node:fs/promises";
-import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { findPgbench } from "./pgbench.ts";
 import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { Dataset } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
@@ -26,24 +25,6 @@ import { seedDataset } from "../src/seed/seeder.ts";
 const run = promisify(execFile);
 const ROWS = 1_000_000;
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-
-/** pgbench from PATH first, then the Debian/Ubuntu PostgreSQL 15 location. */
-async function findPgbench(): Promise<string> {
-  const dirs = [
-    ...(process.env.PATH ?? "").split(path.delimiter).filter(Boolean),
-    "/usr/lib/postgresql/15/bin",
-  ];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, "pgbench");
-    try {
-      await access(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here; keep looking
-    }
-  }
-  throw new Error("pgbench not found on PATH or in /usr/lib/postgresql/15/bin");
-}
 
 const accounts = Dataset.parse({
   schema: "-- created by the bench",
@@ -86,6 +67,10 @@ const fmt = (n: number): string => Math.round(n).toString();
 
 async function main(): Promise<void> {
   const pgbench = await findPgbench();
+  if (!pgbench)
+    throw new Error(
+      "pgbench not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql-15)",
+    );
   // Autovacuum off: after each million-row load it would vacuum and analyze the fresh table while the next
   // load runs, taking a core from whichever loader comes next; on two cores that is pure noise.
   await using clone = await new EmbeddedProvider().start({ settings: { autovacuum: "off" } });
