@@ -43,6 +43,7 @@ export const LOAD_METRICS: readonly LoadMetric[] = [
   "max_write_unavailability",
   "max_blocked_by_one_lock",
   "max_dead_tuple_growth",
+  "max_replica_lag",
 ];
 
 export function loadBudgetId(metric: LoadMetric, phase: string): string {
@@ -159,6 +160,7 @@ const UNITS: Record<LoadMetric, string> = {
   max_write_unavailability: "ms",
   max_blocked_by_one_lock: "requests",
   max_dead_tuple_growth: "tuples",
+  max_replica_lag: "ms",
 };
 
 /** The error rate is configured as a fraction and reported in percent, measured and limit alike. */
@@ -528,6 +530,51 @@ function deadTupleGrowth(ctx: Ctx, t: Target): Verdict {
   );
 }
 
+/** Worst replay lag of the replica sampled during the phase (000: a backfill that outruns the replica). */
+function replicaLag(ctx: Ctx, t: Target): Verdict {
+  const unit = "ms";
+  const obs = ctx.facts.observations;
+  const span = ctx.span;
+  if (!obs || !span)
+    return cannot(
+      `replica lag in ${ctx.phase}: the replication observer did not run, cannot judge`,
+      "A rehearse bug if the scenario has a load and a replica; please report it with the scenario.",
+      t.limit,
+      unit,
+    );
+  if (obs.replication_lag.length === 0)
+    return cannot(
+      `replica lag in ${ctx.phase}: no replica was connected, cannot judge`,
+      "Set target.replica: true, or remove max_replica_lag from the budget.",
+      t.limit,
+      unit,
+    );
+  const inPhase = obs.replication_lag.filter((p) => p.t > span.from && p.t <= span.to + 1000);
+  const worst = inPhase.reduce<{ t: number; lag_ms: number } | undefined>(
+    (m, p) => (!m || p.lag_ms > m.lag_ms ? p : m),
+    undefined,
+  );
+  const value = worst?.lag_ms ?? 0;
+  const over = inPhase.filter((p) => p.lag_ms > t.limit);
+  const findings =
+    over.length > 0 && worst
+      ? [
+          `replay lag above ${ms(t.limit)} for ${over.length} of ${inPhase.length} samples in ${ctx.phase}; worst ${ms(value)} at ${ms(worst.t)} (during ${stepsDuring(ctx.facts, ctx.phase, worst.t - 1000, worst.t)})`,
+        ]
+      : [];
+  return verdict(
+    value > t.limit,
+    `worst replica replay lag in ${ctx.phase}: ${ms(value)}; limit ${ms(t.limit)}`,
+    findings,
+    "The migration writes WAL faster than the replica replays it: throttle the backfill on replica lag " +
+      "(backfill.throttle.replica_lag), smaller batches or a sleep between them, and keep ANALYZE and bulk " +
+      "rewrites off peak hours (000: a 14-minute lag took the feed's p99 from 120 ms to 8 s).",
+    value,
+    t.limit,
+    unit,
+  );
+}
+
 const METRIC_FNS: Record<LoadMetric, (ctx: Ctx, t: Target) => Verdict> = {
   write_p95: latency,
   write_p99: latency,
@@ -538,6 +585,7 @@ const METRIC_FNS: Record<LoadMetric, (ctx: Ctx, t: Target) => Verdict> = {
   max_write_unavailability: unavailability,
   max_blocked_by_one_lock: blockedByOneLock,
   max_dead_tuple_growth: deadTupleGrowth,
+  max_replica_lag: replicaLag,
 };
 
 function judge(facts: RunFacts, t: Target): Verdict {

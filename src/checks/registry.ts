@@ -18,6 +18,7 @@ import { partitionsCover } from "./partitions-cover.ts";
 import { rlsPreserved } from "./rls-preserved.ts";
 import { rowParity } from "./row-parity.ts";
 import { sequenceCheck } from "./sequence.ts";
+import { tableEmpty } from "./table-empty.ts";
 import { triggersPreserved } from "./triggers-preserved.ts";
 import { uniqueAcrossPartitions } from "./unique-across-partitions.ts";
 
@@ -39,6 +40,7 @@ export const CHECKS: CheckRegistry = {
   partitions_cover: partitionsCover,
   row_parity: rowParity,
   no_lost_writes: noLostWrites,
+  table_empty: tableEmpty,
 };
 
 /** The check for an invariant, typed loosely enough to call with that invariant. */

@@ -13,7 +13,13 @@ import type {
   StatementResult,
   StepResult,
 } from "../report/model.ts";
-import type { ResolvedControlStep, ResolvedSqlStep, ResolvedStep } from "../scenario/load.ts";
+import type {
+  ResolvedBackfillStep,
+  ResolvedControlStep,
+  ResolvedFaultStep,
+  ResolvedSqlStep,
+  ResolvedStep,
+} from "../scenario/load.ts";
 import { caretExcerpt, lineCol, type SqlStatement } from "../scenario/sql.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import {
@@ -42,7 +48,16 @@ export interface RunnerOptions {
   onLocksHeld?: (count: number) => void;
   /** Carries out a step that talks to the load (flags, pause/resume writes); rejects with the reason. */
   control?: (step: ResolvedControlStep) => Promise<void>;
+  /**
+   * Carries out a backfill step (src/migration/backfill.ts) and returns its result; a rejection is a harness
+   * failure. Without it a backfill step fails with that reason.
+   */
+  backfill?: (step: ResolvedBackfillStep) => Promise<Omit<StepResult, keyof StepIdentity>>;
+  /** Carries out (or arms) a fault step; rejects with the reason it could not. */
+  fault?: (step: ResolvedFaultStep) => Promise<void>;
 }
+
+type StepIdentity = Pick<StepResult, "section" | "phase" | "name">;
 
 export interface RunnerResult {
   steps: StepResult[];
@@ -135,7 +150,11 @@ export async function runPhases(
         sr =
           step.kind === "sql"
             ? await runStep(step, opts, result, now, clock)
-            : await runControl(step, opts, now);
+            : step.kind === "backfill"
+              ? await runBackfill(step, opts, now)
+              : step.kind === "fault"
+                ? await runFault(step, opts, now)
+                : await runControl(step, opts, now);
       } catch (err) {
         // Only HarnessError or a broken connection reach here.
         result.harnessError = `while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
@@ -158,6 +177,54 @@ export async function runPhases(
     if (result.harnessError) failed = true;
   }
   return result;
+}
+
+async function runBackfill(
+  step: ResolvedBackfillStep,
+  opts: RunnerOptions,
+  now: () => number,
+): Promise<StepResult> {
+  const started = now();
+  const identity = { section: step.section, phase: step.phase, name: step.name };
+  if (!opts.backfill) {
+    return {
+      ...notExecuted(step),
+      status: "error",
+      started_ms: started,
+      duration_ms: 0,
+      error: { message: "backfill steps are not available in this run" },
+    };
+  }
+  const out = await opts.backfill(step);
+  return { ...out, ...identity, started_ms: started, duration_ms: now() - started };
+}
+
+async function runFault(
+  step: ResolvedFaultStep,
+  opts: RunnerOptions,
+  now: () => number,
+): Promise<StepResult> {
+  const started = now();
+  const base = { ...notExecuted(step), attempts: 1, started_ms: started };
+  if (!opts.fault) {
+    return {
+      ...base,
+      status: "error",
+      duration_ms: 0,
+      error: { message: "fault injection is not available in this run" },
+    };
+  }
+  try {
+    await opts.fault(step);
+    return { ...base, status: "success", duration_ms: now() - started };
+  } catch (err) {
+    return {
+      ...base,
+      status: "error",
+      duration_ms: now() - started,
+      error: { message: (err as Error).message },
+    };
+  }
 }
 
 async function runControl(

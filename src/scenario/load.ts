@@ -6,8 +6,9 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
-import { isSqlStep, Scenario, type SqlStep, type Step } from "./schema.ts";
-import { loadSqlParser, parseSql, SqlSyntaxError, type SqlText } from "./sql.ts";
+import { type Backfill, type FAULTS, isSqlStep, Scenario, type SqlStep, type Step } from "./schema.ts";
+import { expandDatePlaceholders } from "./dates.ts";
+import { lineCol, loadSqlParser, parseSql, SqlSyntaxError, type SqlText } from "./sql.ts";
 
 export interface Problem {
   file: string;
@@ -51,7 +52,22 @@ export interface ResolvedSqlStep extends StepBase, Omit<SqlStep, "name" | "sql">
 export type ResolvedControlStep = StepBase &
   ({ kind: "flag"; flags: Record<string, boolean> } | { kind: "pause_writes" } | { kind: "resume_writes" });
 
-export type ResolvedStep = ResolvedSqlStep | ResolvedControlStep;
+/** A batched, throttled, resumable copy from one table to another (see Backfill in schema.ts). */
+export interface ResolvedBackfillStep extends StepBase {
+  kind: "backfill";
+  backfill: Backfill;
+  /** Where the step is in scenario.yaml, for errors. */
+  at: (string | number)[];
+}
+
+/** An injected failure (see FaultStep in schema.ts). */
+export interface ResolvedFaultStep extends StepBase {
+  kind: "fault";
+  fault: (typeof FAULTS)[number];
+  after_batches: number;
+}
+
+export type ResolvedStep = ResolvedSqlStep | ResolvedControlStep | ResolvedBackfillStep | ResolvedFaultStep;
 
 export interface ResolvedScenario {
   dir: string;
@@ -108,7 +124,12 @@ function fixFor(issue: z.core.$ZodIssue): string | undefined {
 }
 
 /** Loads `<dir>/scenario.yaml` (or a path to the yaml itself). Throws ScenarioError listing every problem. */
-export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario> {
+export interface LoadOptions {
+  /** The time {{month}} / {{day}} placeholders in SQL are computed from; default: now. */
+  now?: Date;
+}
+
+export async function loadScenario(dirOrFile: string, options: LoadOptions = {}): Promise<ResolvedScenario> {
   let dir = path.resolve(dirOrFile);
   let file = path.join(dir, "scenario.yaml");
   try {
@@ -224,6 +245,19 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
         return undefined;
       }
     }
+    const expanded = expandDatePlaceholders(body, options.now ?? new Date());
+    for (const u of expanded.unknown) {
+      const { line, column } = lineCol(body, u.offset);
+      problems.push({
+        file: sqlFile,
+        line: line + firstLine - 1,
+        column,
+        path: pathString(at),
+        message: `unknown placeholder ${u.text}`,
+        fix: "use {{month}}, {{month+N}}, {{month-N}} (start of the UTC month) or {{day}}, {{day+N}}, {{day-N}} (midnight UTC)",
+      });
+    }
+    body = expanded.text;
     try {
       const parsedSql = parseSql(body, sqlFile, firstLine);
       if (parsedSql.statements.length === 0) {
@@ -336,6 +370,22 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
     at: (string | number)[],
   ): Promise<ResolvedStep | undefined> {
     const base = { section, phase, name: step.name };
+    if ("backfill" in step) {
+      checkBackfill(step.backfill, at);
+      return { ...base, kind: "backfill", backfill: step.backfill, at };
+    }
+    if ("fault" in step) {
+      if (step.fault === "terminate_load_connections" && !scenario.load) {
+        problems.push({
+          file: rel,
+          ...locate([...at, "fault"]),
+          path: pathString([...at, "fault"]),
+          message: `fault "terminate_load_connections" needs a load, but the scenario has no load section`,
+          fix: "add a load: section, or remove the step",
+        });
+      }
+      return { ...base, kind: "fault", fault: step.fault, after_batches: step.after_batches };
+    }
     if (!isSqlStep(step)) {
       if (!scenario.load) {
         problems.push({
@@ -355,6 +405,69 @@ export async function loadScenario(dirOrFile: string): Promise<ResolvedScenario>
     checkTransactionMode(step, sqlText, at);
     const { sql: _sql, name: _name, ...rest } = step;
     return { ...rest, ...base, kind: "sql", sqlText };
+  }
+
+  function checkBackfill(b: Backfill, at: (string | number)[]): void {
+    const where = (...p: (string | number)[]) => ({
+      file: rel,
+      ...locate([...at, "backfill", ...p]),
+      path: pathString([...at, "backfill", ...p]),
+    });
+    if (b.from !== undefined && b.to !== undefined && b.from >= b.to) {
+      problems.push({
+        ...where("to"),
+        message: `the key range is empty: from ${b.from} is not below to ${b.to}`,
+        fix: "set to above from (the range is [from, to))",
+      });
+    }
+    if (b.ranges) {
+      if (b.ranges.length !== b.workers && b.workers !== 1) {
+        problems.push({
+          ...where("ranges"),
+          message: `${b.ranges.length} ranges for ${b.workers} workers`,
+          fix: "give one range per worker, or leave out workers (each range gets its own worker)",
+        });
+      }
+      const sorted = b.ranges.map((r, i) => ({ ...r, i })).sort((x, y) => x.from - y.from);
+      for (const r of sorted) {
+        if (r.from >= r.to) {
+          problems.push({
+            ...where("ranges", r.i),
+            message: `range ${r.i} is empty: from ${r.from} is not below to ${r.to}`,
+            fix: "each range is [from, to) with from below to",
+          });
+        }
+      }
+      for (let k = 1; k < sorted.length; k++) {
+        const a = sorted[k - 1]!;
+        const c = sorted[k]!;
+        if (c.from < a.to) {
+          problems.push({
+            ...where("ranges", c.i),
+            message: `worker ranges overlap: [${a.from}, ${a.to}) and [${c.from}, ${c.to}) would copy keys ${c.from}…${Math.min(a.to, c.to) - 1} twice`,
+            fix: "make the ranges disjoint: each [from, to) starts at or after the previous one's to",
+          });
+        }
+      }
+    }
+    if (b.sql) {
+      for (const p of ["lo", "hi"]) {
+        if (!new RegExp(`:${p}\\b`).test(b.sql)) {
+          problems.push({
+            ...where("sql"),
+            message: `the batch SQL does not use :${p}, so batches would not be bounded by their key range`,
+            fix: "bound the batch with  WHERE <key> >= :lo AND <key> < :hi",
+          });
+        }
+      }
+    }
+    if (b.throttle?.replica_lag && !scenario.target.replica) {
+      problems.push({
+        ...where("throttle", "replica_lag"),
+        message: "the throttle waits on replica lag, but the scenario configures no replica",
+        fix: "set target.replica: true, or remove throttle.replica_lag",
+      });
+    }
   }
 
   function checkTransactionMode(step: SqlStep, sqlText: SqlText, at: (string | number)[]): void {

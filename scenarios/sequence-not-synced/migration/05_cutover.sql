@@ -70,11 +70,11 @@ CREATE POLICY ledger_access ON ledger AS PERMISSIVE FOR ALL TO PUBLIC USING (tru
 
 -- Future partitions, created empty (nothing to scan). The history range ends at the validated bound.
 CREATE TABLE ledger_2026_12 PARTITION OF ledger
-  FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00');
+  FOR VALUES FROM ('{{month+1}}') TO ('{{month+2}}');
 CREATE TABLE ledger_2027_01 PARTITION OF ledger
-  FOR VALUES FROM ('2027-01-01 00:00:00+00') TO ('2027-02-01 00:00:00+00');
+  FOR VALUES FROM ('{{month+2}}') TO ('{{month+3}}');
 CREATE TABLE ledger_2027_02 PARTITION OF ledger
-  FOR VALUES FROM ('2027-02-01 00:00:00+00') TO ('2027-03-01 00:00:00+00');
+  FOR VALUES FROM ('{{month+3}}') TO ('{{month+4}}');
 ALTER TABLE ledger_2026_12 ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_2027_01 ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ledger_2027_02 ENABLE ROW LEVEL SECURITY;
@@ -90,4 +90,4 @@ GRANT INSERT ON ledger_2026_12, ledger_2027_01, ledger_2027_02 TO ledger_writer;
 -- Adopting the FK drops the history table's own RI triggers on accounts, which takes ACCESS EXCLUSIVE on
 -- accounts until COMMIT.
 ALTER TABLE ledger ATTACH PARTITION ledger_history
-  FOR VALUES FROM (MINVALUE) TO ('2026-12-01 00:00:00+00');
+  FOR VALUES FROM (MINVALUE) TO ('{{month+1}}');
