@@ -262,7 +262,9 @@ class StandbyServer implements Standby {
     let output = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`the replica did not start within ${READY_TIMEOUT_MS / 1000} s: ${output.slice(-500)}`));
+        reject(
+          new Error(`the replica did not start within ${READY_TIMEOUT_MS / 1000} s: ${output.slice(-500)}`),
+        );
       }, READY_TIMEOUT_MS);
       child.stderr!.on("data", (chunk: Buffer) => {
         const text = chunk.toString("utf8");

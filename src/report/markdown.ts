@@ -602,7 +602,7 @@ function context(r: RunReport): string[] {
   const out = [
     "### Context",
     "",
-    `- Provider: ${inline(c.provider)}`,
+    `- Provider: ${inline(c.provider)}${c.replica ? ", with a streaming replica" : ""}`,
     `- PostgreSQL: ${inline(c.postgres_version ?? "unknown")}`,
     `- Scale: ${formatNumber(c.scale)}; seed: ${c.seed}; rollback: ${c.rollback ? "yes" : "no"}`,
   ];

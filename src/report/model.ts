@@ -180,6 +180,11 @@ export interface LoadReport {
     paused: number;
     errors_by_sqlstate: Record<string, number>;
   };
+  /**
+   * When load connections were lost (ms since run start: a terminated backend, a restarted server); the
+   * engine replaced each one. Absent when none was.
+   */
+  connection_losses?: number[];
   /** The first message seen for each SQLSTATE (ms since run start), so a report says what failed. */
   error_samples?: { sqlstate: string; message: string; first_ms?: number }[];
   windows: LoadWindow[];
@@ -255,6 +260,8 @@ export interface RunReport {
     rows: Record<string, number>;
     rollback: boolean;
     node: string;
+    /** Present when the clone had a streaming replica (target.replica): the replica's own settings. */
+    replica?: { settings: Record<string, string | number | boolean> };
   };
   /** Wall time per harness stage, in the order they ran ("seeding", "running the migration"…). */
   timings: { stage: string; ms: number }[];

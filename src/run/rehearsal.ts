@@ -18,11 +18,12 @@ import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
 import { splitName } from "../db/sql.ts";
-import { locateError, runPhases } from "../migration/runner.ts";
+import { locateError, type RunnerConnections, runPhases } from "../migration/runner.ts";
 import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
 import {
   formatProblem,
   loadScenario,
+  type ResolvedFaultStep,
   type ResolvedScenario,
   type ResolvedSqlStep,
   type ResolvedStep,
@@ -37,6 +38,7 @@ import { WRITES_PAUSED_FLAG, type RunningLoad } from "../load/engine.ts";
 import { mergeLoadReports, mergeObservations } from "../load/merge.ts";
 import { nativeEngine } from "../load/native-engine.ts";
 import { LoadValidationError, validateLoad } from "../load/validate.ts";
+import { LOAD_APPLICATION_NAME } from "../observers/lock-waits.ts";
 import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
@@ -161,9 +163,16 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const provider = providers[s.target.provider];
     if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
     log.info(`starting ${provider.name} clone`);
-    clone = await provider.start({ settings: s.target.settings, log: (l) => log.debug(l) });
+    clone = await provider.start({
+      settings: s.target.settings,
+      replica: s.target.replica ? { settings: s.target.replica_settings } : undefined,
+      log: (l) => log.debug(l),
+    });
+    const running = clone;
     const cfg = clone.connectionConfig();
     if (typeof cfg.password === "string") registerSecret(cfg.password);
+    checkCapabilities(rs, running);
+    if (running.replica) report.context.replica = { settings: s.target.replica_settings };
     const connect = async (): Promise<pg.Client> => {
       const c = new pg.Client({ ...cfg, application_name: "rehearse" });
       // A server that goes away must surface as an error on the next query, not crash the process.
@@ -172,9 +181,18 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       clients.push(c);
       return c;
     };
-    const db = await connect();
+    /** Swaps a connection a restart killed for a fresh one (the dead one is closed and forgotten). */
+    const replace = async (dead: pg.Client): Promise<pg.Client> => {
+      const i = clients.indexOf(dead);
+      if (i >= 0) clients.splice(i, 1);
+      await endWithin(dead, 1000);
+      return connect();
+    };
+    // Replaced after a restart_server fault, like the runner's two connections.
+    let db = await connect();
     report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
     log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
+    if (running.replica) log.info(`replica streaming at ${running.replica.displayUrl()}`);
     if (aborted) return report;
 
     enter("creating the schema");
@@ -249,7 +267,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const runUnderLoad = async (
       section: "migration" | "rollback",
       phases: { name: string; steps: ResolvedStep[] }[],
-      conns: { migrationDb: pg.Client; monitor: pg.Client; migrationPid: number },
+      conns: { migrationDb: pg.Client; monitor: pg.Client },
     ) => {
       let load: RunningLoad | undefined;
       let observers: RunningObservers | undefined;
@@ -269,7 +287,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
           observers = await startObservers({
             connect,
             t0,
-            migrationPid: conns.migrationPid,
+            migrationPid: () => backendPid(conns.migrationDb),
             current: () => current,
           });
         } catch (err) {
@@ -303,6 +321,33 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         shouldStop: () => aborted !== undefined || load?.failure() !== undefined,
         onLocksHeld: (n) => {
           locksHeld = n;
+        },
+        fault: async (step: ResolvedFaultStep): Promise<RunnerConnections | undefined> => {
+          switch (step.fault) {
+            case "terminate_load_connections": {
+              const n = await terminateLoadConnections(conns.migrationDb);
+              log.info(`${step.phase}/${step.name}: terminated ${n} load connection(s)`);
+              return undefined;
+            }
+            case "restart_server": {
+              const restart = async () => {
+                const t = performance.now();
+                await running.restart!();
+                log.info(
+                  `${step.phase}/${step.name}: server restarted in ${Math.round(performance.now() - t)} ms`,
+                );
+              };
+              if (observers) await observers.interrupt(restart);
+              else await restart();
+              // Every session died with the server: the runner's two and the harness's own.
+              db = await replace(db);
+              conns.monitor = await replace(conns.monitor);
+              conns.migrationDb = await replace(conns.migrationDb);
+              return { db: conns.migrationDb, monitor: conns.monitor };
+            }
+            default:
+              throw new Error(`fault "${step.fault}" is not available`);
+          }
         },
         control: load
           ? (step) =>
@@ -348,10 +393,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       return res;
     };
 
-    const monitor = await connect();
-    const migrationDb = await connect();
-    const migrationPid = (migrationDb as unknown as { processID: number }).processID;
-    const mig = await runUnderLoad("migration", rs.phases, { migrationDb, monitor, migrationPid });
+    const conns = { monitor: await connect(), migrationDb: await connect() };
+    const mig = await runUnderLoad("migration", rs.phases, conns);
     if (aborted) return report;
     if (mig.harnessError) throw new Inconclusive(mig.harnessError);
 
@@ -369,11 +412,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
 
     if (opts.rollback && migrationOk && rs.rollback.length > 0) {
       log.info("rolling back");
-      const rb = await runUnderLoad("rollback", [{ name: "rollback", steps: rs.rollback }], {
-        migrationDb,
-        monitor,
-        migrationPid,
-      });
+      const rb = await runUnderLoad("rollback", [{ name: "rollback", steps: rs.rollback }], conns);
       if (aborted) return report;
       if (rb.harnessError) throw new Inconclusive(rb.harnessError);
       const rbOk = rb.steps.every((st) => st.status === "success");
@@ -447,6 +486,64 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   report.timings.push({ stage, ms: Math.round(performance.now() - stageStart) });
   finish(report, t0);
   return report;
+}
+
+/** The backend pid of a connected client (pg keeps it from the BackendKeyData message). */
+function backendPid(c: pg.Client): number {
+  return (c as unknown as { processID: number }).processID;
+}
+
+async function endWithin(c: pg.Client, ms: number): Promise<void> {
+  await Promise.race([c.end().catch(() => {}), sleep(ms)]);
+}
+
+/**
+ * The fault terminate_load_connections: ends every backend of the load engine (its writers and readers, its
+ * source reader and flag poller, all named by LOAD_APPLICATION_NAME), waiting until each has exited. The
+ * engine reconnects; what was in flight counts as an error or an indeterminate write.
+ */
+async function terminateLoadConnections(db: pg.Client): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))::int AS n
+       FROM pg_stat_activity
+      WHERE (application_name = $1 OR starts_with(application_name, $1 || '-')) AND pid <> pg_backend_pid()`,
+    [LOAD_APPLICATION_NAME],
+  );
+  const n = res.rows[0]?.n ?? 0;
+  if (n === 0) throw new Error("no load connection was open to terminate");
+  return n;
+}
+
+/** A scenario that needs what the clone cannot do (a replica, a restart) cannot be rehearsed: bad input. */
+function checkCapabilities(rs: ResolvedScenario, clone: Clone): void {
+  const problems: string[] = [];
+  if (rs.scenario.target.replica && !clone.replica)
+    problems.push(
+      located(
+        rs,
+        ["target", "replica"],
+        `the ${clone.provider} provider cannot start a replica`,
+        "use provider: embedded, or remove target.replica",
+      ),
+    );
+  const steps = [
+    ...rs.phases.flatMap((p) =>
+      p.steps.map((st, si) => ({ st, at: ["migration", "phases", rs.phases.indexOf(p), "steps", si] })),
+    ),
+    ...rs.rollback.map((st, si) => ({ st, at: ["rollback", "steps", si] })),
+  ];
+  for (const { st, at } of steps) {
+    if (st.kind === "fault" && st.fault === "restart_server" && !clone.restart)
+      problems.push(
+        located(
+          rs,
+          [...at, "fault"],
+          `fault "restart_server" needs a provider that can restart its server; ${clone.provider} cannot`,
+          "use provider: embedded, or remove the step",
+        ),
+      );
+  }
+  if (problems.length > 0) throw new Inconclusive(problems.join("\n"));
 }
 
 function finish(report: RunReport, t0: number): void {
