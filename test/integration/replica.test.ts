@@ -4,7 +4,15 @@
  * (ReplicaLagReader, the replication observer, the max_replica_lag budget), and stopping the clone leaves no
  * server process and no directory behind.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -52,7 +60,9 @@ describe("a streaming replica of the embedded clone", () => {
     let replicaDir = "";
     try {
       expect(clone.replica).toBeDefined();
-      expect(clone.replica!.displayUrl()).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/rehearsal$/);
+      expect(clone.replica!.displayUrl()).toMatch(
+        /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/rehearsal$/,
+      );
       const primary = await client(clone.connectionConfig());
       const replica = await client(clone.replica!.connectionConfig());
       try {
@@ -68,7 +78,9 @@ describe("a streaming replica of the embedded clone", () => {
 
         // A heavy write, replayed a second late.
         const written = performance.now();
-        await primary.query("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g");
+        await primary.query(
+          "CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 200000) g",
+        );
         expect((await replica.query("SELECT to_regclass('bulk') AS t")).rows[0].t).toBeNull();
         const reader = new ReplicaLagReader(primary);
         let worst = 0;
@@ -95,7 +107,9 @@ describe("a streaming replica of the embedded clone", () => {
           last = await reader.read();
         }
         expect(last).toMatchObject({ lag_ms: 0, lag_bytes: 0 });
-        expect(await new ReplicaLagReader(primary, { applicationName: "no_such_standby" }).read()).toBeUndefined();
+        expect(
+          await new ReplicaLagReader(primary, { applicationName: "no_such_standby" }).read(),
+        ).toBeUndefined();
         console.log(
           `replica: clone + replica ready in ${Math.round(setupMs)} ms; 200k rows visible on the replica after ` +
             `${Math.round(visibleAfter)} ms (apply delay 1 s); worst replay_lag read ${Math.round(worst)} ms`,
@@ -211,7 +225,9 @@ describe("max_replica_lag end to end", () => {
     expect(r.checks.find((c) => c.id === "no_lost_writes")?.status).toBe("pass");
     expect(r.status).toBe("failed");
     expect(r.failing).toEqual(["budget.load.max_replica_lag.bulk"]);
-    console.log(`replica: worst replay lag observed ${Math.round(worst)} ms (apply delay 1.5 s, 300k-row INSERT)`);
+    console.log(
+      `replica: worst replay lag observed ${Math.round(worst)} ms (apply delay 1.5 s, 300k-row INSERT)`,
+    );
   });
 
   it("passes when the budget allows the lag", async () => {
@@ -224,7 +240,10 @@ describe("max_replica_lag end to end", () => {
   });
 
   it("cannot judge replica lag without a replica", async () => {
-    const r = await rehearse({ scenarioPath: scenario("no-replica", "500ms", "false"), logger: silentLogger });
+    const r = await rehearse({
+      scenarioPath: scenario("no-replica", "500ms", "false"),
+      logger: silentLogger,
+    });
     expect(r.context.replica).toBeUndefined();
     const budget = r.checks.find((c) => c.id === "budget.load.max_replica_lag.bulk")!;
     expect(budget.status).toBe("error");
