@@ -533,6 +533,27 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
       });
     }
   }
+  if (!scenario.target.replica) {
+    for (const [phase, b] of Object.entries(scenario.budgets.load)) {
+      if (b.max_replica_lag === undefined) continue;
+      problems.push({
+        file: rel,
+        ...locate(["budgets", "load", phase, "max_replica_lag"]),
+        path: `budgets.load.${phase}.max_replica_lag`,
+        message: "a replica lag budget, but the scenario has no replica",
+        fix: "set target.replica: true, or remove max_replica_lag",
+      });
+    }
+    if (Object.keys(scenario.target.replica_settings).length > 0) {
+      problems.push({
+        file: rel,
+        ...locate(["target", "replica_settings"]),
+        path: "target.replica_settings",
+        message: "replica settings, but the scenario has no replica",
+        fix: "set target.replica: true, or remove target.replica_settings",
+      });
+    }
+  }
   if (Object.keys(scenario.budgets.load).length > 0 && !scenario.load) {
     problems.push({
       file: rel,

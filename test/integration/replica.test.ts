@@ -239,15 +239,18 @@ describe("max_replica_lag end to end", () => {
     expect(r.status).toBe("passed");
   });
 
-  it("cannot judge replica lag without a replica", async () => {
+  it("a replica lag budget without a replica is bad input: exit 2 before anything runs", async () => {
     const r = await rehearse({
       scenarioPath: scenario("no-replica", "500ms", "false"),
       logger: silentLogger,
     });
-    expect(r.context.replica).toBeUndefined();
-    const budget = r.checks.find((c) => c.id === "budget.load.max_replica_lag.bulk")!;
-    expect(budget.status).toBe("error");
-    expect(budget.summary).toMatch(/no replica was connected/);
     expect(r.status).toBe("inconclusive");
+    expect(r.exit_code).toBe(2);
+    expect(r.reason).toMatch(
+      /scenario\.yaml:\d+:\d+: budgets\.load\.bulk\.max_replica_lag: a replica lag budget, but the scenario has no replica\n\s+fix: set target\.replica: true/,
+    );
+    expect(r.reason).toMatch(/target\.replica_settings: replica settings, but the scenario has no replica/);
+    expect(r.steps).toEqual([]);
+    expect(r.seeding).toBeUndefined();
   });
 });
