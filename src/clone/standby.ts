@@ -16,6 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import pg from "pg";
 import { literal } from "../db/sql.ts";
+import { registerCleanup } from "../util/cleanup.ts";
 import type { Replica } from "./provider.ts";
 
 const run = promisify(execFile);
@@ -228,6 +229,7 @@ async function waitStreaming(port: number, password: string): Promise<void> {
 class StandbyServer implements Standby {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
+  #unregister: () => void = () => {};
 
   constructor(
     private readonly opts: StandbyOptions,
@@ -252,6 +254,8 @@ class StandbyServer implements Standby {
   }
 
   async start(): Promise<void> {
+    // Interrupted before the clone owns the standby (Ctrl-C while it starts): stop it anyway.
+    this.#unregister = registerCleanup(`stop the replica on port ${this.opts.port}`, () => this.stop());
     const child = spawn(
       this.opts.postgresBin,
       ["-D", this.dataDir, "-p", String(this.opts.port), ...settingFlags(this.settings)],
@@ -291,6 +295,7 @@ class StandbyServer implements Standby {
 
   /** Fast shutdown (SIGINT); SIGKILL if it does not exit in time. */
   async stop(): Promise<void> {
+    this.#unregister();
     const child = this.#child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGINT");
