@@ -512,6 +512,24 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
       if (st.kind === "flag") for (const f of Object.keys(st.flags)) setFlags.add(f);
     }
     for (const [i, w] of scenario.load.write.statements.entries()) {
+      if (w.unless && !setFlags.has(w.unless)) {
+        problems.push({
+          file: rel,
+          ...locate(["load", "write", "statements", i, "unless"]),
+          path: `load.write.statements[${i}].unless`,
+          message: `no step ever sets the flag "${w.unless}", so this statement would never stop`,
+          fix: `add a step like {name: stop_${w.unless}, flag: {${w.unless}: on}}, fix the flag name, or remove unless:`,
+        });
+      }
+      if (w.when && w.unless && w.when === w.unless) {
+        problems.push({
+          file: rel,
+          ...locate(["load", "write", "statements", i, "unless"]),
+          path: `load.write.statements[${i}].unless`,
+          message: `when: and unless: name the same flag "${w.when}", so this statement would never run`,
+          fix: "name two different flags, or keep only one of when: / unless:",
+        });
+      }
       if (w.when && !setFlags.has(w.when)) {
         problems.push({
           file: rel,
