@@ -2,8 +2,7 @@
 -- columns becomes "audits"; the existing table becomes its first child audits_p0, next to empty children
 -- for the coming id ranges (each with a CHECK on its range) and a default child for anything out of range.
 -- A BEFORE INSERT trigger on the parent routes every new row. All catalog changes, in one transaction.
-
-LOCK TABLE audits IN ACCESS EXCLUSIVE MODE;
+-- The new tables are empty and take no lock on audits, so they are created before audits is locked.
 
 -- Same columns, defaults (the sequence), NOT NULLs and CHECKs: a child must carry every CHECK of its parent.
 CREATE TABLE partitioned_audits (LIKE audits INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
@@ -30,6 +29,10 @@ CREATE TABLE audits_default (
   LIKE audits INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
   CONSTRAINT audits_default_pkey PRIMARY KEY (id)
 );
+
+-- Only now the strongest lock, once: the new tables above needed none on audits (LIKE reads its catalog
+-- entry under ACCESS SHARE), so writers queue only for the renames and INHERITs below.
+LOCK TABLE audits IN ACCESS EXCLUSIVE MODE;
 
 -- The existing table becomes the first child; free the index names for the declarative parent of phase 3
 -- (renaming a constraint's index renames the constraint).
