@@ -59,4 +59,21 @@ describe("built-in scenarios reach their expect", () => {
       true,
     );
   });
+
+  it("ledger-insert-function rehearses its rollback; replays through ledger_insert never error", async () => {
+    const report = await rehearse({
+      scenarioPath: path.join(root, "ledger-insert-function"),
+      rollback: true,
+      logger: silentLogger,
+    });
+    expect(report.reason ?? "").toBe("");
+    expect(report.failing).toEqual([]);
+    const rb = report.checks.filter((c) => c.stage === "after_rollback");
+    expect(rb.map((c) => c.id)).toEqual(
+      expect.arrayContaining(["rollback_completed", "triggers_preserved@rollback", "row_parity@rollback"]),
+    );
+    expect(rb.every((c) => c.status === "pass")).toBe(true);
+    // Every history-key replay, before and after the cutover and during the rollback, was answered, not refused.
+    expect(report.load?.totals.errors).toBe(0);
+  });
 });
