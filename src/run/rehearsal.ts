@@ -659,6 +659,10 @@ function rollbackInvariants(invariants: Invariant[], afterRb: CatalogSnapshot): 
       case "sequence":
         out.push({ ...inv, also: inv.also.filter((t) => afterRb.tables[qualify(t)] !== undefined) });
         break;
+      case "no_lost_writes":
+        // Every write acknowledged up to the end of the rollback, the rollback's own included, must still be there.
+        out.push(inv);
+        break;
       default:
         // Partition checks describe the migrated shape, which a rollback undoes on purpose.
         break;
