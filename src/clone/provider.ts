@@ -17,6 +17,8 @@ export interface CloneOptions {
   settings?: Record<string, string | number | boolean>;
   /** Database to create and connect to. */
   database?: string;
+  /** For providers that choose among installed servers (system): the major version; default: the newest. */
+  version?: number;
   log?: (line: string) => void;
 }
 
@@ -24,4 +26,19 @@ export interface CloneOptions {
 export interface CloneProvider {
   readonly name: string;
   start(options: CloneOptions): Promise<Clone>;
+}
+
+/**
+ * This machine cannot make the clone the scenario asks for (no PostgreSQL installed, not the version asked
+ * for). Not a harness failure: the message says what to install, and the rehearsal is inconclusive.
+ */
+export class CloneUnavailableError extends Error {
+  constructor(
+    message: string,
+    /** The Debian package that would make it available ("postgresql-15"). */
+    readonly packageName: string,
+  ) {
+    super(message);
+    this.name = "CloneUnavailableError";
+  }
 }

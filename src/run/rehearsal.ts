@@ -16,7 +16,9 @@ import type { CatalogSnapshot } from "../catalog/types.ts";
 import { type InvariantCheck, invariantId, type Stage } from "../checks/check.ts";
 import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
-import type { Clone, CloneProvider } from "../clone/provider.ts";
+import { missingExtensions, missingExtensionsReason } from "../clone/extensions.ts";
+import { type Clone, type CloneProvider, CloneUnavailableError } from "../clone/provider.ts";
+import { SystemProvider } from "../clone/system.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
 import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
@@ -157,11 +159,20 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     };
 
     enter("starting the clone");
-    const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
+    const providers = opts.providers ?? { embedded: new EmbeddedProvider(), system: new SystemProvider() };
     const provider = providers[s.target.provider];
     if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
     log.info(`starting ${provider.name} clone`);
-    clone = await provider.start({ settings: s.target.settings, log: (l) => log.debug(l) });
+    try {
+      clone = await provider.start({
+        settings: s.target.settings,
+        version: s.target.version,
+        log: (l) => log.debug(l),
+      });
+    } catch (err) {
+      if (err instanceof CloneUnavailableError) throw new Inconclusive(err.message);
+      throw err;
+    }
     const cfg = clone.connectionConfig();
     if (typeof cfg.password === "string") registerSecret(cfg.password);
     const connect = async (): Promise<pg.Client> => {
@@ -176,6 +187,16 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
     log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
     if (aborted) return report;
+
+    if (s.target.extensions.length > 0) {
+      // Before the schema runs: its CREATE EXTENSION would fail with less to go on.
+      enter("checking extensions");
+      const missing = await missingExtensions(db, s.target.extensions);
+      if (missing.length > 0) {
+        const num = Number((await db.query("SHOW server_version_num")).rows[0].server_version_num);
+        throw new Inconclusive(missingExtensionsReason(clone.provider, Math.floor(num / 10000), missing));
+      }
+    }
 
     enter("creating the schema");
     await runSetupSql(db, rs.schemaSql, "dataset.schema");

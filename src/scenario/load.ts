@@ -614,6 +614,21 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
       });
     }
   }
+  // An extension the embedded binaries lack can never be created there: say so now, not after a cluster start.
+  if (scenario.target.provider === "embedded" && scenario.target.extensions.length > 0) {
+    const { embeddedExtensions, extensionFix, suggestedMajor } = await import("../clone/extensions.ts");
+    const bundled = await embeddedExtensions();
+    for (const [i, ext] of scenario.target.extensions.entries()) {
+      if (!bundled || bundled.has(ext)) continue;
+      problems.push({
+        file: rel,
+        ...locate(["target", "extensions", i]),
+        path: `target.extensions[${i}]`,
+        message: `the embedded PostgreSQL has no extension "${ext}"`,
+        fix: extensionFix("embedded", await suggestedMajor(), ext),
+      });
+    }
+  }
   if (scenario.dataset.tables.length === 0) {
     problems.push({
       file: rel,
