@@ -202,7 +202,8 @@ export class TtyProgress implements ProgressView {
       );
     } else if (this.#backfill) {
       const b = this.#backfill;
-      const eta = b.fraction >= 1 ? "done" : b.etaMs !== undefined ? `ETA ${formatDuration(b.etaMs)}` : "ETA …";
+      const eta =
+        b.fraction >= 1 ? "done" : b.etaMs !== undefined ? `ETA ${formatDuration(b.etaMs)}` : "ETA …";
       out.push(
         `  backfill ${renderBar(b.fraction, this.#barWidth)} ${String(Math.floor(b.fraction * 100)).padStart(3)}%  ` +
           `${num(b.rows)} rows  ${num(b.rowsPerS)} rows/s  ${eta}`,

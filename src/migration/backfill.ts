@@ -14,12 +14,7 @@ import { parseTemplate, TemplateError } from "../load/template.ts";
 import { ident, qualified } from "../db/sql.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { BackfillFaults } from "./backfill-faults.ts";
-import {
-  createThrottle,
-  type ReplicaLagSource,
-  ThrottleRefusal,
-  ThrottleStopped,
-} from "./throttle.ts";
+import { createThrottle, type ReplicaLagSource, ThrottleRefusal, ThrottleStopped } from "./throttle.ts";
 
 /** Progress of a running backfill, reported at most once a second. */
 export interface BackfillProgress {
@@ -424,7 +419,8 @@ export async function runBackfillStep(
       ranges.map((r) =>
         runWorker(r).catch((err: unknown) => {
           if (err instanceof StepFailure && !failedWith) failedWith = err;
-          if (err instanceof ThrottleRefusal && !failedWith) failedWith = new StepFailure({ message: err.message });
+          if (err instanceof ThrottleRefusal && !failedWith)
+            failedWith = new StepFailure({ message: err.message });
           if (err instanceof ThrottleStopped) stopped = true;
           throw err;
         }),
@@ -486,8 +482,7 @@ async function ensureStateTable(c: pg.Client): Promise<void> {
 
 async function oidOf(c: pg.Client, table: string): Promise<number> {
   const oid = (await c.query("SELECT to_regclass($1)::oid AS oid", [qualified(table)])).rows[0]?.oid as
-    | number
-    | null;
+    number | null;
   if (!oid) {
     throw new StepFailure({
       message: `the table "${table}" does not exist when the backfill starts`,
@@ -521,7 +516,10 @@ async function copiedColumns(
 }
 
 /** Key ranges per worker: the explicit ones, or [from, to) split evenly; default bounds from the source. */
-async function planRanges(c: pg.Client, b: ResolvedBackfillStep["backfill"]): Promise<{ from: number; to: number }[]> {
+async function planRanges(
+  c: pg.Client,
+  b: ResolvedBackfillStep["backfill"],
+): Promise<{ from: number; to: number }[]> {
   if (b.ranges) return [...b.ranges].sort((x, y) => x.from - y.from);
   let { from, to } = b;
   if (from === undefined || to === undefined) {
