@@ -123,6 +123,9 @@ function fixFor(issue: z.core.$ZodIssue): string | undefined {
   }
 }
 
+const BACKFILL_KEY_FIX =
+  "name the integer column the key ranges are cut on, e.g. key: id (usually the primary key); batches are [lo, lo + batch) of it";
+
 /** Loads `<dir>/scenario.yaml` (or a path to the yaml itself). Throws ScenarioError listing every problem. */
 export interface LoadOptions {
   /** The time {{month}} / {{day}} placeholders in SQL are computed from; default: now. */
@@ -303,12 +306,14 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
         }
         continue;
       }
+      const missing = issue.code === "invalid_type" && issue.input === undefined;
+      const field = p.at(-1);
       problems.push({
         file: rel,
         ...locate(p),
         path: pathString(p),
-        message: issue.message,
-        fix: fixFor(issue),
+        message: missing && typeof field === "string" ? `missing required field "${field}"` : issue.message,
+        fix: p.at(-2) === "backfill" && field === "key" ? BACKFILL_KEY_FIX : fixFor(issue),
       });
     }
     // Still look at every SQL source the raw document names, so SQL problems come in the same report.

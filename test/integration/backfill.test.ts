@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { runBackfillStep, type BackfillOptions } from "../../src/migration/backfill.ts";
+import { runBackfillStep } from "../../src/migration/backfill.ts";
 import { BackfillFaults } from "../../src/migration/backfill-faults.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import type { ResolvedBackfillStep } from "../../src/scenario/load.ts";
