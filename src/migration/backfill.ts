@@ -387,7 +387,7 @@ export async function runBackfillStep(
               rowsThisRun += n;
               batchesThisRun++;
               await afterCommit(r.worker);
-              await throttle.afterBatch();
+              if (r.next < r.to) await throttle.afterBatch();
             }
             return;
           } catch (err) {

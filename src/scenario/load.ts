@@ -367,6 +367,29 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
     const resolved = await resolveStep(step, "rollback", "rollback", ["rollback", "steps", si]);
     if (resolved) rollback.push(resolved);
   }
+  checkKillsHaveBackfill(
+    scenario.migration.phases.flatMap((ph, pi) =>
+      ph.steps.map((st, si) => ({ step: st, at: ["migration", "phases", pi, "steps", si] })),
+    ),
+  );
+  checkKillsHaveBackfill(
+    (scenario.rollback?.steps ?? []).map((st, si) => ({ step: st, at: ["rollback", "steps", si] })),
+  );
+
+  /** A kill_backfill_worker fault arms the next backfill step of its section: with none after it, it never fires. */
+  function checkKillsHaveBackfill(steps: { step: Step; at: (string | number)[] }[]): void {
+    for (const [i, { step, at }] of steps.entries()) {
+      if (!("fault" in step) || step.fault !== "kill_backfill_worker") continue;
+      if (steps.slice(i + 1).some((s) => "backfill" in s.step)) continue;
+      problems.push({
+        file: rel,
+        ...locate([...at, "fault"]),
+        path: pathString([...at, "fault"]),
+        message: "fault kill_backfill_worker arms the next backfill step, but no backfill step follows it",
+        fix: "put the fault step before the backfill step it should hit, or remove it",
+      });
+    }
+  }
 
   async function resolveStep(
     step: Step,

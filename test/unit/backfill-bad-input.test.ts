@@ -115,6 +115,14 @@ describe("bad backfill input is refused at load time", () => {
         /fix: name the integer column the key ranges are cut on, e\.g\. key: id/,
       ],
     },
+    {
+      name: "a kill_backfill_worker fault with no backfill after it",
+      yaml: `${scenario(BACKFILL)}        - {name: kill, fault: kill_backfill_worker}\n`,
+      want: [
+        /scenario\.yaml:\d+:\d+: migration\.phases\[0\]\.steps\[2\]\.fault: fault kill_backfill_worker arms the next backfill step, but no backfill step follows it/,
+        /fix: put the fault step before the backfill step/,
+      ],
+    },
   ];
 
   for (const c of cases) {
