@@ -20,11 +20,16 @@ import { missingExtensions, missingExtensionsReason } from "../clone/extensions.
 import { type Clone, type CloneProvider, CloneUnavailableError } from "../clone/provider.ts";
 import { SystemProvider } from "../clone/system.ts";
 import { splitName } from "../db/sql.ts";
+import { runBackfillStep } from "../migration/backfill.ts";
+import { BackfillFaults } from "../migration/backfill-faults.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
+import type { ReplicaLagSource } from "../migration/throttle.ts";
 import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
 import {
   formatProblem,
   loadScenario,
+  type ResolvedBackfillStep,
+  type ResolvedFaultStep,
   type ResolvedScenario,
   type ResolvedSqlStep,
   type ResolvedStep,
@@ -41,6 +46,7 @@ import { nativeEngine } from "../load/native-engine.ts";
 import { LoadValidationError, validateLoad } from "../load/validate.ts";
 import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
+import { systemClock } from "../util/clock.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
@@ -63,6 +69,11 @@ export interface RehearsalOptions {
    * migration runs, and "done". Defaults to the logger's `event`, if it has one.
    */
   onEvent?: (e: ProgressEvent) => void;
+  /**
+   * The replica's lag, for backfill steps throttled on `replica_lag`. The replica provider plugs in here;
+   * without it such a step fails saying so.
+   */
+  replicaLag?: ReplicaLagSource;
 }
 
 class Inconclusive extends Error {}
@@ -322,6 +333,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         t0,
         hotOids,
         shouldStop: () => aborted !== undefined || load?.failure() !== undefined,
+        ...backfillHooks,
         onLocksHeld: (n) => {
           locksHeld = n;
         },
@@ -367,6 +379,40 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         if (obs.failure) res.harnessError ??= `an observer died: ${obs.failure}`;
       }
       return res;
+    };
+
+    // Backfill steps open their own connections (one per worker); a kill_backfill_worker fault arms the next one.
+    const backfillFaults = new BackfillFaults();
+    const shouldStopBackfill = () => aborted !== undefined;
+    const backfillHooks = {
+      backfill: (step: ResolvedBackfillStep) =>
+        runBackfillStep(step, {
+          connectionConfig: cfg,
+          clock: systemClock,
+          replicaLag: opts.replicaLag,
+          faults: backfillFaults,
+          shouldStop: shouldStopBackfill,
+          locate: (at: (string | number)[]) => ({
+            file: path.relative(process.cwd(), rs.file) || rs.file,
+            ...rs.locate(at),
+          }),
+          onProgress: (p) => {
+            const eta = p.etaMs !== undefined ? `, ETA ${Math.ceil(p.etaMs / 1000)} s` : "";
+            log.progress(
+              `backfill ${p.step}: ${p.rows} rows, ${Math.floor(p.fraction * 100)}% of the key range (${Math.round(p.rowsPerS)} rows/s${eta})`,
+            );
+            emit({ kind: "backfill", ...p });
+          },
+        }),
+      fault: (step: ResolvedFaultStep): Promise<void> => {
+        switch (step.fault) {
+          case "kill_backfill_worker":
+            backfillFaults.arm(step.after_batches);
+            return Promise.resolve();
+          default:
+            return Promise.reject(new Error(`fault "${step.fault}" is not available yet`));
+        }
+      },
     };
 
     const monitor = await connect();
