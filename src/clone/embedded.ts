@@ -29,7 +29,7 @@ export async function freePort(): Promise<number> {
  * Where cluster directories go: os.tmpdir(), unless we run as root and some ancestor of it is closed to
  * other users — the server runs as `postgres` and could not reach its data directory — then /tmp.
  */
-async function clusterBase(): Promise<string> {
+export async function clusterBase(): Promise<string> {
   const base = tmpdir();
   if (process.getuid?.() !== 0) return base;
   for (let d = path.resolve(base); ; d = path.dirname(d)) {
@@ -46,7 +46,7 @@ async function postgresBinary(): Promise<string> {
 }
 
 /** Defaults chosen for a throwaway clone: durability is worthless here, speed is not. */
-const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
+export const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
   fsync: "off",
   synchronous_commit: "off",
   full_page_writes: "off",

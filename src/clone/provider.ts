@@ -34,6 +34,8 @@ export interface CloneOptions {
   database?: string;
   /** Also start a streaming physical replica; `settings` are the standby's own (recovery_min_apply_delay…). */
   replica?: { settings?: Record<string, string | number | boolean> };
+  /** For providers that choose among installed servers (system): the major version; default: the newest. */
+  version?: number;
   log?: (line: string) => void;
 }
 
@@ -41,4 +43,19 @@ export interface CloneOptions {
 export interface CloneProvider {
   readonly name: string;
   start(options: CloneOptions): Promise<Clone>;
+}
+
+/**
+ * This machine cannot make the clone the scenario asks for (no PostgreSQL installed, not the version asked
+ * for). Not a harness failure: the message says what to install, and the rehearsal is inconclusive.
+ */
+export class CloneUnavailableError extends Error {
+  constructor(
+    message: string,
+    /** The Debian package that would make it available ("postgresql-15"). */
+    readonly packageName: string,
+  ) {
+    super(message);
+    this.name = "CloneUnavailableError";
+  }
 }

@@ -67,6 +67,7 @@ const GEN_CODE: Record<(typeof GENERATED_PARAMS)[number], number> = {
 interface Compiled {
   prepared: PreparedStatement;
   when: string | undefined;
+  unless: string | undefined;
   sources: Int32Array;
 }
 
@@ -79,7 +80,7 @@ function compile(sql: string, name: string, source: SourceReader, where: string)
     // History columns are bound with their own column's type, so `-:amount` resolves (an untyped parameter
     // would leave `-` ambiguous); generated values stay untyped and take the type their context needs.
     const types = Array.from(sources, (s) => (s >= 0 ? (source.types[s] ?? 0) : 0));
-    return { prepared: { name, text: t.text, types }, when: undefined, sources };
+    return { prepared: { name, text: t.text, types }, when: undefined, unless: undefined, sources };
   } catch (err) {
     if (err instanceof TemplateError) throw new Error(`${where}: ${err.message}`);
     throw err;
@@ -201,6 +202,7 @@ class NativeLoad implements RunningLoad {
     this.#writes = load.write.statements.map((st, i) => ({
       ...compile(st.sql, `rehearse_w${i}`, source, `load.write.statements[${i}].sql`),
       when: st.when,
+      unless: st.unless,
     }));
     this.#read = load.read ? compile(load.read.sql, "rehearse_r", source, "load.read.sql") : undefined;
     this.#transaction = load.write.transaction;
@@ -449,6 +451,7 @@ class NativeLoad implements RunningLoad {
       for (let i = 0; i < this.#writes.length; i++) {
         const w = this.#writes[i]!;
         if (w.when !== undefined && flags[w.when] !== true) continue;
+        if (w.unless !== undefined && flags[w.unless] === true) continue;
         const values = conn.writeValues[i]!;
         this.#fill(values, w.sources, row, uuid, iso, opStr);
         op.statements[k] = w.prepared;

@@ -462,8 +462,8 @@ async function runInOneTransaction(
 
 /**
  * Each statement commits alone. Statements that may run in a transaction block are wrapped in their own
- * BEGIN/COMMIT so they are traced exactly; the rest (CONCURRENTLY, VACUUM) are sampled from a second
- * connection while they run, and their hold is their duration.
+ * BEGIN/COMMIT so they are traced exactly; the rest (CONCURRENTLY, VACUUM, and CALLs, whose procedure may
+ * COMMIT per batch) are sampled from a second connection while they run, and their hold is their duration.
  */
 async function runEachAlone(
   step: ResolvedSqlStep,
@@ -475,7 +475,7 @@ async function runEachAlone(
 ): Promise<Outcome> {
   const { db } = opts;
   for (const [i, stmt] of step.sqlText.statements.entries()) {
-    if (!stmt.nonTransactional) {
+    if (!stmt.nonTransactional && !stmt.call) {
       const single: ResolvedSqlStep = { ...step, sqlText: { ...step.sqlText, statements: [stmt] } };
       const sub: StatementResult[] = [];
       const subLocks: LockHold[] = [];

@@ -16,13 +16,20 @@ import type { CatalogSnapshot } from "../catalog/types.ts";
 import { type InvariantCheck, invariantId, type Stage } from "../checks/check.ts";
 import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
-import type { Clone, CloneProvider } from "../clone/provider.ts";
+import { ReplicaLagReader } from "../clone/replica-lag.ts";
+import { missingExtensions, missingExtensionsReason } from "../clone/extensions.ts";
+import { type Clone, type CloneProvider, CloneUnavailableError } from "../clone/provider.ts";
+import { SystemProvider } from "../clone/system.ts";
 import { splitName } from "../db/sql.ts";
+import { runBackfillStep } from "../migration/backfill.ts";
+import { BackfillFaults } from "../migration/backfill-faults.ts";
 import { locateError, type RunnerConnections, runPhases } from "../migration/runner.ts";
+import type { ReplicaLagSource } from "../migration/throttle.ts";
 import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
 import {
   formatProblem,
   loadScenario,
+  type ResolvedBackfillStep,
   type ResolvedFaultStep,
   type ResolvedScenario,
   type ResolvedSqlStep,
@@ -41,6 +48,7 @@ import { LoadValidationError, validateLoad } from "../load/validate.ts";
 import { LOAD_APPLICATION_NAME } from "../observers/lock-waits.ts";
 import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
+import { systemClock } from "../util/clock.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
@@ -63,6 +71,11 @@ export interface RehearsalOptions {
    * migration runs, and "done". Defaults to the logger's `event`, if it has one.
    */
   onEvent?: (e: ProgressEvent) => void;
+  /**
+   * The replica's lag, for backfill steps throttled on `replica_lag`. The replica provider plugs in here;
+   * without it such a step fails saying so.
+   */
+  replicaLag?: ReplicaLagSource;
 }
 
 class Inconclusive extends Error {}
@@ -138,6 +151,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   let ackDir: string | undefined;
   let unregisterAckDir: (() => void) | undefined;
   const clients: pg.Client[] = [];
+  const pools: pg.Pool[] = [];
   try {
     const rs = await loadScenario(opts.scenarioPath);
     const s = rs.scenario;
@@ -159,15 +173,21 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     };
 
     enter("starting the clone");
-    const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
+    const providers = opts.providers ?? { embedded: new EmbeddedProvider(), system: new SystemProvider() };
     const provider = providers[s.target.provider];
     if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
     log.info(`starting ${provider.name} clone`);
-    clone = await provider.start({
-      settings: s.target.settings,
-      replica: s.target.replica ? { settings: s.target.replica_settings } : undefined,
-      log: (l) => log.debug(l),
-    });
+    try {
+      clone = await provider.start({
+        settings: s.target.settings,
+        version: s.target.version,
+        replica: s.target.replica ? { settings: s.target.replica_settings } : undefined,
+        log: (l) => log.debug(l),
+      });
+    } catch (err) {
+      if (err instanceof CloneUnavailableError) throw new Inconclusive(err.message);
+      throw err;
+    }
     const running = clone;
     const cfg = clone.connectionConfig();
     if (typeof cfg.password === "string") registerSecret(cfg.password);
@@ -194,6 +214,16 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
     if (running.replica) log.info(`replica streaming at ${running.replica.displayUrl()}`);
     if (aborted) return report;
+
+    if (s.target.extensions.length > 0) {
+      // Before the schema runs: its CREATE EXTENSION would fail with less to go on.
+      enter("checking extensions");
+      const missing = await missingExtensions(db, s.target.extensions);
+      if (missing.length > 0) {
+        const num = Number((await db.query("SHOW server_version_num")).rows[0].server_version_num);
+        throw new Inconclusive(missingExtensionsReason(clone.provider, Math.floor(num / 10000), missing));
+      }
+    }
 
     enter("creating the schema");
     await runSetupSql(db, rs.schemaSql, "dataset.schema");
@@ -319,11 +349,15 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         t0,
         hotOids,
         shouldStop: () => aborted !== undefined || load?.failure() !== undefined,
+        ...backfillHooks,
         onLocksHeld: (n) => {
           locksHeld = n;
         },
         fault: async (step: ResolvedFaultStep): Promise<RunnerConnections | undefined> => {
           switch (step.fault) {
+            case "kill_backfill_worker":
+              backfillFaults.arm(step.after_batches);
+              return undefined;
             case "terminate_load_connections": {
               const n = await terminateLoadConnections(conns.migrationDb);
               log.info(`${step.phase}/${step.name}: terminated ${n} load connection(s)`);
@@ -391,6 +425,38 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         if (obs.failure) res.harnessError ??= `an observer died: ${obs.failure}`;
       }
       return res;
+    };
+
+    // The replica's lag for the backfill throttle, read on the primary through a pool (it outlives a restart).
+    const lagPool = running.replica
+      ? new pg.Pool({ ...cfg, max: 1, application_name: "rehearse-replica-lag" })
+      : undefined;
+    lagPool?.on("error", () => {});
+    if (lagPool) pools.push(lagPool);
+    const replicaLag = lagPool ? new ReplicaLagReader(lagPool) : undefined;
+    // Backfill steps open their own connections (one per worker); a kill_backfill_worker fault arms the next one.
+    const backfillFaults = new BackfillFaults();
+    const shouldStopBackfill = () => aborted !== undefined;
+    const backfillHooks = {
+      backfill: (step: ResolvedBackfillStep) =>
+        runBackfillStep(step, {
+          connectionConfig: cfg,
+          clock: systemClock,
+          replicaLag: opts.replicaLag ?? replicaLag,
+          faults: backfillFaults,
+          shouldStop: shouldStopBackfill,
+          locate: (at: (string | number)[]) => ({
+            file: path.relative(process.cwd(), rs.file) || rs.file,
+            ...rs.locate(at),
+          }),
+          onProgress: (p) => {
+            const eta = p.etaMs !== undefined ? `, ETA ${Math.ceil(p.etaMs / 1000)} s` : "";
+            log.progress(
+              `backfill ${p.step}: ${p.rows} rows, ${Math.floor(p.fraction * 100)}% of the key range (${Math.round(p.rowsPerS)} rows/s${eta})`,
+            );
+            emit({ kind: "backfill", ...p });
+          },
+        }),
     };
 
     const conns = { monitor: await connect(), migrationDb: await connect() };
@@ -472,6 +538,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     enter("stopping the clone");
     stopListening();
     for (const c of clients) await c.end().catch(() => {});
+    for (const p of pools) await p.end().catch(() => {});
     setAckLedger(undefined);
     if (ackDir) {
       await rm(ackDir, { recursive: true, force: true }).catch(() => {});
@@ -755,6 +822,10 @@ function rollbackInvariants(invariants: Invariant[], afterRb: CatalogSnapshot): 
         break;
       case "sequence":
         out.push({ ...inv, also: inv.also.filter((t) => afterRb.tables[qualify(t)] !== undefined) });
+        break;
+      case "no_lost_writes":
+        // Every write acknowledged up to the end of the rollback, the rollback's own included, must still be there.
+        out.push(inv);
         break;
       default:
         // Partition checks describe the migrated shape, which a rollback undoes on purpose.

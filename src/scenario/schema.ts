@@ -367,8 +367,13 @@ const ParamName = z.string().regex(/^[a-z_][a-z0-9_]*$/, "a parameter name (lett
 export const WriteStatement = z.strictObject({
   /** SQL with :name parameters: history columns (:amount), :new_uuid, :now, :run_id, :op (a counter). */
   sql: z.string().min(1),
-  /** Run only while this flag is on (000's dual-write). */
+  /**
+   * Run only while this flag is on (000's dual-write). The statement is checked against the database only
+   * once the flag is on, so it may name a table the migration creates.
+   */
   when: ParamName.optional(),
+  /** Run only while this flag is off (000's legacy write, stopped once the new table takes every write). */
+  unless: ParamName.optional(),
 });
 
 const RateStage = z.strictObject({ duration: Duration, target: z.number().nonnegative() });
