@@ -194,6 +194,7 @@ export class EmbeddedProvider implements CloneProvider {
           dir: path.join(dir, "replica"),
           port: await freePort(),
           settings: { ...settings, ...options.replica.settings },
+          cpu: options.replica.cpu,
           database,
           log,
         });

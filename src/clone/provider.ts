@@ -6,6 +6,11 @@ export interface Replica {
   connectionConfig(): pg.ClientConfig;
   /** A connection URL with the password replaced by "***", safe to print. */
   displayUrl(): string;
+  /**
+   * Waits until the replica has replayed everything written so far (the seeding), then applies what was held
+   * back until the rehearsal proper (its CPU cap), so the migration starts with a caught-up replica.
+   */
+  settle?(): Promise<void>;
 }
 
 /** A running throwaway database. Disposing it stops the server and removes everything it left on disk. */
@@ -33,7 +38,7 @@ export interface CloneOptions {
   /** Database to create and connect to. */
   database?: string;
   /** Also start a streaming physical replica; `settings` are the standby's own (recovery_min_apply_delay…). */
-  replica?: { settings?: Record<string, string | number | boolean> };
+  replica?: { settings?: Record<string, string | number | boolean>; cpu?: number };
   /** For providers that choose among installed servers (system): the major version; default: the newest. */
   version?: number;
   log?: (line: string) => void;

@@ -17,6 +17,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { literal } from "../db/sql.ts";
 import { registerCleanup } from "../util/cleanup.ts";
+import { type CpuLimit, limitCpu } from "./cpu-limit.ts";
 import type { Replica } from "./provider.ts";
 
 const run = promisify(execFile);
@@ -107,6 +108,8 @@ export interface StandbyOptions {
   /** Server settings, the primary's first (a hot standby needs max_connections etc. ≥ the primary's). */
   settings: Record<string, string | number | boolean>;
   database: string;
+  /** Cap the standby's processes at this many cores (see cpu-limit.ts). */
+  cpu?: number;
   log?: (line: string) => void;
 }
 
@@ -203,6 +206,32 @@ async function chownTree(root: string, uid: number, gid: number): Promise<void> 
   }
 }
 
+/** Polls the primary until the standby has replayed everything written before the call (at most 5 minutes). */
+async function waitCaughtUp(port: number, password: string): Promise<void> {
+  const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
+  c.on("error", () => {});
+  await c.connect();
+  try {
+    const target = (await c.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]!.lsn;
+    const deadline = performance.now() + 300_000;
+    for (;;) {
+      const r = await c.query<{ behind: string | null }>(
+        `SELECT pg_wal_lsn_diff(${literal(target)}::pg_lsn, replay_lsn)::text AS behind
+           FROM pg_stat_replication WHERE application_name = ${literal(REPLICA_APPLICATION_NAME)}`,
+      );
+      const behind = r.rows[0]?.behind;
+      if (behind !== undefined && behind !== null && Number(behind) <= 0) return;
+      if (performance.now() > deadline)
+        throw new Error(
+          `the replica did not catch up with the seeded data within 5 minutes (${behind ?? "?"} bytes behind)`,
+        );
+      await sleep(50);
+    }
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
 /** Polls the primary until pg_stat_replication shows the standby streaming. */
 async function waitStreaming(port: number, password: string): Promise<void> {
   const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
@@ -228,6 +257,7 @@ async function waitStreaming(port: number, password: string): Promise<void> {
 
 class StandbyServer implements Standby {
   #child: ChildProcess | undefined;
+  #cpu: CpuLimit | undefined;
   #exited: Promise<void> = Promise.resolve();
   #unregister: () => void = () => {};
 
@@ -293,11 +323,27 @@ class StandbyServer implements Standby {
     });
   }
 
+  async settle(): Promise<void> {
+    await waitCaughtUp(this.opts.primary.port, this.opts.primary.password);
+    if (this.opts.cpu !== undefined && !this.#cpu) await this.limitCpu(this.opts.cpu);
+  }
+
+  /** Caps the running standby's CPU; the cgroup goes when the standby stops. */
+  async limitCpu(cores: number): Promise<void> {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return;
+    this.#cpu = await limitCpu(pid, cores, `rehearse-replica-${this.opts.port}-${pid}`);
+    this.log(`replica capped at ${cores} CPU cores`);
+  }
+
   /** Fast shutdown (SIGINT); SIGKILL if it does not exit in time. */
   async stop(): Promise<void> {
     this.#unregister();
     const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      await this.#cpu?.release();
+      return;
+    }
     child.kill("SIGINT");
     const timedOut = await Promise.race([
       this.#exited.then(() => false),
@@ -307,5 +353,6 @@ class StandbyServer implements Standby {
       child.kill("SIGKILL");
       await this.#exited;
     }
+    await this.#cpu?.release();
   }
 }

@@ -181,7 +181,9 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       clone = await provider.start({
         settings: s.target.settings,
         version: s.target.version,
-        replica: s.target.replica ? { settings: s.target.replica_settings } : undefined,
+        replica: s.target.replica
+          ? { settings: s.target.replica_settings, cpu: s.target.replica_cpu }
+          : undefined,
         log: (l) => log.debug(l),
       });
     } catch (err) {
@@ -274,6 +276,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     }
     const gathered = new Map<string, { before?: unknown; after?: unknown }>();
     await gatherAll(db, s.invariants, "before", gathered);
+    if (running.replica?.settle) {
+      // The seeding's WAL is not the migration's: start with the replica caught up (then capped, if asked).
+      enter("waiting for the replica to catch up");
+      await running.replica.settle();
+    }
 
     if (s.load) {
       enter("checking the load against the catalog");

@@ -506,6 +506,11 @@ export const Target = z.strictObject({
    * `recovery_min_apply_delay: 2s` to rehearse against a replica that replays late.
    */
   replica_settings: Settings.default({}),
+  /**
+   * CPU for the replica's processes, in cores (0.2 = a fifth of one core): a replica smaller than the writer,
+   * whose replay falls behind a writer that emits WAL faster than it can apply it (000). Needs root and cgroups.
+   */
+  replica_cpu: z.number().min(0.01).max(64).optional(),
   /** Tables production cannot afford to scan or rewrite under ACCESS EXCLUSIVE. */
   hot_tables: z.array(TableName).default([]),
 });
