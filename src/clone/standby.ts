@@ -18,7 +18,7 @@ import pg from "pg";
 import { literal } from "../db/sql.ts";
 import { registerCleanup } from "../util/cleanup.ts";
 import { type CpuLimit, limitCpu } from "./cpu-limit.ts";
-import type { Replica } from "./provider.ts";
+import { loopbackConfig, loopbackDisplayUrl, type Replica } from "./provider.ts";
 
 const run = promisify(execFile);
 
@@ -270,17 +270,11 @@ class StandbyServer implements Standby {
   ) {}
 
   connectionConfig(): pg.ClientConfig {
-    return {
-      host: "127.0.0.1",
-      port: this.opts.port,
-      user: "postgres",
-      password: this.opts.primary.password,
-      database: this.opts.database,
-    };
+    return loopbackConfig(this.opts.port, this.opts.primary.password, this.opts.database);
   }
 
   displayUrl(): string {
-    return `postgres://postgres:***@127.0.0.1:${this.opts.port}/${this.opts.database}`;
+    return loopbackDisplayUrl(this.opts.port, this.opts.database);
   }
 
   async start(): Promise<void> {

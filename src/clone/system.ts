@@ -16,7 +16,14 @@ import pg from "pg";
 import { ident } from "../db/sql.ts";
 import { registerCleanup } from "../util/cleanup.ts";
 import { clusterBase, DEFAULT_SETTINGS, freePort } from "./embedded.ts";
-import { type Clone, type CloneOptions, type CloneProvider, CloneUnavailableError } from "./provider.ts";
+import {
+  CloneUnavailableError,
+  loopbackConfig,
+  loopbackDisplayUrl,
+  type Clone,
+  type CloneOptions,
+  type CloneProvider,
+} from "./provider.ts";
 
 /** Where Debian (and Ubuntu) install each PostgreSQL major version's server binaries: <root>/<major>/bin. */
 export const SYSTEM_POSTGRES_ROOT = "/usr/lib/postgresql";
@@ -269,17 +276,11 @@ class SystemClone implements Clone {
   }
 
   connectionConfig(): pg.ClientConfig {
-    return {
-      host: "127.0.0.1",
-      port: this.port,
-      user: "postgres",
-      password: this.password,
-      database: this.database,
-    };
+    return loopbackConfig(this.port, this.password, this.database);
   }
 
   displayUrl(): string {
-    return `postgres://postgres:***@127.0.0.1:${this.port}/${this.database}`;
+    return loopbackDisplayUrl(this.port, this.database);
   }
 
   async stop(): Promise<void> {
