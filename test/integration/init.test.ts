@@ -217,9 +217,9 @@ describe("rehearse init", () => {
       log: () => {},
     });
     const cutover = await readFile(path.join(out, "migration/04_cutover.sql"), "utf8");
-    expect(cutover).toContain("PARTITION BY RANGE (created_at)");
+    expect(cutover).toContain(`PARTITION BY RANGE ("created_at")`);
     expect(cutover).toContain("FOR VALUES FROM ('{{month+1}}') TO ('{{month+2}}')");
-    expect(cutover).toContain("ATTACH PARTITION orders_history");
+    expect(cutover).toContain(`ATTACH PARTITION "orders_history"`);
     const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: true });
     expect(report.reason ?? "", report.status).toBe("");
     expect(report.failing).toEqual([]);
