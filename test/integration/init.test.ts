@@ -11,6 +11,7 @@
  * flushed when init's backend exits; they must not move, and the same probe must see one row-reading query by
  * the same role move them (so the proof can fail).
  */
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -120,6 +121,18 @@ async function tableCounters(admin: pg.Client): Promise<unknown[]> {
        FROM pg_stat_user_tables ORDER BY relname`,
     )
   ).rows;
+}
+
+const bin = path.resolve(import.meta.dirname, "../../bin/rehearse.js");
+
+/** Runs the CLI; resolves with its exit code and output. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, CI: "true" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
 }
 
 /** Waits until init's backends have exited: a backend flushes its table counters when it exits. */
@@ -233,6 +246,52 @@ describe("rehearse init", () => {
         "budget.no_scan_under_access_exclusive",
       ]),
     );
+  });
+
+  it("the CLI writes the scenario and prints the fidelity table, never the password", async () => {
+    const src = await source();
+    const out = await outDir();
+    const r = await cli([
+      "init",
+      "--from-url",
+      src.url(),
+      "--table",
+      "orders",
+      "--out",
+      out,
+      "--rows",
+      "5000",
+    ]);
+    expect(r.stderr).toMatch(/READ ONLY transaction with statement_timeout 5s/);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("# Fidelity of the fitted dataset");
+    expect(r.stdout).toContain("rows: source 40000, seeded 5000");
+    expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
+  });
+
+  it("the CLI exits 2 with the reason and the fix on bad input, never printing the password", async () => {
+    const src = await source();
+    const r = await cli([
+      "init",
+      "--from-url",
+      src.url(),
+      "--table",
+      "labels",
+      "--strategy",
+      "attach-history",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no usable partition key[\s\S]*fix: add a NOT NULL timestamp/);
+    const bad = await cli([
+      "init",
+      "--from-url",
+      src.url().replace(PASSWORD, `${PASSWORD}x`),
+      "--table",
+      "orders",
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/cannot connect to the source/);
+    expect(`${r.stderr}${bad.stderr}${bad.stdout}`).not.toContain(PASSWORD);
   });
 
   describe("bad input exits with the reason and the fix", () => {
