@@ -86,8 +86,10 @@ FROM (SELECT g, random() AS r FROM generate_series(1, 40000) g) x;
 CREATE TABLE never_analyzed (id bigint PRIMARY KEY, note text);
 CREATE TABLE labels (name text NOT NULL, colour text);
 INSERT INTO labels SELECT 'l' || g, 'c' || (g % 7) FROM generate_series(1, 500) g;
-ANALYZE orders; ANALYZE accounts; ANALYZE labels;
-GRANT SELECT ON orders, accounts, labels, never_analyzed TO init_reader;
+CREATE TABLE events (id bigserial PRIMARY KEY, kind text NOT NULL, payload jsonb);
+INSERT INTO events (kind, payload) SELECT 'k' || (g % 5), jsonb_build_object('g', g) FROM generate_series(1, 3000) g;
+ANALYZE orders; ANALYZE accounts; ANALYZE labels; ANALYZE events;
+GRANT SELECT ON orders, accounts, labels, never_analyzed, events TO init_reader;
 GRANT SELECT ON orders TO init_norls;
 `;
 
@@ -246,6 +248,26 @@ describe("rehearse init", () => {
         "budget.no_scan_under_access_exclusive",
       ]),
     );
+  });
+
+  it("scaffolds attach-history on an integer key when there is no timestamp, and it passes", async () => {
+    const src = await source();
+    const out = await outDir();
+    await runInit({
+      url: src.url(),
+      tables: ["events"],
+      out,
+      strategy: "attach-history",
+      fidelity: false,
+      log: () => {},
+    });
+    const cutover = await readFile(path.join(out, "migration/04_cutover.sql"), "utf8");
+    expect(cutover).toContain(`PARTITION BY RANGE ("id")`);
+    expect(cutover).toContain("FOR VALUES FROM (MINVALUE) TO (4000)");
+    const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: true });
+    expect(report.reason ?? "", report.status).toBe("");
+    expect(report.failing).toEqual([]);
+    expect(report.status).toBe("passed");
   });
 
   it("the CLI writes the scenario and prints the fidelity table, never the password", async () => {
