@@ -7,7 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "yaml";
 import { relationKey } from "../catalog/types.ts";
-import { redact } from "../util/redact.ts";
+import { redact, registerSecret } from "../util/redact.ts";
 import { renderSchema, type StubTable } from "./ddl.ts";
 import { measureFidelity, renderFidelity, type FidelityReport } from "./fidelity.ts";
 import { fitTable, type GeneratorConfig } from "./fit.ts";
@@ -49,6 +49,12 @@ function slug(text: string): string {
 /** Runs init; throws InitError on bad input (exit 2). */
 export async function runInit(opts: InitOptions): Promise<InitResult> {
   if (opts.tables.length === 0) throw new InitError("no table given", "name one with --table <name>");
+  // The source's password must never reach a terminal, a file or a report, even outside a URL.
+  try {
+    registerSecret(decodeURIComponent(new URL(opts.url).password));
+  } catch {
+    // Not a URL (a conninfo string): redact() still masks password=… patterns.
+  }
   const keys = opts.tables.map(relationKey);
   const mainTable = keys[0]!.replace(/^public\./, "");
   const dir = path.resolve(opts.out ?? path.join("scenarios", slug(mainTable)));
