@@ -101,6 +101,26 @@ export const Generator = z.discriminatedUnion("gen", [
   }),
   z.strictObject({ gen: z.literal("text"), template: z.string(), ...GenCommon }),
   z.strictObject({ gen: z.literal("json"), template: z.string(), ...GenCommon }),
+  /**
+   * Fitted to planner statistics (`rehearse init`): a row takes one of `common` (pg_stats most_common_vals,
+   * written as given) with its fraction, else a value from the equal-frequency buckets between `bounds`
+   * (histogram_bounds: numbers or ISO timestamps), uniform inside a bucket, or from `template` when there are
+   * no bounds. `distinct` snaps bucket values to that many grid points; `ascending` walks the buckets in row
+   * order (a time column that grows with the id) and ignores `common`.
+   */
+  z.strictObject({
+    gen: z.literal("histogram"),
+    common: z.record(z.string(), z.number().nonnegative()).default({}),
+    bounds: z
+      .array(z.union([z.number(), z.string()]))
+      .min(2)
+      .optional(),
+    template: z.string().optional(),
+    decimals: z.number().int().min(0).max(12).default(0),
+    distinct: z.number().int().positive().optional(),
+    order: z.enum(["ascending", "random"]).default("random"),
+    ...GenCommon,
+  }),
   z.strictObject({
     gen: z.literal("constant"),
     value: z.union([z.string(), z.number(), z.boolean()]),
