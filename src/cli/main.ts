@@ -320,6 +320,11 @@ async function main(): Promise<void> {
   } finally {
     await runAllCleanups();
   }
+  // process.exit() drops what a pipe has not taken yet (stdout to a pipe is asynchronous: `rehearse schema |
+  // diff` lost everything past 64 KiB): exit once stdout and stderr have flushed.
+  await Promise.all(
+    [process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write("", () => r()))),
+  );
   process.exit(code);
 }
 
