@@ -47,6 +47,7 @@ async function commandRun(
     debug?: boolean;
     quiet?: boolean;
     progress?: boolean;
+    cache?: boolean;
   },
 ): Promise<number> {
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
@@ -65,6 +66,7 @@ async function commandRun(
     scale: o.scale,
     rows,
     rollback: o.rollback,
+    cache: o.cache,
     logger,
     onAbort: writeAborted,
   });
@@ -79,6 +81,59 @@ async function commandRun(
     return report.expectation.met ? 0 : report.exit_code === 0 ? 1 : report.exit_code;
   }
   return report.exit_code;
+}
+
+function parseAge(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError("--older-than takes a number and a unit: 30m, 12h, 7d");
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "?";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+async function commandCacheLs(): Promise<number> {
+  const { cacheRoot, listCache } = await import("../clone/snapshot-cache.ts");
+  const entries = await listCache();
+  if (entries.length === 0) {
+    process.stdout.write(`no cached seeded clusters in ${cacheRoot()}\n`);
+    return 0;
+  }
+  process.stdout.write(`${cacheRoot()}:\n`);
+  for (const e of entries) {
+    const rows = Object.entries(e.meta.rows)
+      .map(([t, n]) => `${t}=${n}`)
+      .join(" ");
+    process.stdout.write(
+      `${e.key}  ${e.meta.scenario}  ${formatBytes(e.bytes)}  PostgreSQL ${e.meta.postgres_version ?? "?"}  ` +
+        `last used ${e.lastUsed.toISOString()}  ${rows}\n`,
+    );
+  }
+  return 0;
+}
+
+async function commandCachePrune(o: { olderThan?: number; dryRun?: boolean }): Promise<number> {
+  const { pruneCache } = await import("../clone/snapshot-cache.ts");
+  const r = await pruneCache({ olderThanMs: o.olderThan, dryRun: o.dryRun });
+  const verb = o.dryRun ? "would remove" : "removed";
+  for (const e of r.removed)
+    process.stdout.write(`${verb} ${e.key} (${e.meta.scenario}, ${formatBytes(e.bytes)})\n`);
+  for (const p of r.partial) process.stdout.write(`${verb} an interrupted build: ${p}\n`);
+  for (const e of r.inUse)
+    process.stdout.write(`kept ${e.key} (${e.meta.scenario}): a running clone uses it\n`);
+  const freed = r.removed.reduce((n, e) => n + (e.bytes ?? 0), 0);
+  process.stdout.write(
+    `${verb} ${r.removed.length} entr${r.removed.length === 1 ? "y" : "ies"}, ${formatBytes(freed)}\n`,
+  );
+  return 0;
 }
 
 async function commandValidate(scenarioPath: string): Promise<number> {
@@ -175,7 +230,23 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--quiet", "no progress lines")
     .option("--no-progress", "plain timestamped lines instead of the live status block on a terminal")
     .option("--debug", "server logs and stack traces")
+    .option("--cache", "clone a cached seeded cluster (seeding it once) instead of seeding every run")
+    .option("--no-cache", "seed this run even if the scenario sets target.cache")
     .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));
+
+  const cache = program
+    .command("cache")
+    .description(`the seeded-cluster cache ($REHEARSE_CACHE_DIR or ~/.cache/rehearse)`);
+  cache
+    .command("ls")
+    .description("list cached seeded clusters, most recently used first")
+    .action(async () => setExit(await commandCacheLs()));
+  cache
+    .command("prune")
+    .description("remove cached seeded clusters (all, or those unused for --older-than)")
+    .addOption(new Option("--older-than <duration>", "e.g. 7d, 12h, 30m").argParser(parseAge))
+    .option("--dry-run", "say what would be removed, remove nothing")
+    .action(async (o: { olderThan?: number; dryRun?: boolean }) => setExit(await commandCachePrune(o)));
 
   program
     .command("validate")

@@ -255,6 +255,11 @@ export interface RunReport {
     rows: Record<string, number>;
     rollback: boolean;
     node: string;
+    /**
+     * How the clone was made: `method` initdb (empty, then seeded), overlay / reflink / copy (a thin copy of a
+     * cached seeded cluster), provisioned (a cloud clone) or existing (a URL target); `cache` hit / miss / off.
+     */
+    clone?: { method: string; cache: "hit" | "miss" | "off"; cache_key?: string };
   };
   /** Wall time per harness stage, in the order they ran ("seeding", "running the migration"…). */
   timings: { stage: string; ms: number }[];

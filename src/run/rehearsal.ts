@@ -17,6 +17,7 @@ import { type InvariantCheck, invariantId, type Stage } from "../checks/check.ts
 import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
+import { cachedPassword, cacheKey, lookupCache, storeCache } from "../clone/snapshot-cache.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
 import { type CheckResult, REPORT_SCHEMA_VERSION, type RunReport } from "../report/model.ts";
@@ -61,7 +62,15 @@ export interface RehearsalOptions {
    * migration runs, and "done". Defaults to the logger's `event`, if it has one.
    */
   onEvent?: (e: ProgressEvent) => void;
+  /**
+   * Clone from the seeded-cluster cache (seeding once per dataset). Default: the scenario's `target.cache`
+   * (false).
+   */
+  cache?: boolean;
 }
+
+/** The database every provider creates in its clone (and the cache key includes). */
+const CLONE_DATABASE = "rehearsal";
 
 class Inconclusive extends Error {}
 
@@ -160,50 +169,144 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
     const provider = providers[s.target.provider];
     if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
-    log.info(`starting ${provider.name} clone`);
-    clone = await provider.start({ settings: s.target.settings, log: (l) => log.debug(l) });
-    const cfg = clone.connectionConfig();
-    if (typeof cfg.password === "string") registerSecret(cfg.password);
-    const connect = async (): Promise<pg.Client> => {
+    const rows = resolveRows(rs, opts);
+    report.context.rows = rows;
+    const useCache = opts.cache ?? s.target.cache;
+    /** A connect function for one server: every client it makes is tracked so it can be closed. */
+    const connector = (cfg: pg.ClientConfig, into: pg.Client[]) => async (): Promise<pg.Client> => {
       const c = new pg.Client({ ...cfg, application_name: "rehearse" });
       // A server that goes away must surface as an error on the next query, not crash the process.
       c.on("error", () => {});
       await c.connect();
-      clients.push(c);
+      into.push(c);
       return c;
     };
-    const db = await connect();
-    report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
-    log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
-    if (aborted) return report;
-
-    enter("creating the schema");
-    await runSetupSql(db, rs.schemaSql, "dataset.schema");
-    enter("seeding");
-    const rows = resolveRows(rs, opts);
-    report.context.rows = rows;
-    const seedStart = performance.now();
-    const seeded = await seedDataset(connect, s.dataset, {
-      rows,
-      onProgress: (p) => {
-        log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`);
-        emit({ kind: "seed", table: p.table, rows: p.rows, total: p.total, rowsPerS: p.rowsPerS });
-      },
-    });
-    const seedMs = performance.now() - seedStart;
-    const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
-    report.seeding = {
-      tables: seeded,
-      rows: totalRows,
-      duration_ms: Math.round(seedMs),
-      rows_per_s: Math.round(totalRows / (seedMs / 1000)),
+    /** schema.sql, seeding, sequences past the seeded values, dataset.after: the dataset as the scenario says. */
+    const prepareDataset = async (db: pg.Client, connectTo: () => Promise<pg.Client>) => {
+      enter("creating the schema");
+      await runSetupSql(db, rs.schemaSql, "dataset.schema");
+      enter("seeding");
+      const seedStart = performance.now();
+      const seeded = await seedDataset(connectTo, s.dataset, {
+        rows,
+        onProgress: (p) => {
+          log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`);
+          emit({ kind: "seed", table: p.table, rows: p.rows, total: p.total, rowsPerS: p.rowsPerS });
+        },
+      });
+      const seedMs = performance.now() - seedStart;
+      const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
+      report.seeding = {
+        tables: seeded,
+        rows: totalRows,
+        duration_ms: Math.round(seedMs),
+        rows_per_s: Math.round(totalRows / (seedMs / 1000)),
+      };
+      log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
+      const moved = await syncSeededSequences(db, s.dataset);
+      if (moved.length > 0) log.info(`advanced ${moved.join(", ")} past the seeded values`);
+      if (rs.afterSql) {
+        enter("running dataset.after");
+        await runSetupSql(db, rs.afterSql, "dataset.after");
+      }
     };
-    log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
-    const moved = await syncSeededSequences(db, s.dataset);
-    if (moved.length > 0) log.info(`advanced ${moved.join(", ")} past the seeded values`);
-    if (rs.afterSql) {
-      enter("running dataset.after");
-      await runSetupSql(db, rs.afterSql, "dataset.after");
+    const serverLog = (l: string) => log.debug(l);
+    let db: pg.Client;
+    let connect: () => Promise<pg.Client>;
+    if (useCache && provider.snapshots) {
+      const key = cacheKey({
+        schemaSql: rs.schemaSql.text,
+        afterSql: rs.afterSql?.text,
+        tables: s.dataset.tables,
+        rows,
+        seed: s.dataset.seed,
+        fireTriggers: s.dataset.fire_triggers,
+        database: CLONE_DATABASE,
+        serverVersion: provider.snapshots.version(),
+        toolVersion: TOOL_VERSION,
+      });
+      let entry = await lookupCache(key);
+      const hit = entry !== undefined;
+      if (entry) {
+        log.info(`seeded cluster found in the cache (${key}): not seeding`);
+        report.seeding = entry.meta.seeding;
+      } else {
+        log.info(`no seeded cluster in the cache for ${key}: seeding one for it`);
+        const build = await provider.snapshots.startKeepable({
+          settings: s.target.settings,
+          log: serverLog,
+          database: CLONE_DATABASE,
+        });
+        const buildClients: pg.Client[] = [];
+        const closeBuild = async () => {
+          for (const c of buildClients.splice(0)) await c.end().catch(() => {});
+        };
+        try {
+          const buildCfg = build.connectionConfig();
+          if (typeof buildCfg.password === "string") registerSecret(buildCfg.password);
+          const buildConnect = connector(buildCfg, buildClients);
+          const bdb = await buildConnect();
+          const pgVersion = (await bdb.query("SHOW server_version")).rows[0].server_version as string;
+          await prepareDataset(bdb, buildConnect);
+          if (aborted) return report;
+          enter("storing the seeded cluster in the cache");
+          await closeBuild();
+          entry = await storeCache(await build.stopAndKeep(), {
+            key,
+            scenario: s.name,
+            created_at: new Date().toISOString(),
+            server_version: provider.snapshots.version(),
+            postgres_version: pgVersion,
+            rows,
+            seeding: report.seeding!,
+          });
+        } finally {
+          await closeBuild();
+          await build.stop().catch(() => {});
+        }
+      }
+      enter("cloning the cached cluster");
+      const password = await cachedPassword(entry);
+      registerSecret(password);
+      clone = await provider.start({
+        settings: s.target.settings,
+        log: serverLog,
+        database: CLONE_DATABASE,
+        runId: report.run_id,
+        from: { dataDir: entry.dataDir, password, source: `cache:${key}` },
+      });
+      const cfg = clone.connectionConfig();
+      if (typeof cfg.password === "string") registerSecret(cfg.password);
+      connect = connector(cfg, clients);
+      db = await connect();
+      report.context.clone = {
+        method: clone.method ?? "initdb",
+        cache: hit ? "hit" : "miss",
+        cache_key: key,
+      };
+      report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
+      log.info(
+        `clone ready (${clone.method}, cache ${hit ? "hit" : "miss"}): PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`,
+      );
+      if (aborted) return report;
+    } else {
+      if (useCache) log.info(`the ${provider.name} provider cannot use the seeded-cluster cache: seeding`);
+      log.info(`starting ${provider.name} clone`);
+      clone = await provider.start({
+        settings: s.target.settings,
+        log: serverLog,
+        database: CLONE_DATABASE,
+        runId: report.run_id,
+      });
+      const cfg = clone.connectionConfig();
+      if (typeof cfg.password === "string") registerSecret(cfg.password);
+      connect = connector(cfg, clients);
+      db = await connect();
+      report.context.clone = { method: clone.method ?? "initdb", cache: "off" };
+      report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
+      log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
+      if (aborted) return report;
+      await prepareDataset(db, connect);
     }
     if (aborted) return report;
 

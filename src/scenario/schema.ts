@@ -503,6 +503,11 @@ export const Target = z.strictObject({
     .default({}),
   /** Tables production cannot afford to scan or rewrite under ACCESS EXCLUSIVE. */
   hot_tables: z.array(TableName).default([]),
+  /**
+   * Seed once, then clone the cached seeded cluster for every run (overlayfs, reflink or copy); keyed by the
+   * schema, generators, rows, seed and server version. Same as `rehearse run --cache`. embedded only.
+   */
+  cache: z.boolean().default(false),
 });
 
 export const Scenario = z.strictObject({
