@@ -51,6 +51,12 @@ async function commandRun(
     provider?: string;
     targetUrl?: string;
     iKnowThisIsNotProduction?: boolean;
+    auroraSourceCluster?: string;
+    auroraSubnetGroup?: string;
+    auroraSecurityGroup?: string[];
+    auroraParameterGroup?: string;
+    auroraInstanceClass?: string;
+    auroraRegion?: string;
   },
 ): Promise<number> {
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
@@ -73,6 +79,16 @@ async function commandRun(
     provider: o.provider,
     targetUrl: o.targetUrl,
     allowUnmarked: o.iKnowThisIsNotProduction,
+    aurora: Object.fromEntries(
+      Object.entries({
+        source_cluster: o.auroraSourceCluster,
+        subnet_group: o.auroraSubnetGroup,
+        security_groups: o.auroraSecurityGroup,
+        parameter_group: o.auroraParameterGroup,
+        instance_class: o.auroraInstanceClass,
+        region: o.auroraRegion,
+      }).filter(([, v]) => v !== undefined),
+    ),
     logger,
     onAbort: writeAborted,
   });
@@ -140,6 +156,30 @@ async function commandCachePrune(o: { olderThan?: number; dryRun?: boolean }): P
     `${verb} ${r.removed.length} entr${r.removed.length === 1 ? "y" : "ies"}, ${formatBytes(freed)}\n`,
   );
   return 0;
+}
+
+async function commandGc(o: { dryRun?: boolean; region?: string }): Promise<number> {
+  const { RDSClient } = await import("@aws-sdk/client-rds");
+  const { gcAurora } = await import("../clone/aurora.ts");
+  const client = new RDSClient(o.region ? { region: o.region } : {});
+  try {
+    const r = await gcAurora(client, {
+      dryRun: o.dryRun,
+      log: (l) => process.stdout.write(`${redact(l)}\n`),
+    });
+    for (const f of r.failed)
+      process.stderr.write(`rehearse: could not delete ${f.cluster}: ${redact(f.error)}\n`);
+    process.stdout.write(
+      `${o.dryRun ? "would delete" : "deleted"} ${r.deleted.length} expired clone(s); ${r.kept} not yet expired\n`,
+    );
+    return r.failed.length > 0 ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(
+      `rehearse: gc could not list the clusters: ${redact((err as Error).message)}\n` +
+        "fix: configure AWS credentials (the default chain) and a region (--region or AWS_REGION)\n",
+    );
+    return 2;
+  }
 }
 
 async function commandValidate(scenarioPath: string): Promise<number> {
@@ -247,7 +287,24 @@ function buildProgram(setExit: (code: number) => void): Command {
       "--i-know-this-is-not-production",
       "let --provider url rehearse on a database that carries no clone marker (_rehearse.provenance)",
     )
+    .option("--aurora-source-cluster <id>", "aurora: the cluster to clone (only ever read)")
+    .option("--aurora-subnet-group <name>", "aurora: DB subnet group for the clone")
+    .option(
+      "--aurora-security-group <id>",
+      "aurora: VPC security group for the clone (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--aurora-parameter-group <name>", "aurora: DB cluster parameter group for the clone")
+    .option("--aurora-instance-class <class>", "aurora: instance class (default db.r6g.large)")
+    .option("--aurora-region <region>", "aurora: AWS region (default: the AWS default chain's)")
     .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));
+
+  program
+    .command("gc")
+    .description("delete expired Aurora clones (tagged rehearse:expires-at in the past), instances first")
+    .option("--dry-run", "list what would be deleted, delete nothing")
+    .option("--region <region>", "AWS region (default: the AWS default chain's)")
+    .action(async (o: { dryRun?: boolean; region?: string }) => setExit(await commandGc(o)));
 
   const cache = program
     .command("cache")

@@ -259,7 +259,7 @@ export interface RunReport {
      * How the clone was made: `method` initdb (empty, then seeded), overlay / reflink / copy (a thin copy of a
      * cached seeded cluster), provisioned (a cloud clone) or existing (a URL target); `cache` hit / miss / off.
      */
-    clone?: { method: string; cache: "hit" | "miss" | "off"; cache_key?: string };
+    clone?: { method: string; cache: "hit" | "miss" | "off"; cache_key?: string; teardown_error?: string };
   };
   /** Wall time per harness stage, in the order they ran ("seeding", "running the migration"…). */
   timings: { stage: string; ms: number }[];

