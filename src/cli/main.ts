@@ -158,6 +158,64 @@ async function commandCachePrune(o: { olderThan?: number; dryRun?: boolean }): P
   return 0;
 }
 
+async function commandClone(
+  scenarioPath: string | undefined,
+  o: {
+    provider?: string;
+    scale?: number;
+    rows?: Record<string, number>;
+    targetUrl?: string;
+    iKnowThisIsNotProduction?: boolean;
+    debug?: boolean;
+  },
+): Promise<number> {
+  const { provisionClone } = await import("../run/clone-session.ts");
+  const { CloneRefusedError } = await import("../clone/provider.ts");
+  const logger = createProgressView({ debug: o.debug, noProgress: true });
+  let session;
+  try {
+    session = await provisionClone({
+      scenarioPath,
+      provider: o.provider,
+      scale: o.scale,
+      rows: o.rows,
+      targetUrl: o.targetUrl,
+      allowUnmarked: o.iKnowThisIsNotProduction,
+      logger,
+    });
+  } catch (err) {
+    if (err instanceof CloneRefusedError) {
+      process.stderr.write(`rehearse: ${redact(err.message)}\nfix: ${redact(err.fix)}\n`);
+      return 2;
+    }
+    if (err instanceof ScenarioError) {
+      process.stderr.write(`${err.problems.map(formatProblem).join("\n")}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { clone, passFile, seededRows } = session;
+  const url = clone.displayUrl();
+  process.stdout.write(
+    `clone ready (${clone.provider}${seededRows !== undefined ? `, ${seededRows} rows seeded` : ""}): ${url}\n` +
+      `the password is in ${passFile} (mode 0600, removed with the clone); connect with:\n` +
+      `  PGPASSFILE=${passFile} psql '${url.replace(":***@", "@")}'\n` +
+      "Ctrl-C stops and removes the clone.\n",
+  );
+  // Kept alive until SIGINT/SIGTERM; the cleanup registry then stops the clone and removes the file.
+  await new Promise<void>((resolve) => {
+    const keepAlive = setInterval(() => {}, 60_000);
+    const done = () => {
+      clearInterval(keepAlive);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+  await clone.stop().catch((e: Error) => process.stderr.write(`rehearse: ${redact(e.message)}\n`));
+  return 130;
+}
+
 async function commandGc(o: { dryRun?: boolean; region?: string }): Promise<number> {
   const { RDSClient } = await import("@aws-sdk/client-rds");
   const { gcAurora } = await import("../clone/aurora.ts");
@@ -298,6 +356,21 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--aurora-instance-class <class>", "aurora: instance class (default db.r6g.large)")
     .option("--aurora-region <region>", "aurora: AWS region (default: the AWS default chain's)")
     .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));
+
+  program
+    .command("clone")
+    .description("provision a clone (seeded from the scenario's dataset if empty) and keep it until Ctrl-C")
+    .argument("[scenario]", "scenario folder whose dataset (and target) to use")
+    .option("--provider <name>", "embedded, url or aurora (default: the scenario's target.provider)")
+    .addOption(new Option("--scale <factor>", "multiply every table's rows").argParser(parseScale))
+    .addOption(new Option("--rows <n|table=n>", "rows to seed (repeatable)").argParser(parseRows))
+    .option("--target-url <url>", "for --provider url")
+    .option(
+      "--i-know-this-is-not-production",
+      "for --provider url: accept a database without the clone marker",
+    )
+    .option("--debug", "server logs")
+    .action(async (scenario: string | undefined, o) => setExit(await commandClone(scenario, o)));
 
   program
     .command("gc")

@@ -635,7 +635,10 @@ export function judgeExpectation(report: RunReport): RunReport["expectation"] {
 }
 
 /** Rows per table: an explicit count, else the declared rows times the scale. "*" names the largest table. */
-function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<string, number> {
+export function resolveRows(
+  rs: ResolvedScenario,
+  opts: Pick<RehearsalOptions, "rows" | "scale">,
+): Record<string, number> {
   const tables = rs.scenario.dataset.tables;
   const largest = [...tables].sort((a, b) => b.rows - a.rows)[0]?.name;
   const rows: Record<string, number> = {};
@@ -647,7 +650,7 @@ function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<strin
 }
 
 /** Runs schema.sql / dataset.after statement by statement; an error there means the rehearsal cannot start. */
-async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
+export async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
   const step: ResolvedSqlStep = {
     kind: "sql",
     section: "migration",
