@@ -202,18 +202,11 @@ async function commandClone(
       `  PGPASSFILE=${passFile} psql '${url.replace(":***@", "@")}'\n` +
       "Ctrl-C stops and removes the clone.\n",
   );
-  // Kept alive until SIGINT/SIGTERM; the cleanup registry then stops the clone and removes the file.
-  await new Promise<void>((resolve) => {
-    const keepAlive = setInterval(() => {}, 60_000);
-    const done = () => {
-      clearInterval(keepAlive);
-      resolve();
-    };
-    process.once("SIGINT", done);
-    process.once("SIGTERM", done);
-  });
-  await clone.stop().catch((e: Error) => process.stderr.write(`rehearse: ${redact(e.message)}\n`));
-  return 130;
+  // Kept alive until SIGINT/SIGTERM. The exit hook then runs the cleanup registry, which stops the clone
+  // after the server has exited and removes its files and the pgpass file; stopping it here as well would
+  // race that hook (the server would still be writing while its directory is removed).
+  setInterval(() => {}, 60_000);
+  return new Promise<number>(() => {});
 }
 
 async function commandGc(o: { dryRun?: boolean; region?: string }): Promise<number> {
