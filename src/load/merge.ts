@@ -42,6 +42,9 @@ export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
       wrapped: a.source.wrapped + b.source.wrapped,
     },
     flags: [...a.flags, ...b.flags],
+    ...(a.connection_losses || b.connection_losses
+      ? { connection_losses: [...(a.connection_losses ?? []), ...(b.connection_losses ?? [])] }
+      : {}),
   };
 }
 

@@ -148,6 +148,8 @@ class NativeLoad implements RunningLoad {
   readonly #conns: (Conn | undefined)[];
   readonly #free: Conn[] = [];
   #alive = 0;
+  /** When each connection was lost while the load ran (ms since t0); each one was then replaced. */
+  readonly #losses: number[] = [];
   #degradedSince: number | undefined;
   readonly #backoff: number[];
 
@@ -331,6 +333,7 @@ class NativeLoad implements RunningLoad {
     if (i >= 0) this.#free.splice(i, 1);
     if (this.#conns[conn.position] === conn) this.#conns[conn.position] = undefined;
     if (!this.#stopping) {
+      this.#losses.push(Math.round(performance.now() - this.#ctx.t0));
       this.#ctx.logger.debug(`load: connection ${conn.position} lost; reconnecting`);
       this.#reconnectLater(conn.position);
     }
@@ -634,6 +637,7 @@ class NativeLoad implements RunningLoad {
       },
       source: { rows_read: this.#source.rowsRead, wrapped: this.#source.wrapped },
       flags: this.#flags.records,
+      ...(this.#losses.length > 0 ? { connection_losses: [...this.#losses] } : {}),
     };
     const t = report.totals;
     this.#ctx.logger.info(

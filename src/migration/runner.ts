@@ -53,9 +53,15 @@ export interface RunnerOptions {
    * failure. Without it a backfill step fails with that reason.
    */
   backfill?: (step: ResolvedBackfillStep) => Promise<Omit<StepResult, keyof StepIdentity>>;
-  /** Carries out (or arms) a fault step; rejects with the reason it could not. */
-  fault?: (step: ResolvedFaultStep) => Promise<void>;
+  /**
+   * Carries out (or arms) a fault step; rejects with the reason it could not. A fault that kills the
+   * runner's connections (restart_server) resolves with fresh ones, used for every later step.
+   */
+  fault?: (step: ResolvedFaultStep) => Promise<void | RunnerConnections>;
 }
+
+/** The runner's two connections, replaced together after a fault took the server down. */
+export type RunnerConnections = Pick<RunnerOptions, "db" | "monitor">;
 
 type StepIdentity = Pick<StepResult, "section" | "phase" | "name">;
 
@@ -125,6 +131,8 @@ export async function runPhases(
   opts: RunnerOptions,
 ): Promise<RunnerResult> {
   const clock = opts.clock ?? systemClock;
+  // Replaced by a fault step that hands back fresh connections.
+  let o = opts;
   const result: RunnerResult = { steps: [], phases: [], locks: [], effects: [] };
   const now = () => performance.now() - opts.t0;
   let failed = false;
@@ -147,14 +155,18 @@ export async function runPhases(
       opts.onStep?.({ phase: phase.name, step: step.name, status: "start" });
       let sr: StepResult;
       try {
-        sr =
-          step.kind === "sql"
-            ? await runStep(step, opts, result, now, clock)
-            : step.kind === "backfill"
-              ? await runBackfill(step, opts, now)
-              : step.kind === "fault"
-                ? await runFault(step, opts, now)
-                : await runControl(step, opts, now);
+        if (step.kind === "fault") {
+          const out = await runFault(step, o, now);
+          sr = out.result;
+          if (out.connections) o = { ...o, ...out.connections };
+        } else {
+          sr =
+            step.kind === "sql"
+              ? await runStep(step, o, result, now, clock)
+              : step.kind === "backfill"
+                ? await runBackfill(step, o, now)
+                : await runControl(step, o, now);
+        }
       } catch (err) {
         // Only HarnessError or a broken connection reach here.
         result.harnessError = `while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
@@ -203,26 +215,30 @@ async function runFault(
   step: ResolvedFaultStep,
   opts: RunnerOptions,
   now: () => number,
-): Promise<StepResult> {
+): Promise<{ result: StepResult; connections?: RunnerConnections }> {
   const started = now();
   const base = { ...notExecuted(step), attempts: 1, started_ms: started };
   if (!opts.fault) {
     return {
-      ...base,
-      status: "error",
-      duration_ms: 0,
-      error: { message: "fault injection is not available in this run" },
+      result: {
+        ...base,
+        status: "error",
+        duration_ms: 0,
+        error: { message: "fault injection is not available in this run" },
+      },
     };
   }
   try {
-    await opts.fault(step);
-    return { ...base, status: "success", duration_ms: now() - started };
+    const connections = (await opts.fault(step)) ?? undefined;
+    return { result: { ...base, status: "success", duration_ms: now() - started }, connections };
   } catch (err) {
     return {
-      ...base,
-      status: "error",
-      duration_ms: now() - started,
-      error: { message: (err as Error).message },
+      result: {
+        ...base,
+        status: "error",
+        duration_ms: now() - started,
+        error: { message: (err as Error).message },
+      },
     };
   }
 }
@@ -446,8 +462,8 @@ async function runInOneTransaction(
 
 /**
  * Each statement commits alone. Statements that may run in a transaction block are wrapped in their own
- * BEGIN/COMMIT so they are traced exactly; the rest (CONCURRENTLY, VACUUM) are sampled from a second
- * connection while they run, and their hold is their duration.
+ * BEGIN/COMMIT so they are traced exactly; the rest (CONCURRENTLY, VACUUM, and CALLs, whose procedure may
+ * COMMIT per batch) are sampled from a second connection while they run, and their hold is their duration.
  */
 async function runEachAlone(
   step: ResolvedSqlStep,
@@ -459,7 +475,7 @@ async function runEachAlone(
 ): Promise<Outcome> {
   const { db } = opts;
   for (const [i, stmt] of step.sqlText.statements.entries()) {
-    if (!stmt.nonTransactional) {
+    if (!stmt.nonTransactional && !stmt.call) {
       const single: ResolvedSqlStep = { ...step, sqlText: { ...step.sqlText, statements: [stmt] } };
       const sub: StatementResult[] = [];
       const subLocks: LockHold[] = [];

@@ -64,7 +64,16 @@ export interface RunningObservers {
   stats(): SamplingStats;
   /** What the latest sample saw, for the live progress view (blocked: load requests waiting on a lock). */
   live(): { blocked: number | undefined };
+  /**
+   * A planned outage (a server restart): sampling pauses while `during` runs, then a fresh connection is
+   * opened and sampling resumes. Failures inside the window are not counted against the connection.
+   */
+  interrupt<T>(during: () => Promise<T>): Promise<T>;
 }
+
+/** After a planned outage: tries to reopen this often, this many times, before the observers give up. */
+const REOPEN_ATTEMPTS = 20;
+const REOPEN_DELAY_MS = 250;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -162,12 +171,13 @@ export async function startObservers(opts: ObserversOptions): Promise<RunningObs
   };
 
   let stopping = false;
+  let paused = false;
   let timer: NodeJS.Timeout | undefined;
   let inflight: Promise<void> | undefined;
 
   const tick = () => {
     timer = undefined;
-    if (stopping || failure) return;
+    if (stopping || failure || paused) return;
     const started = performance.now();
     inflight = sampleOnce()
       .then(() => {
@@ -175,7 +185,7 @@ export async function startObservers(opts: ObserversOptions): Promise<RunningObs
       }, onFailure)
       .finally(() => {
         inflight = undefined;
-        if (stopping || failure) return;
+        if (stopping || failure || paused) return;
         timer = setTimeout(tick, Math.max(0, interval - (performance.now() - started)));
         // The observers must never be what keeps the process alive.
         timer.unref();
@@ -197,6 +207,38 @@ export async function startObservers(opts: ObserversOptions): Promise<RunningObs
       p95_ms: r(pick(0.95)),
       max_ms: r(sorted[sorted.length - 1] ?? 0),
     };
+  };
+
+  const interrupt = async <T>(during: () => Promise<T>): Promise<T> => {
+    paused = true;
+    await inflight;
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    try {
+      return await during();
+    } finally {
+      await conn.end().catch(() => {});
+      let lastError: unknown;
+      for (let attempt = 0; attempt < REOPEN_ATTEMPTS && !stopping; attempt++) {
+        try {
+          conn = await open();
+          lastError = undefined;
+          break;
+        } catch (err) {
+          lastError = err;
+          await new Promise((r) => setTimeout(r, REOPEN_DELAY_MS));
+        }
+      }
+      if (lastError !== undefined)
+        failure ??= `the observers could not reconnect after a planned outage: ${errorMessage(lastError)}`;
+      streak = 0;
+      lastConnectionError = undefined;
+      paused = false;
+      if (!stopping && !failure) {
+        timer = setTimeout(tick, 0);
+        timer.unref();
+      }
+    }
   };
 
   let stopped: Promise<Observations> | undefined;
@@ -229,5 +271,6 @@ export async function startObservers(opts: ObserversOptions): Promise<RunningObs
     failure: () => failure,
     stats,
     live: () => ({ blocked: opts.observers ? undefined : lockWaits.blockedNow }),
+    interrupt,
   };
 }

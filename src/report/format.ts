@@ -2,7 +2,15 @@
  * Wording, number formatting and derived views shared by the human-facing reporters (markdown, terminal,
  * junit), so a budget reads "4.2 s" and a check's label is the same in the PR comment and the terminal.
  */
-import type { CheckResult, CheckStatus, LockHold, RunReport, RunStatus, StatementEffect } from "./model.ts";
+import type {
+  BackfillFacts,
+  CheckResult,
+  CheckStatus,
+  LockHold,
+  RunReport,
+  RunStatus,
+  StatementEffect,
+} from "./model.ts";
 
 // Fixed locale: output must not depend on the machine rendering it (reports are diffed and snapshot-tested).
 const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
@@ -18,6 +26,26 @@ export function formatDuration(ms: number | undefined): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const totalS = Math.round(ms / 1000);
   return `${Math.floor(totalS / 60)} min ${String(totalS % 60).padStart(2, "0")} s`;
+}
+
+/** "50,000 rows in 10 batches by 4 workers, 12,000 rows/s; 1 worker restart; throttled 3.2 s (…)". */
+export function backfillSummary(b: BackfillFacts): string {
+  const plural = (n: number, word: string, many = `${word}s`) =>
+    `${formatNumber(n)} ${n === 1 ? word : many}`;
+  const parts = [
+    `${plural(b.rows, "row")} in ${plural(b.batches, "batch", "batches")} by ${plural(b.workers, "worker")}, ` +
+      `${formatNumber(b.rows_per_s)} rows/s`,
+  ];
+  if (b.resumed_rows > 0) parts.push(`resumed after ${plural(b.resumed_rows, "row")} copied earlier`);
+  if (b.restarts > 0) parts.push(`${plural(b.restarts, "worker restart")}`);
+  if (b.throttled_ms > 0) {
+    const why: string[] = [];
+    if (b.waited_for_lag_ms > 0) why.push(`${formatDuration(b.waited_for_lag_ms)} on replica lag`);
+    if (b.stale_lag_readings > 0) why.push(plural(b.stale_lag_readings, "stale lag reading"));
+    if (b.window_wait_ms > 0) why.push(`${formatDuration(b.window_wait_ms)} outside the windows`);
+    parts.push(`throttled ${formatDuration(b.throttled_ms)}${why.length > 0 ? ` (${why.join(", ")})` : ""}`);
+  }
+  return parts.join("; ");
 }
 
 /**

@@ -251,7 +251,7 @@ function contextSection(r: RunReport): string {
   const rows: [string, string][] = [
     ["Scenario", `${r.scenario.name} (${r.scenario.path})`],
     ["Description", r.scenario.description],
-    ["Provider", c.provider],
+    ["Provider", c.replica ? `${c.provider}, with a streaming replica` : c.provider],
     ["PostgreSQL", c.postgres_version ?? "-"],
     ["Scale", formatNumber(c.scale)],
     [

@@ -44,6 +44,25 @@ const StepResult = z.looseObject({
   duration_ms: num.optional(),
   statements: z.array(StatementResult),
   error: SqlErrorInfo.optional(),
+  backfill: z
+    .looseObject({
+      source: z.string(),
+      target: z.string(),
+      rows: num,
+      batches: num,
+      workers: num,
+      key_from: num.optional(),
+      key_to: num.optional(),
+      resumed_rows: num,
+      restarts: num,
+      faults_injected: num,
+      rows_per_s: num,
+      throttled_ms: num,
+      waited_for_lag_ms: num,
+      stale_lag_readings: num,
+      window_wait_ms: num,
+    })
+    .optional(),
 });
 
 const PhaseResult = z.looseObject({

@@ -6,6 +6,7 @@
 import { markdownTable } from "markdown-table";
 import { redact, redactDeep } from "../util/redact.ts";
 import {
+  backfillSummary,
   CHECK_WORD,
   checkCounts,
   checkLabel,
@@ -222,6 +223,10 @@ function steps(r: RunReport): string[] {
     table(["Phase", "Step", "Status", "Duration", "Attempts", "Error"], rows, ["l", "l", "l", "r", "r", "l"]),
     "",
   ];
+  const backfills = r.steps.filter((s) => s.backfill);
+  for (const s of backfills)
+    out.push(`- Backfill ${code(stepName(s))}: ${inline(backfillSummary(s.backfill!))}`);
+  if (backfills.length > 0) out.push("");
   for (const s of r.steps) out.push(...stepError(s));
   return out;
 }
@@ -602,7 +607,7 @@ function context(r: RunReport): string[] {
   const out = [
     "### Context",
     "",
-    `- Provider: ${inline(c.provider)}`,
+    `- Provider: ${inline(c.provider)}${c.replica ? ", with a streaming replica" : ""}`,
     `- PostgreSQL: ${inline(c.postgres_version ?? "unknown")}`,
     `- Scale: ${formatNumber(c.scale)}; seed: ${c.seed}; rollback: ${c.rollback ? "yes" : "no"}`,
   ];

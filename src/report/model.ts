@@ -44,6 +44,35 @@ export interface StepResult {
   duration_ms?: number;
   statements: StatementResult[];
   error?: SqlErrorInfo;
+  /** What a backfill step did (backfill steps only). */
+  backfill?: BackfillFacts;
+}
+
+/** A backfill step's facts: rows moved, how fast, how often it was held back, how often a worker restarted. */
+export interface BackfillFacts {
+  source: string;
+  target: string;
+  /** Rows copied (or moved) by this run of the step, as committed (read back from the state table). */
+  rows: number;
+  /** Batches committed by this run of the step. */
+  batches: number;
+  workers: number;
+  /** The key range covered, [key_from, key_to); absent when the source was empty. */
+  key_from?: number;
+  key_to?: number;
+  /** Rows an earlier, interrupted run of the same step had already copied (0 for a fresh start). */
+  resumed_rows: number;
+  /** Worker reconnections after a lost connection (a killed backend, a restarted server). */
+  restarts: number;
+  /** Worker backends terminated by `fault: kill_backfill_worker`. */
+  faults_injected: number;
+  rows_per_s: number;
+  /** Time held back by the throttle, summed over workers: sleeps, lag waits and window waits. */
+  throttled_ms: number;
+  waited_for_lag_ms: number;
+  /** Lag readings that were stale or missing (each one waited on). */
+  stale_lag_readings: number;
+  window_wait_ms: number;
 }
 
 export interface PhaseResult {
@@ -180,6 +209,11 @@ export interface LoadReport {
     paused: number;
     errors_by_sqlstate: Record<string, number>;
   };
+  /**
+   * When load connections were lost (ms since run start: a terminated backend, a restarted server); the
+   * engine replaced each one. Absent when none was.
+   */
+  connection_losses?: number[];
   /** The first message seen for each SQLSTATE (ms since run start), so a report says what failed. */
   error_samples?: { sqlstate: string; message: string; first_ms?: number }[];
   windows: LoadWindow[];
@@ -260,6 +294,8 @@ export interface RunReport {
      * cached seeded cluster), provisioned (a cloud clone) or existing (a URL target); `cache` hit / miss / off.
      */
     clone?: { method: string; cache: "hit" | "miss" | "off"; cache_key?: string; teardown_error?: string };
+    /** Present when the clone had a streaming replica (target.replica): the replica's own settings. */
+    replica?: { settings: Record<string, string | number | boolean> };
   };
   /** Wall time per harness stage, in the order they ran ("seeding", "running the migration"…). */
   timings: { stage: string; ms: number }[];

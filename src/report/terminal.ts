@@ -4,6 +4,7 @@
  */
 import { redact, redactDeep } from "../util/redact.ts";
 import {
+  backfillSummary,
   CHECK_WORD,
   checkCounts,
   checkLabel,
@@ -149,6 +150,14 @@ export function renderTerminal(report: RunReport, options: TerminalOptions = { c
   // After the checks: a failing load budget above says that it failed, these lines say where and how badly.
   const load = loadLines(r, paint);
   if (load.length > 0) out.push("", ...load);
+
+  const backfills = r.steps.filter((s) => s.backfill);
+  if (backfills.length > 0) out.push("");
+  for (const s of backfills) {
+    out.push(
+      `backfill ${oneLineClean(`${phaseLabel(s.section, s.phase)}/${s.name}`)}: ${oneLineClean(backfillSummary(s.backfill!))}`,
+    );
+  }
 
   const failed = r.steps.filter((s) => s.status === "error" && s.error);
   for (const s of failed) {

@@ -40,6 +40,7 @@ export async function provisionClone(
     throw new Error(`no clone provider named "${name}" (have: ${Object.keys(providers).join(", ")})`);
   const clone = await provider.start({
     settings: rs?.scenario.target.settings,
+    version: rs?.scenario.target.version,
     database: "rehearsal",
     runId: newRunId(rs?.scenario.name ?? "clone"),
     log: (l) => opts.logger.debug(l),

@@ -123,6 +123,9 @@ function fixFor(issue: z.core.$ZodIssue): string | undefined {
   }
 }
 
+const BACKFILL_KEY_FIX =
+  "name the integer column the key ranges are cut on, e.g. key: id (usually the primary key); batches are [lo, lo + batch) of it";
+
 /** Loads `<dir>/scenario.yaml` (or a path to the yaml itself). Throws ScenarioError listing every problem. */
 export interface LoadOptions {
   /** The time {{month}} / {{day}} placeholders in SQL are computed from; default: now. */
@@ -303,12 +306,14 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
         }
         continue;
       }
+      const missing = issue.code === "invalid_type" && issue.input === undefined;
+      const field = p.at(-1);
       problems.push({
         file: rel,
         ...locate(p),
         path: pathString(p),
-        message: issue.message,
-        fix: fixFor(issue),
+        message: missing && typeof field === "string" ? `missing required field "${field}"` : issue.message,
+        fix: p.at(-2) === "backfill" && field === "key" ? BACKFILL_KEY_FIX : fixFor(issue),
       });
     }
     // Still look at every SQL source the raw document names, so SQL problems come in the same report.
@@ -361,6 +366,29 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
   for (const [si, step] of (scenario.rollback?.steps ?? []).entries()) {
     const resolved = await resolveStep(step, "rollback", "rollback", ["rollback", "steps", si]);
     if (resolved) rollback.push(resolved);
+  }
+  checkKillsHaveBackfill(
+    scenario.migration.phases.flatMap((ph, pi) =>
+      ph.steps.map((st, si) => ({ step: st, at: ["migration", "phases", pi, "steps", si] })),
+    ),
+  );
+  checkKillsHaveBackfill(
+    (scenario.rollback?.steps ?? []).map((st, si) => ({ step: st, at: ["rollback", "steps", si] })),
+  );
+
+  /** A kill_backfill_worker fault arms the next backfill step of its section: with none after it, it never fires. */
+  function checkKillsHaveBackfill(steps: { step: Step; at: (string | number)[] }[]): void {
+    for (const [i, { step, at }] of steps.entries()) {
+      if (!("fault" in step) || step.fault !== "kill_backfill_worker") continue;
+      if (steps.slice(i + 1).some((s) => "backfill" in s.step)) continue;
+      problems.push({
+        file: rel,
+        ...locate([...at, "fault"]),
+        path: pathString([...at, "fault"]),
+        message: "fault kill_backfill_worker arms the next backfill step, but no backfill step follows it",
+        fix: "put the fault step before the backfill step it should hit, or remove it",
+      });
+    }
   }
 
   async function resolveStep(
@@ -551,6 +579,27 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
       });
     }
   }
+  if (!scenario.target.replica) {
+    for (const [phase, b] of Object.entries(scenario.budgets.load)) {
+      if (b.max_replica_lag === undefined) continue;
+      problems.push({
+        file: rel,
+        ...locate(["budgets", "load", phase, "max_replica_lag"]),
+        path: `budgets.load.${phase}.max_replica_lag`,
+        message: "a replica lag budget, but the scenario has no replica",
+        fix: "set target.replica: true, or remove max_replica_lag",
+      });
+    }
+    if (Object.keys(scenario.target.replica_settings).length > 0) {
+      problems.push({
+        file: rel,
+        ...locate(["target", "replica_settings"]),
+        path: "target.replica_settings",
+        message: "replica settings, but the scenario has no replica",
+        fix: "set target.replica: true, or remove target.replica_settings",
+      });
+    }
+  }
   if (Object.keys(scenario.budgets.load).length > 0 && !scenario.load) {
     problems.push({
       file: rel,
@@ -611,6 +660,21 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
         path: `expect.failing[${i}]`,
         message: `no check has the id "${id}"`,
         fix: `use one of: ${[...known].join(", ")}`,
+      });
+    }
+  }
+  // An extension the embedded binaries lack can never be created there: say so now, not after a cluster start.
+  if (scenario.target.provider === "embedded" && scenario.target.extensions.length > 0) {
+    const { embeddedExtensions, extensionFix, suggestedMajor } = await import("../clone/extensions.ts");
+    const bundled = await embeddedExtensions();
+    for (const [i, ext] of scenario.target.extensions.entries()) {
+      if (!bundled || bundled.has(ext)) continue;
+      problems.push({
+        file: rel,
+        ...locate(["target", "extensions", i]),
+        path: `target.extensions[${i}]`,
+        message: `the embedded PostgreSQL has no extension "${ext}"`,
+        fix: extensionFix("embedded", await suggestedMajor(), ext),
       });
     }
   }

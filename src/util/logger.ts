@@ -31,6 +31,8 @@ export type ProgressEvent =
   | { kind: "step"; phase: string; step: string; status: string }
   | { kind: "seed"; table: string; rows: number; total: number; rowsPerS: number }
   | { kind: "tick"; load?: LoadSnapshot }
+  /** A running backfill step ("phase/step"): rows copied so far, share of the key range done, ETA. */
+  | { kind: "backfill"; step: string; rows: number; rowsPerS: number; fraction: number; etaMs?: number }
   | { kind: "done" };
 
 export interface LoggerOptions {

@@ -185,6 +185,49 @@ describe("observer runner", () => {
     await obs.stop();
   });
 
+  it("pauses through a planned outage and reopens afterwards, without spending the reconnect", async () => {
+    let down = false;
+    let refused = 0;
+    const conns: FakeConn[] = [];
+    const obs = await startObservers({
+      connect: async () => {
+        if (down) {
+          refused++;
+          throw new Error("ECONNREFUSED");
+        }
+        const c = new FakeConn(async () => {
+          if (down || c.ended) throw new Error("terminating connection due to administrator command");
+          return { o0: 1 };
+        });
+        conns.push(c);
+        return asConn(c);
+      },
+      t0: performance.now(),
+      observers: [probe()],
+      intervalMs: 5,
+    });
+    await until(() => obs.stats().samples > 3);
+    const during = await obs.interrupt(async () => {
+      down = true;
+      const before = obs.stats().samples;
+      await sleep(100);
+      // No sampling while the server is down: nothing fails, nothing reconnects.
+      expect(obs.stats().samples).toBe(before);
+      down = false;
+      return "restarted";
+    });
+    expect(during).toBe("restarted");
+    expect(conns).toHaveLength(2);
+    expect(conns[0]!.ended).toBe(true);
+    const after = obs.stats().samples;
+    await until(() => obs.stats().samples > after + 3);
+    const o = await obs.stop();
+    expect(o.failure).toBeUndefined();
+    expect(obs.stats()).toMatchObject({ failed: 0, reconnects: 0 });
+    expect(refused).toBe(0);
+    expect(obs.stats().samples).toBeGreaterThan(after + 3);
+  });
+
   it("fails to start when the first sample fails, and closes its connection", async () => {
     const conn = new FakeConn(async () => {
       throw new Error("function pg_blocking_pids does not exist");

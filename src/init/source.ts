@@ -1,0 +1,196 @@
+/**
+ * Reads what `rehearse init` needs from a production database: definitions from the catalog and the planner's
+ * statistics (pg_class.reltuples, pg_stats). Never a table row: every query below reads catalogs or pg_stats,
+ * inside one READ ONLY transaction with a short statement_timeout.
+ */
+import pg from "pg";
+import { takeSnapshot } from "../catalog/snapshot.ts";
+import { type CatalogSnapshot, relationKey, type TableInfo } from "../catalog/types.ts";
+import { qualified, type Queryable } from "../db/sql.ts";
+
+/** Bad input to `init`: what is wrong and how to fix it (exit 2). */
+export class InitError extends Error {
+  override name = "InitError";
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One column's row of pg_stats (null fields: the statistic does not exist for it). */
+export interface ColumnStats {
+  column: string;
+  nullFrac: number;
+  avgWidth: number;
+  /** > 0: distinct values; < 0: minus the fraction of rows that are distinct (-1: unique). */
+  nDistinct: number;
+  mcv: string[] | null;
+  mcf: number[] | null;
+  histogram: string[] | null;
+  correlation: number | null;
+}
+
+export interface SourceTable {
+  info: TableInfo;
+  reltuples: number;
+  stats: Map<string, ColumnStats>;
+  /** Enum types' labels by type name (values that are in the schema, so never sensitive). */
+  enums: Map<string, string[]>;
+}
+
+export interface SourceRead {
+  snapshot: CatalogSnapshot;
+  tables: SourceTable[];
+  /** Trigger function definitions (pg_get_functiondef) by "schema.name". */
+  functions: Map<string, string>;
+  serverVersion: string;
+}
+
+/** The statement_timeout init runs under on the source. */
+export const SOURCE_STATEMENT_TIMEOUT = "5s";
+
+const STATS_SQL = `
+SELECT s.attname::text AS column, s.null_frac::float8 AS null_frac, s.avg_width::int AS avg_width,
+       s.n_distinct::float8 AS n_distinct, s.most_common_vals::text::text[] AS mcv,
+       s.most_common_freqs::float8[] AS mcf, s.histogram_bounds::text::text[] AS histogram,
+       s.correlation::float8 AS correlation
+FROM pg_stats s
+WHERE s.schemaname = $1 AND s.tablename = $2 AND s.inherited = $3`;
+
+// Why pg_stats could be empty for a table, without touching the table. pg_stats shows a column only to a role
+// that may SELECT it, and hides every column of a table whose row-level security applies to the role
+// (pg_read_all_stats does not widen it).
+const ACCESS_SQL = `
+SELECT c.reltuples::float8 AS reltuples,
+       has_any_column_privilege(c.oid, 'SELECT') AS can_select,
+       c.relrowsecurity AND row_security_active(c.oid) AS rls_hides,
+       coalesce(greatest(st.last_analyze, st.last_autoanalyze) IS NOT NULL, false) AS analyzed
+FROM pg_class c
+LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
+WHERE c.oid = to_regclass($1)`;
+
+const FUNCTIONS_SQL = `
+SELECT DISTINCT pn.nspname::text || '.' || p.proname::text AS name, pg_get_functiondef(p.oid) AS def
+FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal`;
+
+const ENUMS_SQL = `
+SELECT format_type(t.oid, NULL) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.oid`;
+
+/** Connects with `url` and reads the tables' definitions and statistics; throws InitError on bad input. */
+export async function readSource(
+  source: string | pg.ClientConfig,
+  tableNames: string[],
+  log: (line: string) => void,
+): Promise<SourceRead> {
+  const config = typeof source === "string" ? { connectionString: source } : source;
+  const client = new pg.Client({ ...config, application_name: "rehearse init" });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new InitError(
+      `cannot connect to the source: ${(err as Error).message}`,
+      "check --from-url (host, port, database, user, password)",
+    );
+  }
+  try {
+    log(
+      `reading the source in a READ ONLY transaction with statement_timeout ${SOURCE_STATEMENT_TIMEOUT}: ` +
+        "catalog definitions and planner statistics only, no table rows",
+    );
+    await client.query("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await client.query(`SET LOCAL statement_timeout = '${SOURCE_STATEMENT_TIMEOUT}'`);
+    await client.query("SET LOCAL lock_timeout = '1s'");
+    // Timestamps in statistics come back in UTC ISO form whatever the role's settings.
+    await client.query("SET LOCAL TimeZone = 'UTC'");
+    await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
+    try {
+      return await readInTransaction(client, tableNames);
+    } finally {
+      await client.query("ROLLBACK").catch(() => {});
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function readInTransaction(db: Queryable, tableNames: string[]): Promise<SourceRead> {
+  const version = (await db.query<{ v: string }>("SHOW server_version")).rows[0]!.v;
+  const snapshot = await takeSnapshot(db);
+  const enumRows = (await db.query<{ name: string; labels: string[] }>(ENUMS_SQL)).rows;
+  const enums = new Map(enumRows.map((r) => [r.name, r.labels]));
+  const tables: SourceTable[] = [];
+  for (const name of tableNames) {
+    const key = relationKey(name);
+    const info = snapshot.tables[key];
+    if (!info || info.relkind === "view")
+      throw new InitError(
+        `table ${name} does not exist in the source (looked for ${key})`,
+        "name an existing table with --table (schema-qualify it when it is not in public: --table app.orders)",
+      );
+    const access = (
+      await db.query<{ reltuples: number; can_select: boolean; rls_hides: boolean; analyzed: boolean }>(
+        ACCESS_SQL,
+        [qualified(key)],
+      )
+    ).rows[0]!;
+    const rows = (
+      await db.query<{
+        column: string;
+        null_frac: number;
+        avg_width: number;
+        n_distinct: number;
+        mcv: string[] | null;
+        mcf: number[] | null;
+        histogram: string[] | null;
+        correlation: number | null;
+      }>(STATS_SQL, [info.schema, info.name, info.relkind === "partitioned"])
+    ).rows;
+    if (rows.length === 0) {
+      if (!access.can_select)
+        throw new InitError(
+          `the role cannot read the statistics of ${key}: pg_stats shows only the columns the role may SELECT ` +
+            "(pg_read_all_stats does not widen pg_stats)",
+          `GRANT SELECT ON ${qualified(key)} TO <role>; or connect as the table's owner — init still reads no ` +
+            "rows: it runs in a READ ONLY transaction and queries only the catalogs and pg_stats",
+        );
+      if (access.rls_hides)
+        throw new InitError(
+          `the role cannot read the statistics of ${key}: row-level security applies to it, and pg_stats hides ` +
+            "such tables' statistics",
+          "connect as the table's owner or a role with BYPASSRLS (ALTER ROLE <role> BYPASSRLS)",
+        );
+      throw new InitError(
+        `${key} has no planner statistics: it was never analysed` +
+          (access.reltuples < 0 ? " (pg_class.reltuples = -1)" : ""),
+        `run ANALYZE ${qualified(key)}; on the source (it reads a sample and writes only statistics), then init again`,
+      );
+    }
+    const stats = new Map<string, ColumnStats>();
+    for (const r of rows)
+      stats.set(r.column, {
+        column: r.column,
+        nullFrac: r.null_frac,
+        avgWidth: r.avg_width,
+        nDistinct: r.n_distinct,
+        mcv: r.mcv,
+        mcf: r.mcf,
+        histogram: r.histogram,
+        correlation: r.correlation,
+      });
+    tables.push({ info, reltuples: Math.max(0, Math.round(access.reltuples)), stats, enums });
+  }
+  const fnRows = (
+    await db.query<{ name: string; def: string }>(FUNCTIONS_SQL, [tables.map((t) => t.info.oid)])
+  ).rows;
+  return {
+    snapshot,
+    tables,
+    functions: new Map(fnRows.map((r) => [r.name, r.def])),
+    serverVersion: version,
+  };
+}
