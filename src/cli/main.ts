@@ -48,6 +48,16 @@ async function commandRun(
     debug?: boolean;
     quiet?: boolean;
     progress?: boolean;
+    cache?: boolean;
+    provider?: string;
+    targetUrl?: string;
+    iKnowThisIsNotProduction?: boolean;
+    auroraSourceCluster?: string;
+    auroraSubnetGroup?: string;
+    auroraSecurityGroup?: string[];
+    auroraParameterGroup?: string;
+    auroraInstanceClass?: string;
+    auroraRegion?: string;
   },
 ): Promise<number> {
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
@@ -66,6 +76,20 @@ async function commandRun(
     scale: o.scale,
     rows,
     rollback: o.rollback,
+    cache: o.cache,
+    provider: o.provider,
+    targetUrl: o.targetUrl,
+    allowUnmarked: o.iKnowThisIsNotProduction,
+    aurora: Object.fromEntries(
+      Object.entries({
+        source_cluster: o.auroraSourceCluster,
+        subnet_group: o.auroraSubnetGroup,
+        security_groups: o.auroraSecurityGroup,
+        parameter_group: o.auroraParameterGroup,
+        instance_class: o.auroraInstanceClass,
+        region: o.auroraRegion,
+      }).filter(([, v]) => v !== undefined),
+    ),
     logger,
     onAbort: writeAborted,
   });
@@ -80,6 +104,134 @@ async function commandRun(
     return report.expectation.met ? 0 : report.exit_code === 0 ? 1 : report.exit_code;
   }
   return report.exit_code;
+}
+
+function parseAge(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError("--older-than takes a number and a unit: 30m, 12h, 7d");
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+function formatBytes(n: number | undefined): string {
+  if (n === undefined) return "?";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+async function commandCacheLs(): Promise<number> {
+  const { cacheRoot, listCache } = await import("../clone/snapshot-cache.ts");
+  const entries = await listCache();
+  if (entries.length === 0) {
+    process.stdout.write(`no cached seeded clusters in ${cacheRoot()}\n`);
+    return 0;
+  }
+  process.stdout.write(`${cacheRoot()}:\n`);
+  for (const e of entries) {
+    const rows = Object.entries(e.meta.rows)
+      .map(([t, n]) => `${t}=${n}`)
+      .join(" ");
+    process.stdout.write(
+      `${e.key}  ${e.meta.scenario}  ${formatBytes(e.bytes)}  PostgreSQL ${e.meta.postgres_version ?? "?"}  ` +
+        `last used ${e.lastUsed.toISOString()}  ${rows}\n`,
+    );
+  }
+  return 0;
+}
+
+async function commandCachePrune(o: { olderThan?: number; dryRun?: boolean }): Promise<number> {
+  const { pruneCache } = await import("../clone/snapshot-cache.ts");
+  const r = await pruneCache({ olderThanMs: o.olderThan, dryRun: o.dryRun });
+  const verb = o.dryRun ? "would remove" : "removed";
+  for (const e of r.removed)
+    process.stdout.write(`${verb} ${e.key} (${e.meta.scenario}, ${formatBytes(e.bytes)})\n`);
+  for (const p of r.partial) process.stdout.write(`${verb} an interrupted build: ${p}\n`);
+  for (const e of r.inUse)
+    process.stdout.write(`kept ${e.key} (${e.meta.scenario}): a running clone uses it\n`);
+  const freed = r.removed.reduce((n, e) => n + (e.bytes ?? 0), 0);
+  process.stdout.write(
+    `${verb} ${r.removed.length} entr${r.removed.length === 1 ? "y" : "ies"}, ${formatBytes(freed)}\n`,
+  );
+  return 0;
+}
+
+async function commandClone(
+  scenarioPath: string | undefined,
+  o: {
+    provider?: string;
+    scale?: number;
+    rows?: Record<string, number>;
+    targetUrl?: string;
+    iKnowThisIsNotProduction?: boolean;
+    debug?: boolean;
+  },
+): Promise<number> {
+  const { provisionClone } = await import("../run/clone-session.ts");
+  const { CloneRefusedError } = await import("../clone/provider.ts");
+  const logger = createProgressView({ debug: o.debug, noProgress: true });
+  let session;
+  try {
+    session = await provisionClone({
+      scenarioPath,
+      provider: o.provider,
+      scale: o.scale,
+      rows: o.rows,
+      targetUrl: o.targetUrl,
+      allowUnmarked: o.iKnowThisIsNotProduction,
+      logger,
+    });
+  } catch (err) {
+    if (err instanceof CloneRefusedError) {
+      process.stderr.write(`rehearse: ${redact(err.message)}\nfix: ${redact(err.fix)}\n`);
+      return 2;
+    }
+    if (err instanceof ScenarioError) {
+      process.stderr.write(`${err.problems.map(formatProblem).join("\n")}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { clone, passFile, seededRows } = session;
+  const url = clone.displayUrl();
+  process.stdout.write(
+    `clone ready (${clone.provider}${seededRows !== undefined ? `, ${seededRows} rows seeded` : ""}): ${url}\n` +
+      `the password is in ${passFile} (mode 0600, removed with the clone); connect with:\n` +
+      `  PGPASSFILE=${passFile} psql '${url.replace(":***@", "@")}'\n` +
+      "Ctrl-C stops and removes the clone.\n",
+  );
+  // Kept alive until SIGINT/SIGTERM. The exit hook then runs the cleanup registry, which stops the clone
+  // after the server has exited and removes its files and the pgpass file; stopping it here as well would
+  // race that hook (the server would still be writing while its directory is removed).
+  setInterval(() => {}, 60_000);
+  return new Promise<number>(() => {});
+}
+
+async function commandGc(o: { dryRun?: boolean; region?: string }): Promise<number> {
+  const { RDSClient } = await import("@aws-sdk/client-rds");
+  const { gcAurora } = await import("../clone/aurora.ts");
+  const client = new RDSClient(o.region ? { region: o.region } : {});
+  try {
+    const r = await gcAurora(client, {
+      dryRun: o.dryRun,
+      log: (l) => process.stdout.write(`${redact(l)}\n`),
+    });
+    for (const f of r.failed)
+      process.stderr.write(`rehearse: could not delete ${f.cluster}: ${redact(f.error)}\n`);
+    process.stdout.write(
+      `${o.dryRun ? "would delete" : "deleted"} ${r.deleted.length} expired clone(s); ${r.kept} not yet expired\n`,
+    );
+    return r.failed.length > 0 ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(
+      `rehearse: gc could not list the clusters: ${redact((err as Error).message)}\n` +
+        "fix: configure AWS credentials (the default chain) and a region (--region or AWS_REGION)\n",
+    );
+    return 2;
+  }
 }
 
 async function commandValidate(scenarioPath: string): Promise<number> {
@@ -221,7 +373,64 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--quiet", "no progress lines")
     .option("--no-progress", "plain timestamped lines instead of the live status block on a terminal")
     .option("--debug", "server logs and stack traces")
+    .option("--cache", "clone a cached seeded cluster (seeding it once) instead of seeding every run")
+    .option("--no-cache", "seed this run even if the scenario sets target.cache")
+    .option("--provider <name>", "clone provider instead of the scenario's target.provider (embedded, url…)")
+    .option(
+      "--target-url <url>",
+      "for --provider url: the database to rehearse on (else PGHOST, PGDATABASE…; keep the password in PGPASSWORD)",
+    )
+    .option(
+      "--i-know-this-is-not-production",
+      "let --provider url rehearse on a database that carries no clone marker (_rehearse.provenance)",
+    )
+    .option("--aurora-source-cluster <id>", "aurora: the cluster to clone (only ever read)")
+    .option("--aurora-subnet-group <name>", "aurora: DB subnet group for the clone")
+    .option(
+      "--aurora-security-group <id>",
+      "aurora: VPC security group for the clone (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--aurora-parameter-group <name>", "aurora: DB cluster parameter group for the clone")
+    .option("--aurora-instance-class <class>", "aurora: instance class (default db.r6g.large)")
+    .option("--aurora-region <region>", "aurora: AWS region (default: the AWS default chain's)")
     .action(async (scenario: string, o) => setExit(await commandRun(scenario, o)));
+
+  program
+    .command("clone")
+    .description("provision a clone (seeded from the scenario's dataset if empty) and keep it until Ctrl-C")
+    .argument("[scenario]", "scenario folder whose dataset (and target) to use")
+    .option("--provider <name>", "embedded, url or aurora (default: the scenario's target.provider)")
+    .addOption(new Option("--scale <factor>", "multiply every table's rows").argParser(parseScale))
+    .addOption(new Option("--rows <n|table=n>", "rows to seed (repeatable)").argParser(parseRows))
+    .option("--target-url <url>", "for --provider url")
+    .option(
+      "--i-know-this-is-not-production",
+      "for --provider url: accept a database without the clone marker",
+    )
+    .option("--debug", "server logs")
+    .action(async (scenario: string | undefined, o) => setExit(await commandClone(scenario, o)));
+
+  program
+    .command("gc")
+    .description("delete expired Aurora clones (tagged rehearse:expires-at in the past), instances first")
+    .option("--dry-run", "list what would be deleted, delete nothing")
+    .option("--region <region>", "AWS region (default: the AWS default chain's)")
+    .action(async (o: { dryRun?: boolean; region?: string }) => setExit(await commandGc(o)));
+
+  const cache = program
+    .command("cache")
+    .description(`the seeded-cluster cache ($REHEARSE_CACHE_DIR or ~/.cache/rehearse)`);
+  cache
+    .command("ls")
+    .description("list cached seeded clusters, most recently used first")
+    .action(async () => setExit(await commandCacheLs()));
+  cache
+    .command("prune")
+    .description("remove cached seeded clusters (all, or those unused for --older-than)")
+    .addOption(new Option("--older-than <duration>", "e.g. 7d, 12h, 30m").argParser(parseAge))
+    .option("--dry-run", "say what would be removed, remove nothing")
+    .action(async (o: { olderThan?: number; dryRun?: boolean }) => setExit(await commandCachePrune(o)));
 
   program
     .command("validate")

