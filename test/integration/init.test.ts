@@ -20,6 +20,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/catalog/snapshot.ts";
 import { TOLERANCE } from "../../src/init/fidelity.ts";
 import { runInit } from "../../src/init/init.ts";
+import type { StrategyName } from "../../src/init/scaffold.ts";
 import { InitError } from "../../src/init/source.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import { silentLogger } from "../../src/util/logger.ts";
@@ -273,6 +274,59 @@ describe("rehearse init", () => {
     expect(report.failing).toEqual([]);
     expect(report.status).toBe("passed");
   });
+
+  const strategyCases: {
+    strategy: StrategyName;
+    files: Record<string, RegExp[]>;
+    checks: string[];
+    rollback?: boolean;
+  }[] = [
+    {
+      strategy: "dual-write",
+      files: {
+        "migration/01_create_partitioned.sql": [
+          /CREATE TABLE "orders_partitioned" \([\s\S]*PRIMARY KEY \("id", "created_at"\)[\s\S]*PARTITION BY RANGE \("created_at"\)/,
+          /FOR VALUES FROM \('\{\{month\}\}'\) TO \('\{\{month\+1\}\}'\)/,
+        ],
+        "migration/02_sync_sequence.sql": [/setval\('"public"\."orders_id_seq"'::regclass, GREATEST/],
+      },
+      checks: ["row_parity", "sequence", "indexes_valid", "partitions_cover"],
+      rollback: true,
+    },
+    {
+      strategy: "view-union",
+      files: {
+        "migration/01_create_partitioned.sql": [/PARTITION BY HASH \("ref"\)/, /PRIMARY KEY \("id", "ref"\)/],
+        "migration/02_view_swap.sql": [/UNION ALL/, /INSTEAD OF INSERT OR UPDATE OR DELETE ON "orders"/],
+      },
+      checks: ["table_empty", "row_parity", "indexes_valid", "partitions_cover"],
+    },
+  ];
+  for (const c of strategyCases)
+    it(`scaffolds ${c.strategy}, which runs and passes as generated on the fitted data`, async () => {
+      const src = await source();
+      const out = await outDir();
+      await runInit({
+        url: src.url(),
+        tables: ["orders"],
+        out,
+        strategy: c.strategy,
+        rows: 20000,
+        fidelity: false,
+        log: () => {},
+      });
+      if (process.env.KEEP_INIT_OUT) console.log(out);
+      for (const [file, patterns] of Object.entries(c.files)) {
+        const text = await readFile(path.join(out, file), "utf8");
+        for (const p of patterns) expect(text).toMatch(p);
+      }
+      const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: c.rollback });
+      expect(report.reason ?? "", report.status).toBe("");
+      expect(report.failing).toEqual([]);
+      expect(report.status).toBe("passed");
+      expect(report.checks.filter((ch) => ch.status === "skipped")).toEqual([]);
+      expect(report.checks.map((ch) => ch.id)).toEqual(expect.arrayContaining(c.checks));
+    });
 
   it("the CLI writes the scenario and prints the fidelity table, never the password", async () => {
     const src = await source();

@@ -1,0 +1,561 @@
+/**
+ * The scaffolds of `rehearse init --strategy dual-write | view-union | inheritance | partman`, each following
+ * its built-in scenario (events-dual-write, sources-view-union-hash, audits-inheritance-to-declarative,
+ * partman-sync-trigger) with the table's own columns, keys, indexes, triggers, grants and policies, and the
+ * partition key, ranges and premade partitions from the statistics. Pure, like scaffold.ts: a strategy that
+ * cannot apply to the table throws InitError with the reason and the fix.
+ */
+import type { ColumnInfo } from "../catalog/types.ts";
+import { ident, literal, qualified } from "../db/sql.ts";
+import { dateValue } from "../scenario/dates.ts";
+import { renderGrants, renderRls } from "./ddl.ts";
+import { distinctCount, isoInstant } from "./fit.ts";
+import type { Scaffold, StrategyName } from "./scaffold.ts";
+import { InitError, type SourceTable } from "./source.ts";
+import { choosePartitionKey, INT_TYPE, type KeyChoice, name63 } from "./strategy-common.ts";
+
+/** Dispatches every strategy but attach-history (scaffold.ts). */
+export function otherStrategy(strategy: StrategyName, t: SourceTable, now: Date): Scaffold {
+  switch (strategy) {
+    case "dual-write":
+      return dualWrite(t, now);
+    case "view-union":
+      return viewUnion(t);
+    default:
+      throw new InitError(
+        `the ${strategy} scaffold is not available in this version of rehearse init`,
+        "use --strategy attach-history, dual-write or view-union, or write the migration by hand following the built-in scenarios",
+      );
+  }
+}
+
+type Info = SourceTable["info"];
+
+/** Names and quoting for one source table. */
+function names(info: Info) {
+  const T = info.name;
+  const rel = (n: string) => (info.schema === "public" ? ident(n) : `${ident(info.schema)}.${ident(n)}`);
+  const display = (n: string) => (info.schema === "public" ? n : `${info.schema}.${n}`);
+  const colList = (cols: string[]) => cols.map(ident).join(", ");
+  /** orders_ref_key → <prefix>_ref_key; other names gain the prefix. */
+  const renamed = (prefix: string, n: string) =>
+    name63(n.startsWith(`${T}_`) ? `${prefix}_${n.slice(T.length + 1)}` : `${prefix}_${n}`);
+  const allCols = info.columns.filter((c) => !c.generated).map((c) => c.name);
+  return { T, rel, display, colList, renamed, allCols };
+}
+
+function refuseIf(cond: unknown, message: string, fix: string): void {
+  if (cond) throw new InitError(message, fix);
+}
+
+function plainTable(info: Info, strategy: string): void {
+  refuseIf(
+    info.partitioning || info.partitionOf,
+    `${info.qualifiedName} is already partitioned (or is a partition): ${strategy} turns a plain table into a partitioned one`,
+    "choose a plain table, or manage its partitions directly",
+  );
+}
+
+/** The single-column integer primary key that batches are cut along. */
+function integerKey(info: Info, strategy: string, why: string): ColumnInfo {
+  const pk = info.constraints.find((c) => c.type === "p" && c.local);
+  const col = pk?.columns.length === 1 ? info.columns.find((c) => c.name === pk.columns[0]) : undefined;
+  if (!col || !INT_TYPE.test(col.type))
+    throw new InitError(
+      `${info.qualifiedName} has no single-column integer primary key: ${strategy} ${why}`,
+      "add one (a bigint column with a sequence DEFAULT, backfilled, then PRIMARY KEY USING INDEX), or choose attach-history",
+    );
+  return col;
+}
+
+function plainUniques(info: Info): void {
+  const bad = info.indexes.find(
+    (i) => i.unique && !i.primary && (i.keys.some((k) => k.column === null) || i.predicate !== null),
+  );
+  refuseIf(
+    bad || info.constraints.some((c) => c.type === "x"),
+    `${info.qualifiedName} has a unique index on an expression or with a predicate${bad ? ` (${bad.name})` : ""}, or an exclusion constraint: ` +
+      "it cannot become a partitioned unique index",
+    "drop or rewrite it as a plain-column UNIQUE before partitioning",
+  );
+}
+
+function noIncomingFks(info: Info, why: string): void {
+  const incoming = info.foreignKeys.incoming.filter((fk) => fk.parentOid === null);
+  refuseIf(
+    incoming.length,
+    `foreign keys reference ${info.qualifiedName} (${incoming.map((f) => `${f.from}.${f.name}`).join(", ")}): ${why}`,
+    "drop or re-point those foreign keys first (or choose attach-history, which keeps the rows in place)",
+  );
+}
+
+/** The sequence a column takes its values from, as a regclass literal. */
+function seqLiteral(c: ColumnInfo): string {
+  return `${literal(qualified(c.sequence!))}::regclass`;
+}
+
+/** Column definitions of a copy: same types, defaults, generated expressions; `notNull` columns NOT NULL. */
+function columnDefs(info: Info, notNull: string[], defaults: (c: ColumnInfo) => string | null): string[] {
+  return info.columns.map((c) => {
+    let l = `  ${ident(c.name)} ${c.type}`;
+    const d = defaults(c);
+    if (c.generated && c.default) l += ` GENERATED ALWAYS AS (${c.default}) STORED`;
+    else if (d) l += ` DEFAULT ${d}`;
+    if (c.notNull || notNull.includes(c.name)) l += " NOT NULL";
+    return l;
+  });
+}
+
+/** PK and UNIQUE gaining the partition key (named for the copy), CHECKs and outgoing FKs as they are. */
+function keyedConstraints(info: Info, K: string, prefix: string): string[] {
+  const { colList, renamed } = names(info);
+  const keyed = (cols: string[]) => (cols.includes(K) ? cols : [...cols, K]);
+  const out: string[] = [];
+  for (const c of info.constraints) {
+    if (!c.local || c.parentOid !== null) continue;
+    if (c.type === "p")
+      out.push(`  CONSTRAINT ${ident(name63(`${prefix}_pkey`))} PRIMARY KEY (${colList(keyed(c.columns))})`);
+    if (c.type === "u")
+      out.push(`  CONSTRAINT ${ident(renamed(prefix, c.name))} UNIQUE (${colList(keyed(c.columns))})`);
+    if (c.type === "c") out.push(`  CONSTRAINT ${ident(c.name)} ${c.definition.replace(/ NOT VALID$/, "")}`);
+  }
+  for (const fk of info.foreignKeys.outgoing.filter((f) => f.parentOid === null))
+    out.push(`  CONSTRAINT ${ident(fk.name)} ${fk.definition.replace(/ NOT VALID$/, "")}`);
+  return out;
+}
+
+/** A (possibly quoted, possibly schema-qualified) name as pg_get_*def prints it. */
+const QNAME = /(?:"(?:[^"]|"")*"|[^\s."]+)(?:\.(?:"(?:[^"]|"")*"|[^\s."]+))?/.source;
+
+/** The table's own indexes (not those enforcing constraints), recreated on `target` under new names. */
+function copiedIndexes(info: Info, K: string, prefix: string, target: string): string[] {
+  const { renamed, colList } = names(info);
+  const constraintIndexes = new Set(info.constraints.map((c) => c.index).filter((i) => i !== null));
+  const out: string[] = [];
+  for (const i of info.indexes) {
+    if (constraintIndexes.has(i.name) || i.parentIndexOid !== null) continue;
+    const n = renamed(prefix, i.name);
+    if (i.unique && !i.keys.some((k) => k.column === K)) {
+      out.push(
+        `CREATE UNIQUE INDEX ${ident(n)} ON ${target} (${colList([...i.keys.map((k) => k.column!), K])});`,
+      );
+      continue;
+    }
+    const m = new RegExp(`^CREATE (UNIQUE )?INDEX ${QNAME} ON (?:ONLY )?${QNAME}`).exec(i.definition);
+    if (!m) throw new InitError(`cannot read the definition of index ${i.name}`, "recreate it by hand");
+    out.push(`CREATE ${m[1] ?? ""}INDEX ${ident(n)} ON ${target}${i.definition.slice(m[0].length)};`);
+  }
+  return out;
+}
+
+/** The user's triggers, recreated on `target`. */
+function copiedTriggers(info: Info, target: string): string[] {
+  return info.triggers
+    .filter((tr) => !tr.internal && tr.parentTriggerOid === null)
+    .map((tr) => {
+      const at = tr.definition.indexOf(" ON ");
+      const rest = tr.definition.slice(at + 4);
+      const m = new RegExp(`^${QNAME}`).exec(rest);
+      return `${tr.definition.slice(0, at)} ON ${target}${rest.slice(m ? m[0].length : 0)};`;
+    });
+}
+
+interface RangeLayout {
+  parts: { suffix: string; from: string; to: string }[];
+  premade: string | number;
+}
+
+/** Range partitions on the key: the history up to this month (or a round integer), then three ahead. */
+function rangeLayout(info: Info, picked: KeyChoice, now: Date): RangeLayout {
+  if (picked.kind === "time") {
+    const bound = dateValue("month", 1, now);
+    refuseIf(
+      picked.max >= Date.parse(isoInstant(bound)!),
+      `${info.qualifiedName}.${picked.column.name} has values at or after ${bound} (the start of next month; the premade partitions begin there)`,
+      "choose a partition key whose values lie in the past, or edit the partition bounds in the scaffold",
+    );
+    return {
+      parts: [
+        { suffix: "p_history", from: "MINVALUE", to: "'{{month}}'" },
+        { suffix: "p_current", from: "'{{month}}'", to: "'{{month+1}}'" },
+        ...[1, 2, 3].map((k) => ({
+          suffix: `p_next${k}`,
+          from: `'{{month+${k}}}'`,
+          to: `'{{month+${k + 1}}}'`,
+        })),
+      ],
+      premade: "1 month",
+    };
+  }
+  const step = 10 ** Math.max(1, Math.floor(Math.log10(Math.max(10, picked.max))));
+  const start = (Math.floor(picked.max / step) + 1) * step;
+  return {
+    parts: [
+      { suffix: "p_history", from: "MINVALUE", to: String(start) },
+      ...[0, 1, 2].map((k) => ({
+        suffix: `p${start + k * step}`,
+        from: String(start + k * step),
+        to: String(start + (k + 1) * step),
+      })),
+    ],
+    premade: step,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// dual-write (events-dual-write, write-up 000)
+
+function dualWrite(t: SourceTable, now: Date): Scaffold {
+  const info = t.info;
+  plainTable(info, "dual-write");
+  const key = integerKey(info, "dual-write", "copies the history in batches by an integer key");
+  plainUniques(info);
+  const picked = choosePartitionKey(t);
+  if (picked instanceof InitError) throw picked;
+  const K = picked.column.name;
+  const layout = rangeLayout(info, picked, now);
+  const { T, rel, display, allCols } = names(info);
+  const N = name63(`${T}_partitioned`);
+  const seq = key.sequence ? seqLiteral(key) : null;
+
+  const parts = layout.parts.map((p) => ({ ...p, name: name63(`${T}_${p.suffix}`) }));
+  const create: string[] = [
+    `-- events-dual-write: a partitioned copy with the same columns. Its unique keys gain ${K} (the partition`,
+    `-- key must be part of them). No DEFAULT on ${key.name} yet: while the application dual-writes it passes the`,
+    "-- legacy row's id; the sequence is attached once the backfill has caught up.",
+    `CREATE TABLE ${rel(N)} (\n${[
+      ...columnDefs(info, [K], (c) => (c.name === key.name && seq ? null : c.default)),
+      ...keyedConstraints(info, K, N),
+    ].join(",\n")}\n) PARTITION BY RANGE (${ident(K)});`,
+    "",
+    picked.kind === "time"
+      ? "-- History in one partition; from this month on, one a month, three months ahead."
+      : "-- History in one partition; then three ranges ahead, each a power of ten wide.",
+    ...parts.map(
+      (p) =>
+        `CREATE TABLE ${rel(p.name)} PARTITION OF ${rel(N)}\n  FOR VALUES FROM (${p.from}) TO (${p.to});`,
+    ),
+  ];
+  const indexes = copiedIndexes(info, K, N, rel(N));
+  if (indexes.length)
+    create.push(
+      "",
+      "-- The copy is empty: building its indexes now costs nothing and locks nothing.",
+      ...indexes,
+    );
+  const grants = [...renderGrants(info, rel(N)), ...renderRls(info, rel(N))];
+  if (grants.length) create.push("", "-- Privileges and policies, on the new parent.", ...grants);
+  const triggers = copiedTriggers(info, rel(N));
+  if (triggers.length)
+    create.push(
+      "",
+      "-- Not created yet: the backfill must copy rows as they are. Create them when writes move here:",
+      ...triggers.map((d) => `-- ${d}`),
+    );
+
+  const files: Record<string, string> = { "migration/01_create_partitioned.sql": `${create.join("\n")}\n` };
+  const maxOf = (n: string) => `(SELECT coalesce(max(${ident(key.name)}), 0) FROM ${rel(n)})`;
+  const setval = seq ? `SELECT setval(${seq}, GREATEST(1, ${maxOf(T)}, ${maxOf(N)}));` : "";
+  if (seq)
+    files["migration/02_sync_sequence.sql"] =
+      "-- events-dual-write: attach the same sequence and make sure nextval cannot collide with any id in\n" +
+      "-- either table. Each statement commits alone (transaction: false): the ALTER holds ACCESS EXCLUSIVE on\n" +
+      "-- the partitioned table, and held across the setval it deadlocks with the dual-write.\n" +
+      `ALTER TABLE ${rel(N)} ALTER COLUMN ${ident(key.name)} SET DEFAULT nextval(${seq});\n${setval}\n`;
+  files["migration/03_verify_reads.sql"] =
+    "-- Before reads move, the copy must hold exactly what the legacy table holds (one statement, one snapshot).\n" +
+    "DO $$\nDECLARE\n  legacy bigint;\n  partitioned bigint;\nBEGIN\n" +
+    `  SELECT (SELECT count(*) FROM ${rel(T)}), (SELECT count(*) FROM ${rel(N)}) INTO legacy, partitioned;\n` +
+    "  IF legacy <> partitioned THEN\n" +
+    `    RAISE EXCEPTION 'backfill incomplete: % rows in ${T.replace(/'/g, "''")}, % in ${N.replace(/'/g, "''")}', legacy, partitioned;\n` +
+    "  END IF;\nEND $$;\n";
+
+  const copy = (source: string, target: string) => ({
+    source: display(source),
+    target: display(target),
+    key: key.name,
+    batch: 2000,
+    workers: 1,
+    on_conflict: "skip",
+    throttle: { sleep: "10ms" },
+  });
+  const flipSteps: unknown[] = [];
+  if (seq)
+    flipSteps.push({
+      name: "sync_sequence",
+      sql: { file: "migration/02_sync_sequence.sql" },
+      transaction: false,
+      lock_timeout: "500ms",
+      retry: { attempts: 5, backoff: "100ms" },
+    });
+  flipSteps.push({ name: "verify_reads", sql: { file: "migration/03_verify_reads.sql" } });
+
+  const rollback: unknown[] = [];
+  if (seq) {
+    files["rollback/01_sequence_back.sql"] =
+      "-- The legacy table takes writes again, with ids past every id the partitioned table handed out.\n" +
+      `${setval}\n`;
+    rollback.push({ name: "sequence_back", sql: { file: "rollback/01_sequence_back.sql" } });
+  }
+  const { throttle: _unused, ...copyBack } = copy(N, T);
+  rollback.push({ name: "copy_back", backfill: copyBack });
+
+  const invariants: unknown[] = [
+    { check: "row_parity", source: display(T), target: display(N), key: key.name, columns: allCols },
+    { check: "indexes_valid", tables: [display(N)] },
+    { check: "indexes_preserved", original: display(T), target: display(N) },
+    { check: "partitions_cover", table: display(N), premade: layout.premade },
+  ];
+  if (seq)
+    invariants.splice(1, 0, {
+      check: "sequence",
+      table: display(N),
+      column: key.name,
+      sequence: key.sequence!.replace(/^public\./, ""),
+      also: [display(T)],
+    });
+
+  const insertCols = allCols.filter((c) => c !== key.name);
+  const appendix = [
+    "",
+    "# The write path: rehearse init cannot see the application's writes. To rehearse the dual-write under load",
+    "# (scenarios/events-dual-write), fill in this template, uncomment it, and add the flag steps to the",
+    "# backfill phase, before copy_history:",
+    "#   - {name: enable_dual_write, flag: {dual_write: on}}",
+    '#   - {name: wait_for_flag_rollout, sql: "SELECT pg_sleep(1)"}',
+    "# and after verify_reads a stop_legacy phase: - {name: stop_legacy_writes, flag: {dual_write: off, partitioned_only: on}}",
+    "# load:",
+    `#   source: {table: ${display(T)}, key: ${key.name}, columns: [${insertCols.join(", ")}]}`,
+    "#   mode: reverse",
+    "#   write:",
+    "#     statements:",
+    `#       - sql: "INSERT INTO ${rel(T).replace(/"/g, '\\"')} (${insertCols.join(", ")}) VALUES (${insertCols.map((c) => `:${c}`).join(", ")})"`,
+    "#         unless: partitioned_only",
+    `#       - sql: "INSERT INTO ${rel(N).replace(/"/g, '\\"')} SELECT * FROM ${rel(T).replace(/"/g, '\\"')} WHERE ${key.name} = currval('${key.sequence ?? "<sequence>"}') ON CONFLICT DO NOTHING"`,
+    "#         when: dual_write",
+    `#       - sql: "INSERT INTO ${rel(N).replace(/"/g, '\\"')} (${insertCols.join(", ")}) VALUES (${insertCols.map((c) => `:${c}`).join(", ")})"`,
+    "#         when: partitioned_only",
+    "#   rate: 200",
+    "#   connections: 8",
+    "",
+  ].join("\n");
+
+  return {
+    phases: [
+      {
+        name: "prepare",
+        steps: [{ name: "create_partitioned", sql: { file: "migration/01_create_partitioned.sql" } }],
+      },
+      { name: "backfill", steps: [{ name: "copy_history", backfill: copy(T, N) }] },
+      { name: "flip_reads", steps: flipSteps },
+    ],
+    rollback,
+    invariants,
+    files,
+    yamlAppendix: appendix,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// view-union (sources-view-union-hash, write-up 002)
+
+const HASHABLE =
+  /^(smallint|integer|bigint|text|character varying.*|character.*|uuid|numeric.*|date|timestamp.*|bytea)$/;
+/** Fewer distinct values than this make lopsided hash partitions. */
+export const MIN_HASH_DISTINCT = 100;
+
+/** The hash key: the NOT NULL column with the most distinct values (the moving key itself only as a last resort). */
+export function chooseHashColumn(
+  t: SourceTable,
+  key: string,
+): { column: ColumnInfo; distinct: number } | InitError {
+  const usable = t.info.columns
+    .filter((c) => !c.generated && HASHABLE.test(c.type))
+    .map((c) => ({ column: c, s: t.stats.get(c.name) }))
+    .filter(({ column, s }) => s !== undefined && column.notNull)
+    .map(({ column, s }) => ({ column, distinct: distinctCount(s!.nDistinct, t.reltuples) }))
+    .filter((u) => u.distinct >= MIN_HASH_DISTINCT)
+    .sort(
+      (a, b) => (a.column.name === key ? 1 : 0) - (b.column.name === key ? 1 : 0) || b.distinct - a.distinct,
+    );
+  return (
+    usable[0] ??
+    new InitError(
+      `${t.info.qualifiedName} has no column to hash on: view-union needs a NOT NULL column with at least ${MIN_HASH_DISTINCT} distinct values`,
+      "add NOT NULL to a column with many distinct values (a uid, a uuid), or choose attach-history or dual-write",
+    )
+  );
+}
+
+function viewUnion(t: SourceTable): Scaffold {
+  const info = t.info;
+  plainTable(info, "view-union");
+  const key = integerKey(info, "view-union", "moves the rows in batches by an integer key");
+  plainUniques(info);
+  noIncomingFks(
+    info,
+    "view-union deletes every row from the old table, and a foreign key cannot point at the view",
+  );
+  const hashed = chooseHashColumn(t, key.name);
+  if (hashed instanceof InitError) throw hashed;
+  const H = hashed.column.name;
+  const { T, rel, display, colList, allCols } = names(info);
+  const N = name63(`${T}_partitioned`);
+  const OLD = name63(`${T}_old`);
+  const FN = name63(`${T}_move_to_partitioned`);
+  const modulus = Math.max(2, Math.min(20, Math.floor(hashed.distinct / 1000)));
+  const keyDefault = (c: ColumnInfo) =>
+    c.default ?? (c.identity && c.sequence ? `nextval(${seqLiteral(c)})` : null);
+
+  const create: string[] = [
+    `-- sources-view-union-hash: the same definition, hash partitioned on ${H} (${hashed.distinct} distinct values`,
+    `-- in the statistics), with ${H} added to the unique keys. Ids keep coming from the same sequence, so the`,
+    "-- old table's ids and new ones never collide.",
+    `CREATE TABLE ${rel(N)} (\n${[
+      ...columnDefs(info, [H, key.name], keyDefault),
+      ...keyedConstraints(info, H, N),
+    ].join(",\n")}\n) PARTITION BY HASH (${ident(H)});`,
+    "",
+    ...Array.from({ length: modulus }, (_, r) => {
+      const p = name63(`${T}_p${String(r).padStart(2, "0")}`);
+      return `CREATE TABLE ${rel(p)} PARTITION OF ${rel(N)} FOR VALUES WITH (MODULUS ${modulus}, REMAINDER ${r});`;
+    }),
+  ];
+  const indexes = copiedIndexes(info, H, N, rel(N));
+  if (indexes.length) create.push("", "-- Indexes on the empty copy: instant.", ...indexes);
+  const triggers = copiedTriggers(info, rel(N));
+  if (triggers.length) create.push("", "-- The table's triggers, on the copy.", ...triggers);
+  const grants = [...renderGrants(info, rel(N)), ...renderRls(info, rel(N))];
+  if (grants.length) create.push("", "-- Privileges and policies, on the new parent.", ...grants);
+
+  const k = ident(key.name);
+  const h = ident(H);
+  const viewCols = info.columns.map((c) => c.name);
+  const values = (row: string) => allCols.map((c) => `${row}.${ident(c)}`).join(", ");
+  const swap: string[] = [
+    "-- Rename the old table and put a UNION ALL view under its name: reads see both tables, and an INSTEAD OF",
+    "-- trigger sends every write to the partitioned table, moving a row out of the old table when it touches one.",
+    "-- Autovacuum is off on the old table: it only ever loses rows now, and the movers delete it empty anyway.",
+    `ALTER TABLE ${rel(T)} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);`,
+    `ALTER TABLE ${rel(T)} RENAME TO ${ident(OLD)};`,
+    `CREATE VIEW ${rel(T)} AS\n  SELECT ${colList(viewCols)} FROM ${rel(OLD)}\n  UNION ALL\n  SELECT ${colList(viewCols)} FROM ${rel(N)};`,
+  ];
+  const defaults = info.columns.filter((c) => !c.generated && keyDefault(c));
+  if (defaults.length) swap.push("-- A view has no defaults of its own: give it the table's.");
+  for (const c of defaults)
+    swap.push(`ALTER VIEW ${rel(T)} ALTER COLUMN ${ident(c.name)} SET DEFAULT ${keyDefault(c)!};`);
+  swap.push(
+    "",
+    `CREATE FUNCTION ${rel(FN)}() RETURNS trigger LANGUAGE plpgsql AS $$`,
+    "BEGIN",
+    "  IF TG_OP = 'INSERT' THEN",
+    `    INSERT INTO ${rel(N)} (${colList(allCols)})`,
+    `    VALUES (${values("NEW")});`,
+    "    RETURN NEW;",
+    "  ELSIF TG_OP = 'UPDATE' THEN",
+    `    DELETE FROM ${rel(OLD)} WHERE ${k} = OLD.${k};`,
+    "    IF FOUND THEN",
+    `      INSERT INTO ${rel(N)} (${colList(allCols)})`,
+    `      VALUES (${values("NEW")});`,
+    "    ELSE",
+    `      UPDATE ${rel(N)}`,
+    `         SET ${allCols.map((c) => `${ident(c)} = NEW.${ident(c)}`).join(", ")}`,
+    `       WHERE ${k} = OLD.${k} AND ${h} = OLD.${h};`,
+    "    END IF;",
+    "    RETURN NEW;",
+    "  ELSE",
+    `    DELETE FROM ${rel(OLD)} WHERE ${k} = OLD.${k};`,
+    `    DELETE FROM ${rel(N)} WHERE ${k} = OLD.${k} AND ${h} = OLD.${h};`,
+    "    RETURN OLD;",
+    "  END IF;",
+    "END $$;",
+    `CREATE TRIGGER ${ident(name63(`${T}_view_trigger`))} INSTEAD OF INSERT OR UPDATE OR DELETE ON ${rel(T)}`,
+    `  FOR EACH ROW EXECUTE FUNCTION ${rel(FN)}();`,
+  );
+  const viewGrants = renderGrants(info, rel(T));
+  if (viewGrants.length) swap.push("", "-- The view is a new relation: its privileges.", ...viewGrants);
+
+  const finish: string[] = [
+    "-- Drop the view and give the partitioned table the name: the old table is empty (table_empty proves it)",
+    "-- and stays, renamed, until someone drops it.",
+    `DROP VIEW ${rel(T)};`,
+    `DROP FUNCTION ${rel(FN)}();`,
+    `ALTER TABLE ${rel(N)} RENAME TO ${ident(T)};`,
+  ];
+  if (key.sequence && !key.identity)
+    finish.push(
+      "-- The sequence must outlive the old table when it is dropped one day.",
+      `ALTER SEQUENCE ${qualified(key.sequence)} OWNED BY ${rel(T)}.${k};`,
+    );
+
+  const invariants: unknown[] = [
+    { check: "table_empty", table: display(OLD) },
+    {
+      check: "row_parity",
+      source: display(T),
+      source_at: "before",
+      target: display(T),
+      key: key.name,
+      columns: allCols,
+    },
+    { check: "indexes_valid", tables: [display(T)] },
+    { check: "partitions_cover", table: display(T) },
+  ];
+  if (key.sequence)
+    invariants.push({ check: "sequence", table: display(T), column: key.name, also: [display(OLD)] });
+
+  return {
+    phases: [
+      {
+        name: "prepare",
+        steps: [{ name: "create_partitioned", sql: { file: "migration/01_create_partitioned.sql" } }],
+      },
+      {
+        name: "view",
+        steps: [
+          {
+            name: "rename_behind_view",
+            sql: { file: "migration/02_view_swap.sql" },
+            lock_timeout: "2s",
+            retry: { attempts: 5, backoff: "200ms" },
+          },
+        ],
+      },
+      {
+        name: "move",
+        steps: [
+          {
+            name: "move_rows",
+            backfill: {
+              source: display(OLD),
+              target: display(N),
+              key: key.name,
+              batch: 2000,
+              workers: 4,
+              sql:
+                `WITH moved AS (DELETE FROM ${rel(OLD)} WHERE ${k} >= :lo AND ${k} < :hi RETURNING *) ` +
+                `INSERT INTO ${rel(N)} (${colList(allCols)}) SELECT ${colList(allCols)} FROM moved`,
+            },
+          },
+        ],
+      },
+      {
+        name: "finish",
+        steps: [
+          {
+            name: "drop_view_rename",
+            sql: { file: "migration/03_finish.sql" },
+            lock_timeout: "2s",
+            retry: { attempts: 5, backoff: "200ms" },
+          },
+        ],
+      },
+    ],
+    invariants,
+    files: {
+      "migration/01_create_partitioned.sql": `${create.join("\n")}\n`,
+      "migration/02_view_swap.sql": `${swap.join("\n")}\n`,
+      "migration/03_finish.sql": `${finish.join("\n")}\n`,
+    },
+  };
+}
