@@ -12,7 +12,7 @@
  * the same role move them (so the proof can fail).
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -301,6 +301,24 @@ describe("rehearse init", () => {
       },
       checks: ["table_empty", "row_parity", "indexes_valid", "partitions_cover"],
     },
+    {
+      strategy: "inheritance",
+      files: {
+        "migration/01_inherit.sql": [/ALTER TABLE "orders_p0" INHERIT "partitioned_orders"/, /RETURN NULL/],
+        "migration/07_cutover.sql": [
+          /PARTITION BY RANGE \("id"\)/,
+          /ATTACH PARTITION "orders_p0" FOR VALUES FROM \(MINVALUE\) TO \(50000\)/,
+          /CONSTRAINT "orders_ref_key" UNIQUE \("ref", "id"\)/,
+        ],
+      },
+      checks: [
+        "row_parity",
+        "sequence",
+        "default_partition_empty",
+        "partitions_cover",
+        "budget.no_scan_under_access_exclusive",
+      ],
+    },
   ];
   for (const c of strategyCases)
     it(`scaffolds ${c.strategy}, which runs and passes as generated on the fitted data`, async () => {
@@ -315,7 +333,7 @@ describe("rehearse init", () => {
         fidelity: false,
         log: () => {},
       });
-      if (process.env.KEEP_INIT_OUT) console.log(out);
+      if (process.env.KEEP_INIT_OUT) await cp(out, `/tmp/keep-${c.strategy}`, { recursive: true });
       for (const [file, patterns] of Object.entries(c.files)) {
         const text = await readFile(path.join(out, file), "utf8");
         for (const p of patterns) expect(text).toMatch(p);
