@@ -89,7 +89,7 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
     description:
       `Fitted by rehearse init to the catalog and planner statistics of ${keys.join(", ")}` +
       (opts.strategy ? `; migration scaffolded from the ${opts.strategy} strategy.` : "."),
-    target: { settings: { autovacuum: false }, hot_tables: keys.map(displayName) },
+    target: { ...scaffold.target, settings: { autovacuum: false }, hot_tables: keys.map(displayName) },
     dataset: {
       schema: { file: "schema.sql" },
       seed: 1,

@@ -20,6 +20,8 @@ export interface Scaffold {
   phases: unknown[];
   /** Commented YAML appended to scenario.yaml (a template the user fills in). */
   yamlAppendix?: string;
+  /** Merged into the scenario's target (partman: provider system, extensions). */
+  target?: Record<string, unknown>;
   rollback?: unknown[];
   invariants: unknown[];
   budgets?: Record<string, unknown>;

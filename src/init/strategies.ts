@@ -23,11 +23,10 @@ export function otherStrategy(strategy: StrategyName, t: SourceTable, now: Date)
       return viewUnion(t);
     case "inheritance":
       return inheritance(t);
-    default:
-      throw new InitError(
-        `the ${strategy} scaffold is not available in this version of rehearse init`,
-        "use --strategy attach-history, dual-write or view-union, or write the migration by hand following the built-in scenarios",
-      );
+    case "partman":
+      return partman(t, now);
+    case "attach-history":
+      throw new Error("attach-history is scaffolded by scaffold.ts");
   }
 }
 
@@ -894,5 +893,300 @@ function inheritance(t: SourceTable): Scaffold {
       phases: { cutover: "2s" },
     },
     files,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// partman (partman-sync-trigger, write-up 004)
+
+function partman(t: SourceTable, now: Date): Scaffold {
+  const info = t.info;
+  plainTable(info, "partman");
+  const key = integerKey(info, "partman", "copies the history in batches by an integer key");
+  plainUniques(info);
+  noIncomingFks(
+    info,
+    "once partitioned by time their target's unique keys include the time column, which the referencing tables do not carry",
+  );
+  const picked = choosePartitionKey(t);
+  if (picked instanceof InitError) throw picked;
+  refuseIf(
+    picked.kind !== "time",
+    `${info.qualifiedName} has no NOT NULL timestamp column: the partman scaffold makes monthly partitions by time`,
+    "add a NOT NULL timestamp (created_at), backfill it, and init again — or choose inheritance or attach-history for integer ranges",
+  );
+  const bound = dateValue("month", 1, now);
+  refuseIf(
+    picked.max >= Date.parse(isoInstant(bound)!),
+    `${info.qualifiedName}.${picked.column.name} has values at or after ${bound} (the start of next month)`,
+    "choose a partition key whose values lie in the past, or edit the scaffold",
+  );
+  const K = picked.column.name;
+  const { T, rel, display, colList, allCols } = names(info);
+  const N = name63(`${T}_partitioned`);
+  const OLD = name63(`${T}_old`);
+  const STATUS = "partition_migration_status";
+  const SYNC = name63(`sync_${T}_to_partitioned`);
+  const SYNC_TRIGGER = name63(`sync_${T}_trigger`);
+  const BATCH = name63(`migrate_${T}_batch`);
+  const k = ident(key.name);
+  const parentLiteral = (n: string) => literal(`${info.schema}.${n}`);
+
+  const create: string[] = [
+    '-- partman-sync-trigger, "Creates partitioned table": the same columns and defaults (ids from the same',
+    `-- sequence), the CHECKs, the primary key and unique keys extended with ${K}, every index, the table's own`,
+    "-- foreign keys and triggers, the grants; and the migration status table.",
+    `CREATE TABLE ${rel(N)} (\n${[...columnDefs(info, [K], (c) => c.default), ...keyedConstraints(info, K, N)].join(",\n")}\n) PARTITION BY RANGE (${ident(K)});`,
+    ...copiedIndexes(info, K, N, rel(N)),
+    ...copiedTriggers(info, rel(N)),
+    ...renderGrants(info, rel(N)),
+    ...renderRls(info, rel(N)),
+    "",
+    '-- "migration table status to see what data has been migrated"',
+    `CREATE TABLE IF NOT EXISTS ${rel(STATUS)} (`,
+    "  id            serial PRIMARY KEY,",
+    "  table_name    text NOT NULL,",
+    "  first_id      bigint,",
+    "  last_id       bigint,",
+    "  rows_migrated integer,",
+    "  started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),",
+    "  completed_at  timestamptz,",
+    "  error_message text",
+    ");",
+  ];
+  const parentText = parentLiteral(N);
+  const partmanSql = [
+    '-- partman-sync-trigger, "Configures pg_partman": monthly partitions from the oldest row, premake 4, a',
+    "-- default partition, partitions that inherit the parent's grants. create_parent's signature differs",
+    "-- between pg_partman 5.x and 4.x: the branch picks the values by the installed version. It makes every",
+    "-- monthly partition since the oldest row in this one statement (the lock budget exempts these new tables).",
+    "CREATE SCHEMA IF NOT EXISTS partman;",
+    "CREATE EXTENSION IF NOT EXISTS pg_partman SCHEMA partman;",
+    "DO $$",
+    "DECLARE",
+    "  partman_major int;",
+    "  start_partition text;",
+    "BEGIN",
+    "  SELECT split_part(extversion, '.', 1)::int INTO partman_major FROM pg_extension WHERE extname = 'pg_partman';",
+    `  SELECT date_trunc('month', coalesce(min(${ident(K)}), now()))::text INTO start_partition FROM ${rel(T)};`,
+    "  IF partman_major >= 5 THEN",
+    "    PERFORM partman.create_parent(",
+    `      p_parent_table := ${parentText},`,
+    `      p_control := ${literal(K)},`,
+    "      p_interval := '1 month',",
+    "      p_type := 'range',",
+    "      p_premake := 4,",
+    "      p_start_partition := start_partition,",
+    "      p_default_table := true);",
+    "  ELSE",
+    "    PERFORM partman.create_parent(",
+    `      p_parent_table := ${parentText},`,
+    `      p_control := ${literal(K)},`,
+    "      p_type := 'native',",
+    "      p_interval := 'monthly',",
+    "      p_premake := 4,",
+    "      p_start_partition := start_partition);",
+    "  END IF;",
+    "END",
+    "$$;",
+    "UPDATE partman.part_config",
+    "SET retention_keep_table = true, retention_keep_index = true, inherit_privileges = true",
+    `WHERE parent_table = ${parentText};`,
+    `SELECT partman.reapply_privileges(${parentText});`,
+  ];
+  const setList = allCols
+    .filter((c) => c !== key.name)
+    .map((c) => `${ident(c)} = NEW.${ident(c)}`)
+    .join(", ");
+  const sync = [
+    '-- partman-sync-trigger, "Establishes sync trigger": every write to the old table from now on is repeated',
+    "-- on the partitioned copy, so the batch copy only carries the rows that existed before this commits.",
+    `CREATE FUNCTION ${rel(SYNC)}() RETURNS trigger LANGUAGE plpgsql AS $$`,
+    "BEGIN",
+    "  IF TG_OP = 'INSERT' THEN",
+    `    INSERT INTO ${rel(N)} (${colList(allCols)})`,
+    `    VALUES (${allCols.map((c) => `NEW.${ident(c)}`).join(", ")})`,
+    "    ON CONFLICT DO NOTHING;",
+    "    RETURN NEW;",
+    "  ELSIF TG_OP = 'UPDATE' THEN",
+    `    UPDATE ${rel(N)}`,
+    `    SET ${setList}`,
+    `    WHERE ${k} = OLD.${k};`,
+    "    RETURN NEW;",
+    "  ELSE",
+    `    DELETE FROM ${rel(N)} WHERE ${k} = OLD.${k};`,
+    "    RETURN OLD;",
+    "  END IF;",
+    "END",
+    "$$;",
+    `CREATE TRIGGER ${ident(SYNC_TRIGGER)}`,
+    `  AFTER INSERT OR UPDATE OR DELETE ON ${rel(T)}`,
+    `  FOR EACH ROW EXECUTE FUNCTION ${rel(SYNC)}();`,
+  ];
+  const tableName = literal(T);
+  const batch = [
+    "-- The batch migration as a procedure committing every batch and recording it, so it can be stopped and",
+    "-- resumed. Rows above the highest id seen at the start were written with the sync trigger in place.",
+    `CREATE PROCEDURE ${rel(BATCH)}(p_batch_size integer DEFAULT 10000)`,
+    "LANGUAGE plpgsql AS $$",
+    "DECLARE",
+    "  done_up_to bigint;",
+    "  stop_at bigint;",
+    "  batch_end bigint;",
+    "  moved integer;",
+    "  began timestamptz;",
+    "BEGIN",
+    "  SELECT coalesce(max(last_id), 0) INTO done_up_to",
+    `  FROM ${rel(STATUS)}`,
+    `  WHERE table_name = ${tableName} AND completed_at IS NOT NULL;`,
+    `  SELECT coalesce(max(${k}), 0) INTO stop_at FROM ${rel(T)};`,
+    "  WHILE done_up_to < stop_at LOOP",
+    "    began := clock_timestamp();",
+    `    SELECT max(${k}) INTO batch_end`,
+    `    FROM (SELECT ${k} FROM ${rel(T)} WHERE ${k} > done_up_to ORDER BY ${k} LIMIT p_batch_size) b;`,
+    "    EXIT WHEN batch_end IS NULL;",
+    `    INSERT INTO ${rel(N)} (${colList(allCols)})`,
+    `    SELECT ${colList(allCols)} FROM ${rel(T)}`,
+    `    WHERE ${k} > done_up_to AND ${k} <= batch_end`,
+    "    ON CONFLICT DO NOTHING;",
+    "    GET DIAGNOSTICS moved = ROW_COUNT;",
+    `    INSERT INTO ${rel(STATUS)} (table_name, first_id, last_id, rows_migrated, started_at, completed_at)`,
+    `    VALUES (${tableName}, done_up_to + 1, batch_end, moved, began, clock_timestamp());`,
+    "    done_up_to := batch_end;",
+    "    COMMIT;",
+    "  END LOOP;",
+    "END",
+    "$$;",
+  ];
+  const countCheck = (a: string, b: string) => [
+    "DO $$",
+    "DECLARE",
+    "  old_rows bigint;",
+    "  new_rows bigint;",
+    "BEGIN",
+    `  SELECT count(*) INTO old_rows FROM ${rel(a)};`,
+    `  SELECT count(*) INTO new_rows FROM ${rel(b)};`,
+    "  IF old_rows <> new_rows THEN",
+    `    RAISE EXCEPTION 'count check failed: ${a.replace(/'/g, "''")} has % rows, ${b.replace(/'/g, "''")} has %', old_rows, new_rows;`,
+    "  END IF;",
+    "END",
+    "$$;",
+  ];
+  const cut = [
+    '-- partman-sync-trigger, "Postcutover", with the writers paused (add pause_writes/resume_writes steps',
+    "-- around this one once the scenario has a load): the count check, the swap, the sequence fix and",
+    "-- pg_partman's config, in one transaction.",
+    ...countCheck(T, N),
+  ];
+  if (key.sequence)
+    cut.push(
+      "-- The next id is above every id in either table.",
+      `SELECT setval(${seqLiteral(key)}, GREATEST(1, (SELECT coalesce(max(${k}), 0) FROM ${rel(T)}), (SELECT coalesce(max(${k}), 0) FROM ${rel(N)})));`,
+    );
+  cut.push(
+    `LOCK TABLE ${rel(T)}, ${rel(N)} IN ACCESS EXCLUSIVE MODE;`,
+    `DROP TRIGGER ${ident(SYNC_TRIGGER)} ON ${rel(T)};`,
+    `ALTER TABLE ${rel(T)} RENAME TO ${ident(OLD)};`,
+    `ALTER TABLE ${rel(N)} RENAME TO ${ident(T)};`,
+  );
+  if (key.sequence && !key.identity)
+    cut.push(
+      "-- The sequence must outlive the old table when it is dropped one day.",
+      `ALTER SEQUENCE ${qualified(key.sequence)} OWNED BY ${rel(T)}.${k};`,
+    );
+  cut.push(
+    "-- pg_partman's maintenance keeps making partitions for the renamed parent.",
+    `UPDATE partman.part_config SET parent_table = ${parentLiteral(T)} WHERE parent_table = ${parentText};`,
+  );
+  const down = [
+    "-- partman-sync-trigger's downgrade, with the writers paused: the old table takes the name again and the",
+    "-- partitioned one goes back behind the sync trigger. Rows written since the cutover exist only in the",
+    "-- partitioned table: carry them back first.",
+    `INSERT INTO ${rel(OLD)} (${colList(allCols)})`,
+    `SELECT ${allCols.map((c) => `n.${ident(c)}`).join(", ")} FROM ${rel(T)} n`,
+    `WHERE n.${k} > (SELECT coalesce(max(${k}), 0) FROM ${rel(OLD)});`,
+    ...countCheck(OLD, T),
+    `LOCK TABLE ${rel(T)}, ${rel(OLD)} IN ACCESS EXCLUSIVE MODE;`,
+    `ALTER TABLE ${rel(T)} RENAME TO ${ident(N)};`,
+    `ALTER TABLE ${rel(OLD)} RENAME TO ${ident(T)};`,
+  ];
+  if (key.sequence && !key.identity)
+    down.push(`ALTER SEQUENCE ${qualified(key.sequence)} OWNED BY ${rel(T)}.${k};`);
+  down.push(
+    `UPDATE partman.part_config SET parent_table = ${parentText} WHERE parent_table = ${parentLiteral(T)};`,
+    `CREATE TRIGGER ${ident(SYNC_TRIGGER)}`,
+    `  AFTER INSERT OR UPDATE OR DELETE ON ${rel(T)}`,
+    `  FOR EACH ROW EXECUTE FUNCTION ${rel(SYNC)}();`,
+  );
+
+  const same = (check: string) => ({ check, original: display(T), target: display(T) });
+  const invariants: unknown[] = [
+    same("indexes_preserved"),
+    { check: "indexes_valid", tables: [display(T)] },
+    same("triggers_preserved"),
+    same("constraints_preserved"),
+    same("grants_preserved"),
+    same("fks_preserved"),
+  ];
+  if (key.sequence)
+    invariants.push({ check: "sequence", table: display(T), column: key.name, also: [display(OLD)] });
+  invariants.push(
+    { check: "default_partition_empty", table: display(T) },
+    { check: "partitions_cover", table: display(T), premade: "3 months" },
+    {
+      check: "row_parity",
+      source: display(T),
+      source_at: "before",
+      target: display(T),
+      key: key.name,
+      columns: allCols,
+    },
+  );
+  const locked = { transaction: true, lock_timeout: "2s", retry: { attempts: 5, backoff: "200ms" } };
+  return {
+    target: { provider: "system", extensions: ["pg_partman"] },
+    phases: [
+      {
+        name: "prepare",
+        steps: [
+          { name: "create_partitioned_copy", sql: { file: "migration/01_create_partitioned.sql" } },
+          { name: "partman_create_parent", sql: { file: "migration/02_partman_create_parent.sql" } },
+          {
+            name: "sync_trigger",
+            sql: { file: "migration/03_sync_trigger.sql" },
+            lock_timeout: "2s",
+            retry: locked.retry,
+          },
+          { name: "batch_procedure", sql: { file: "migration/04_batch_procedure.sql" } },
+        ],
+      },
+      {
+        name: "migrate",
+        steps: [{ name: "run_batches", sql: { file: "migration/05_run_batches.sql" }, transaction: false }],
+      },
+      { name: "cutover", steps: [{ name: "swap", sql: { file: "migration/06_cutover.sql" }, ...locked }] },
+    ],
+    rollback: [{ name: "downgrade", sql: { file: "rollback/01_downgrade.sql" }, ...locked }],
+    invariants,
+    // create_parent makes every monthly partition since the oldest row in one statement, holding ACCESS
+    // EXCLUSIVE on those new, empty tables (and pg_partman's config) for as long as that takes: nobody waits
+    // on them. What the application waits on is the table itself, and every table during the cutover.
+    budgets: {
+      locks: [
+        { mode: "AccessExclusiveLock", relation: display(T), max: "1s" },
+        { mode: "AccessExclusiveLock", relation: "*", phase: "cutover", max: "1s" },
+      ],
+    },
+    files: {
+      "migration/01_create_partitioned.sql": `${create.join("\n")}\n`,
+      "migration/02_partman_create_parent.sql": `${partmanSql.join("\n")}\n`,
+      "migration/03_sync_trigger.sql": `${sync.join("\n")}\n`,
+      "migration/04_batch_procedure.sql": `${batch.join("\n")}\n`,
+      "migration/05_run_batches.sql":
+        "-- The batch migration, run to the end (the sync trigger carries the writes meanwhile).\n" +
+        `CALL ${rel(BATCH)}(10000);\nANALYZE ${rel(N)};\n`,
+      "migration/06_cutover.sql": `${cut.join("\n")}\n`,
+      "rollback/01_downgrade.sql": `${down.join("\n")}\n`,
+    },
   };
 }
