@@ -3,18 +3,25 @@
  * strategy, filled in from the source table's catalog and statistics. Pure: the source read in, files and
  * scenario sections out. A strategy that cannot apply to the table throws InitError with the reason and fix.
  */
-import type { ColumnInfo } from "../catalog/types.ts";
 import { ident } from "../db/sql.ts";
 import { dateValue } from "../scenario/dates.ts";
 import { renderGrants, renderRls } from "./ddl.ts";
 import { isoInstant } from "./fit.ts";
 import { InitError, type SourceRead, type SourceTable } from "./source.ts";
+import { choosePartitionKey, INT_TYPE, name63 } from "./strategy-common.ts";
+import { otherStrategy } from "./strategies.ts";
+
+export { choosePartitionKey } from "./strategy-common.ts";
 
 export const STRATEGIES = ["attach-history", "dual-write", "view-union", "inheritance", "partman"] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
 export interface Scaffold {
   phases: unknown[];
+  /** Commented YAML appended to scenario.yaml (a template the user fills in). */
+  yamlAppendix?: string;
+  /** Merged into the scenario's target (partman: provider system, extensions). */
+  target?: Record<string, unknown>;
   rollback?: unknown[];
   invariants: unknown[];
   budgets?: Record<string, unknown>;
@@ -31,49 +38,7 @@ export function scaffoldStrategy(
 ): Scaffold {
   const source = read.tables.find((t) => t.info.qualifiedName === key)!;
   if (strategy === "attach-history") return attachHistory(source, now);
-  throw new InitError(
-    `the ${strategy} scaffold is not available in this version of rehearse init`,
-    "use --strategy attach-history, or write the migration by hand following the built-in scenarios",
-  );
-}
-
-/** Keeps a generated name within PostgreSQL's 63 bytes. */
-function name63(n: string): string {
-  return n.length <= 63 ? n : n.slice(0, 63);
-}
-
-interface KeyChoice {
-  column: ColumnInfo;
-  kind: "time" | "int";
-  /** Largest value in the statistics (epoch ms for time keys). */
-  max: number;
-}
-
-const TIME_TYPE = /^(timestamp|date)/;
-const INT_TYPE = /^(smallint|integer|bigint)$/;
-
-/** The partition key: a timestamp column that grows with the rows, else an integer one; no NULLs in either. */
-export function choosePartitionKey(t: SourceTable): KeyChoice | InitError {
-  const usable: KeyChoice[] = [];
-  for (const c of t.info.columns) {
-    const s = t.stats.get(c.name);
-    const isTime = TIME_TYPE.test(c.type);
-    if (!isTime && !INT_TYPE.test(c.type)) continue;
-    if (c.generated || (!c.notNull && (s?.nullFrac ?? 1) > 0)) continue;
-    const values = [...(s?.histogram ?? []), ...(s?.mcv ?? [])];
-    const nums = values.map((v) => (isTime ? Date.parse(isoInstant(v) ?? "") : Number(v)));
-    if (nums.length === 0 || nums.some(Number.isNaN)) continue;
-    usable.push({ column: c, kind: isTime ? "time" : "int", max: Math.max(...nums) });
-  }
-  const corr = (k: KeyChoice) => t.stats.get(k.column.name)?.correlation ?? 0;
-  usable.sort((a, b) => (a.kind === b.kind ? corr(b) - corr(a) : a.kind === "time" ? -1 : 1));
-  return (
-    usable[0] ??
-    new InitError(
-      `${t.info.qualifiedName} has no usable partition key: no timestamp or integer column without NULLs`,
-      "add a NOT NULL timestamp (created_at) or integer key column, backfill it, and init again — or choose a strategy that does not partition",
-    )
-  );
+  return otherStrategy(strategy, source, now);
 }
 
 function attachHistory(t: SourceTable, now: Date): Scaffold {

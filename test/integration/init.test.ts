@@ -12,20 +12,31 @@
  * the same role move them (so the proof can fail).
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/catalog/snapshot.ts";
+import { findSystemInstalls } from "../../src/clone/system.ts";
 import { TOLERANCE } from "../../src/init/fidelity.ts";
 import { runInit } from "../../src/init/init.ts";
+import type { StrategyName } from "../../src/init/scaffold.ts";
 import { InitError } from "../../src/init/source.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { useCluster } from "../support/cluster.ts";
 
 const PASSWORD = "s3cret-init-pw";
+/** The partman scaffold runs on `target.provider: system`: an installed PostgreSQL with pg_partman. */
+const systemInstall = (await findSystemInstalls())[0];
+const partmanMissing =
+  systemInstall === undefined
+    ? "no system PostgreSQL is installed: apt-get install postgresql-15 postgresql-15-partman (.ci/run does)"
+    : existsSync(`/usr/share/postgresql/${systemInstall.major}/extension/pg_partman.control`)
+      ? undefined
+      : `PostgreSQL ${systemInstall.major} has no pg_partman: apt-get install postgresql-${systemInstall.major}-partman`;
 const cluster = useCluster("init", async (admin) => {
   await admin.query(`CREATE ROLE init_reader LOGIN BYPASSRLS PASSWORD '${PASSWORD}'`);
   await admin.query(`CREATE ROLE init_nostats LOGIN PASSWORD '${PASSWORD}'`);
@@ -273,6 +284,90 @@ describe("rehearse init", () => {
     expect(report.failing).toEqual([]);
     expect(report.status).toBe("passed");
   });
+
+  const strategyCases: {
+    strategy: StrategyName;
+    files: Record<string, RegExp[]>;
+    checks: string[];
+    rollback?: boolean;
+    /** Why the case cannot run on this machine, if it cannot. */
+    skip?: string;
+  }[] = [
+    {
+      strategy: "dual-write",
+      files: {
+        "migration/01_create_partitioned.sql": [
+          /CREATE TABLE "orders_partitioned" \([\s\S]*PRIMARY KEY \("id", "created_at"\)[\s\S]*PARTITION BY RANGE \("created_at"\)/,
+          /FOR VALUES FROM \('\{\{month\}\}'\) TO \('\{\{month\+1\}\}'\)/,
+        ],
+        "migration/02_sync_sequence.sql": [/setval\('"public"\."orders_id_seq"'::regclass, GREATEST/],
+      },
+      checks: ["row_parity", "sequence", "indexes_valid", "partitions_cover"],
+      rollback: true,
+    },
+    {
+      strategy: "view-union",
+      files: {
+        "migration/01_create_partitioned.sql": [/PARTITION BY HASH \("ref"\)/, /PRIMARY KEY \("id", "ref"\)/],
+        "migration/02_view_swap.sql": [/UNION ALL/, /INSTEAD OF INSERT OR UPDATE OR DELETE ON "orders"/],
+      },
+      checks: ["table_empty", "row_parity", "indexes_valid", "partitions_cover"],
+    },
+    {
+      strategy: "inheritance",
+      files: {
+        "migration/01_inherit.sql": [/ALTER TABLE "orders_p0" INHERIT "partitioned_orders"/, /RETURN NULL/],
+        "migration/07_cutover.sql": [
+          /PARTITION BY RANGE \("id"\)/,
+          /ATTACH PARTITION "orders_p0" FOR VALUES FROM \(MINVALUE\) TO \(50000\)/,
+          /CONSTRAINT "orders_ref_key" UNIQUE \("ref", "id"\)/,
+        ],
+      },
+      checks: [
+        "row_parity",
+        "sequence",
+        "default_partition_empty",
+        "partitions_cover",
+        "budget.no_scan_under_access_exclusive",
+      ],
+    },
+    {
+      strategy: "partman",
+      files: {
+        "migration/02_partman_create_parent.sql": [/p_parent_table := 'public.orders_partitioned'/],
+        "migration/03_sync_trigger.sql": [/AFTER INSERT OR UPDATE OR DELETE ON "orders"/],
+        "scenario.yaml": [/provider: system/, /- pg_partman/],
+      },
+      checks: ["row_parity", "sequence", "default_partition_empty", "partitions_cover", "grants_preserved"],
+      rollback: true,
+      skip: partmanMissing,
+    },
+  ];
+  for (const c of strategyCases)
+    it(`scaffolds ${c.strategy}, which runs and passes as generated on the fitted data`, async (ctx) => {
+      ctx.skip(c.skip !== undefined, c.skip);
+      const src = await source();
+      const out = await outDir();
+      await runInit({
+        url: src.url(),
+        tables: ["orders"],
+        out,
+        strategy: c.strategy,
+        rows: 20000,
+        fidelity: false,
+        log: () => {},
+      });
+      for (const [file, patterns] of Object.entries(c.files)) {
+        const text = await readFile(path.join(out, file), "utf8");
+        for (const p of patterns) expect(text).toMatch(p);
+      }
+      const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: c.rollback });
+      expect(report.reason ?? "", report.status).toBe("");
+      expect(report.failing).toEqual([]);
+      expect(report.status).toBe("passed");
+      expect(report.checks.filter((ch) => ch.status === "skipped")).toEqual([]);
+      expect(report.checks.map((ch) => ch.id)).toEqual(expect.arrayContaining(c.checks));
+    });
 
   it("the CLI writes the scenario and prints the fidelity table, never the password", async () => {
     const src = await source();
