@@ -37,29 +37,61 @@ function parseRows(v: string, prev: Record<string, number> = {}): Record<string,
   return { ...prev, [m[1] ?? "*"]: Number(m[2]) };
 }
 
-async function commandRun(
-  scenarioPath: string,
-  o: {
-    scale?: number;
-    rows?: Record<string, number>;
-    rollback?: boolean;
-    out: string;
-    expect?: boolean;
-    debug?: boolean;
-    quiet?: boolean;
-    progress?: boolean;
-    cache?: boolean;
-    provider?: string;
-    targetUrl?: string;
-    iKnowThisIsNotProduction?: boolean;
-    auroraSourceCluster?: string;
-    auroraSubnetGroup?: string;
-    auroraSecurityGroup?: string[];
-    auroraParameterGroup?: string;
-    auroraInstanceClass?: string;
-    auroraRegion?: string;
-  },
-): Promise<number> {
+function parseScales(v: string): number[] {
+  const list = v.split(",").map((x) => Number(x.trim()));
+  if (
+    list.length < 2 ||
+    list.some((n) => !Number.isFinite(n) || n <= 0) ||
+    new Set(list).size !== list.length
+  )
+    throw new InvalidArgumentError(
+      "--project-scales takes two or more distinct positive factors, e.g. 1,2,4 (three give the fit an error)",
+    );
+  return list;
+}
+
+function parseTargetRows(v: string): number {
+  const n = Number(v.replace(/_/g, ""));
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError("--project-to takes the production row count, e.g. 350000000");
+  return n;
+}
+
+interface RunFlags {
+  scale?: number;
+  rows?: Record<string, number>;
+  rollback?: boolean;
+  out: string;
+  expect?: boolean;
+  debug?: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+  projectTo?: number;
+  projectToSource?: boolean;
+  projectScales?: number[];
+  cache?: boolean;
+  provider?: string;
+  targetUrl?: string;
+  iKnowThisIsNotProduction?: boolean;
+  auroraSourceCluster?: string;
+  auroraSubnetGroup?: string;
+  auroraSecurityGroup?: string[];
+  auroraParameterGroup?: string;
+  auroraInstanceClass?: string;
+  auroraRegion?: string;
+}
+
+/** A run's exit code, read through --expect when given. */
+function runExitCode(report: RunReport, expect: boolean | undefined): number {
+  if (!expect) return report.exit_code;
+  process.stdout.write(
+    `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.explanation}\n`,
+  );
+  return report.expectation.met ? 0 : report.exit_code === 0 ? 1 : report.exit_code;
+}
+
+async function commandRun(scenarioPath: string, o: RunFlags): Promise<number> {
+  if (o.projectTo !== undefined || o.projectToSource) return commandProject(scenarioPath, o);
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
   const rows = o.rows;
   const reportsRoot = path.resolve(o.out);
@@ -97,13 +129,82 @@ async function commandRun(
   await writeReports(report, dir);
   process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
   process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
-  if (o.expect) {
-    process.stdout.write(
-      `expectation ${report.expectation.met ? "met" : "NOT met"}: ${report.expectation.explanation}\n`,
-    );
-    return report.expectation.met ? 0 : report.exit_code === 0 ? 1 : report.exit_code;
+  return runExitCode(report, o.expect);
+}
+
+/**
+ * `run --project-to`: rehearses at each scale, writes each run's folder, then projection.json and
+ * projection.md into the last one. Exit code: the worst of the runs; 2 if nothing could be fitted.
+ */
+async function commandProject(scenarioPath: string, o: RunFlags): Promise<number> {
+  const { rehearseAtScales, sourceRows, ProjectionInputError, DEFAULT_PROJECTION_SCALES } =
+    await import("../project/run.ts");
+  const { buildProjection } = await import("../project/projection.ts");
+  const { renderProjectionMarkdown, formatLongDuration } = await import("../project/markdown.ts");
+  let target = o.projectTo;
+  let targetFrom: "flag" | "source_reltuples" = "flag";
+  if (target === undefined) {
+    try {
+      const src = await sourceRows(scenarioPath);
+      target = src.rows;
+      targetFrom = "source_reltuples";
+      process.stdout.write(`projecting to ${src.rows} rows (${src.table}'s reltuples at the source)\n`);
+    } catch (err) {
+      if (err instanceof ProjectionInputError) {
+        process.stderr.write(`rehearse: ${redact(err.message)}\n    fix: ${err.fix}\n`);
+        return 2;
+      }
+      throw err;
+    }
   }
-  return report.exit_code;
+  const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
+  const reportsRoot = path.resolve(o.out);
+  const codes: number[] = [];
+  const dirs: string[] = [];
+  const reports = await rehearseAtScales(
+    {
+      scenarioPath,
+      scale: o.scale,
+      rows: o.rows,
+      rollback: o.rollback,
+      logger,
+      onAbort: (report) => {
+        const dir = path.join(reportsRoot, report.run_id);
+        mkdirSync(dir, { recursive: true });
+        for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
+      },
+    },
+    o.projectScales ?? DEFAULT_PROJECTION_SCALES,
+    async (report) => {
+      const dir = path.join(reportsRoot, report.run_id);
+      await writeReports(report, dir);
+      dirs.push(dir);
+      process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
+      process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
+      codes.push(runExitCode(report, o.expect));
+    },
+  );
+  // 1 (failed) < 2 (inconclusive) < 130/143 (interrupted): the worst run decides.
+  const worst = Math.max(0, ...codes);
+  if (reports.some((r) => r.status === "aborted")) return worst;
+  const projection = buildProjection({ reports, targetRows: target, targetFrom });
+  if (projection.phases.length === 0) {
+    process.stderr.write(
+      `rehearse: nothing to project: no phase succeeded at two scales\n${projection.warnings.map((w) => `  ${w}\n`).join("")}`,
+    );
+    return worst === 0 ? 2 : worst;
+  }
+  const dir = dirs[dirs.length - 1]!;
+  writeFileSync(path.join(dir, "projection.json"), `${JSON.stringify(projection, null, 2)}\n`, "utf8");
+  writeFileSync(path.join(dir, "projection.md"), renderProjectionMarkdown(projection), "utf8");
+  const t = projection.total;
+  process.stdout.write(
+    `projection at ${target} rows: ${formatLongDuration(t.projected_ms)}` +
+      `${t.error_ms === null ? " (no error estimate from two scales)" : ` ± ${formatLongDuration(t.error_ms)}`}` +
+      ` — a lower bound: production storage and instance class differ\n` +
+      `projection: ${path.relative(process.cwd(), path.join(dir, "projection.md"))}\n`,
+  );
+  return worst;
 }
 
 function parseAge(v: string): number {
@@ -347,6 +448,8 @@ function collect(v: string, prev: string[] = []): string[] {
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("rehearse")
+    // Before the subcommands are added: they copy it, so a bad option value exits 2 (bad input), not 1.
+    .exitOverride()
     .description(
       "Rehearse a risky PostgreSQL migration on a throwaway clone, tracing locks and checking invariants.",
     )
@@ -369,6 +472,18 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option(
       "--expect",
       "exit 0 when the outcome matches the scenario's expect section (for hazard scenarios)",
+    )
+    .addOption(
+      new Option(
+        "--project-to <rows>",
+        "rehearse at several scales and project each phase's duration to this many rows of the largest table",
+      ).argParser(parseTargetRows),
+    )
+    .option("--project-to-source", "like --project-to, with the source's reltuples from init's fidelity.json")
+    .addOption(
+      new Option("--project-scales <factors>", "scales to rehearse at for a projection")
+        .argParser(parseScales)
+        .default([1, 2, 4], "1,2,4"),
     )
     .option("--quiet", "no progress lines")
     .option("--no-progress", "plain timestamped lines instead of the live status block on a terminal")
