@@ -256,7 +256,14 @@ function dualWrite(t: SourceTable, now: Date): Scaffold {
 
   const files: Record<string, string> = { "migration/01_create_partitioned.sql": `${create.join("\n")}\n` };
   const maxOf = (n: string) => `(SELECT coalesce(max(${ident(key.name)}), 0) FROM ${rel(n)})`;
-  const setval = seq ? `SELECT setval(${seq}, GREATEST(1, ${maxOf(T)}, ${maxOf(N)}));` : "";
+  // Forward only: writes go on while this runs, and a setval below an id already handed to a transaction
+  // that has not committed yet hands it out again (events-dual-write caught it: 23505 on the legacy key).
+  const setval = seq
+    ? "-- Forward only: a setval below an id in flight would hand it out again; nextval() is the sequence's\n" +
+      "-- own atomic reading of where it is.\n" +
+      `SELECT setval(${seq}, t.target)\nFROM (SELECT GREATEST(1, ${maxOf(T)}, ${maxOf(N)}) AS target) t\n` +
+      `WHERE t.target >= nextval(${seq});`
+    : "";
   if (seq)
     files["migration/02_sync_sequence.sql"] =
       "-- events-dual-write: attach the same sequence and make sure nextval cannot collide with any id in\n" +
@@ -713,10 +720,11 @@ function inheritance(t: SourceTable): Scaffold {
   ];
   if (key.sequence)
     empty.push(
-      `SELECT setval(${seqLiteral(key)}, GREATEST(`,
-      `  (SELECT last_value FROM ${qualified(key.sequence)}),`,
-      `  (SELECT max(${k}) FROM ${rel(DEF)})`,
-      "));",
+      "-- Forward only, and atomically: reading last_value and then setting it would hand out again an id",
+      "-- the load took in between; nextval() is the sequence's own reading of where it is.",
+      `SELECT setval(${seqLiteral(key)}, t.target)`,
+      `FROM (SELECT max(${k}) AS target FROM ${rel(DEF)}) t`,
+      `WHERE t.target >= nextval(${seqLiteral(key)});`,
     );
   empty.push(
     `WITH moved AS (\n  DELETE FROM ${rel(DEF)} RETURNING *\n)\nINSERT INTO ${rel(T)} (${colList(allCols)}) SELECT ${colList(allCols)} FROM moved;`,

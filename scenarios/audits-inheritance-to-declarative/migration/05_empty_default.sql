@@ -3,10 +3,11 @@
 -- go to the child whose range holds them, through the routing trigger. First advance the sequence past
 -- them so that no new row can ever collide with one. The default child is then empty, as it must stay:
 -- any row there later is an alarm (write-up 003 watches its row count).
-SELECT setval('audits_id_seq', GREATEST(
-  (SELECT last_value FROM audits_id_seq),
-  (SELECT max(id) FROM audits_default)
-));
+-- Forward only, and atomically: reading last_value and then setting it would hand out again any id taken
+-- in between by the load's inserts; nextval() is the sequence's own reading of where it is.
+SELECT setval('audits_id_seq', t.target)
+FROM (SELECT max(id) AS target FROM audits_default) t
+WHERE t.target >= nextval('audits_id_seq');
 
 WITH moved AS (
   DELETE FROM audits_default RETURNING *
