@@ -2,7 +2,8 @@
  * Every scenario under scenarios/ runs at its own (small) scale and must reach its `expect`: a good scenario
  * passes; a hazard fails for exactly the checks it names and no other. This is what lets a user trust a verdict.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -32,13 +33,21 @@ describe("built-in scenarios reach their expect", () => {
       // An inconclusive run proves nothing either way: show why.
       expect(report.reason ?? "", `status ${report.status}`).toBe("");
       expect(report.status).not.toBe("inconclusive");
+      // On a mismatch, say what each failing check measured: a CI log is often all there is to go on.
+      const why = report.checks
+        .filter((c) => c.status === "fail")
+        .map(
+          (c) =>
+            `${c.id}: ${c.summary}${c.findings?.length ? ` (${c.findings.slice(0, 3).join("; ")})` : ""}`,
+        )
+        .join("\n");
       if (report.expectation.verdict === "pass") {
-        expect(report.failing).toEqual([]);
+        expect(report.failing, why).toEqual([]);
         expect(report.status).toBe("passed");
         expect(report.exit_code).toBe(0);
       } else {
         // Fails for exactly the named checks: no more, no fewer.
-        expect([...report.failing].sort()).toEqual([...report.expectation.failing].sort());
+        expect([...report.failing].sort(), why).toEqual([...report.expectation.failing].sort());
         expect(report.status).toBe("failed");
         expect(report.exit_code).toBe(1);
       }
@@ -85,5 +94,32 @@ describe("built-in scenarios reach their expect", () => {
     expect(rb.every((c) => c.status === "pass")).toBe(true);
     // Every history-key replay, before and after the cutover and during the rollback, was answered, not refused.
     expect(report.load?.totals.errors).toBe(0);
+  });
+
+  it("sequence-rewind-under-load fails only because of the rewinding setval: the forward-only sync passes the same load", async () => {
+    // The hazard's own scenario with one file swapped for events-dual-write's sync: same data, same load.
+    const dir = mkdtempSync(path.join(tmpdir(), "rehearse-rewind-"));
+    try {
+      cpSync(path.join(root, "_events"), path.join(dir, "_events"), { recursive: true });
+      const copy = path.join(dir, "forward-only");
+      cpSync(path.join(root, "sequence-rewind-under-load"), copy, { recursive: true });
+      const fixed = readFileSync(path.join(root, "events-dual-write/migration/04_sync_sequence.sql"), "utf8");
+      const setval = fixed.slice(fixed.lastIndexOf("SELECT setval("));
+      expect(setval).toContain("WHERE t.target >= nextval('events_id_seq')");
+      writeFileSync(path.join(copy, "migration/setval_greatest.sql"), setval);
+      const yaml = readFileSync(path.join(copy, "scenario.yaml"), "utf8");
+      writeFileSync(path.join(copy, "scenario.yaml"), yaml.slice(0, yaml.indexOf("\nexpect:")) + "\n");
+      const report = await rehearse({ scenarioPath: copy, logger: silentLogger });
+      expect(report.reason ?? "").toBe("");
+      expect(report.failing).toEqual([]);
+      expect(report.status).toBe("passed");
+      // The same load really ran through the sync: writes were acknowledged in that phase.
+      const w = report.load?.windows.find(
+        (x) => x.phase === "sync_sequence" && x.step === null && x.kind === "write",
+      );
+      expect((w?.count ?? 0) - (w?.errors ?? 0)).toBeGreaterThan(50);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
