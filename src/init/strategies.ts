@@ -258,12 +258,14 @@ function dualWrite(t: SourceTable, now: Date): Scaffold {
   const maxOf = (n: string) => `(SELECT coalesce(max(${ident(key.name)}), 0) FROM ${rel(n)})`;
   // Forward only: writes go on while this runs, and a setval below an id already handed to a transaction
   // that has not committed yet hands it out again (events-dual-write caught it: 23505 on the legacy key).
-  const setval = seq
-    ? "-- Forward only: a setval below an id in flight would hand it out again; nextval() is the sequence's\n" +
-      "-- own atomic reading of where it is.\n" +
-      `SELECT setval(${seq}, t.target)\nFROM (SELECT GREATEST(1, ${maxOf(T)}, ${maxOf(N)}) AS target) t\n` +
-      `WHERE t.target >= nextval(${seq});`
-    : "";
+  const setval =
+    seq && key.sequence
+      ? "-- Only when the sequence is behind, and only forward: a setval below an id in flight would hand it\n" +
+        "-- out again (sequence-rewind-under-load).\n" +
+        `SELECT setval(${seq}, t.target)\nFROM (SELECT GREATEST(1, ${maxOf(T)}, ${maxOf(N)}) AS target) t,\n` +
+        `     (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS handed_out FROM ${qualified(key.sequence)}) s\n` +
+        "WHERE t.target > s.handed_out;"
+      : "";
   if (seq)
     files["migration/02_sync_sequence.sql"] =
       "-- events-dual-write: attach the same sequence and make sure nextval cannot collide with any id in\n" +
@@ -720,11 +722,13 @@ function inheritance(t: SourceTable): Scaffold {
   ];
   if (key.sequence)
     empty.push(
-      "-- Forward only, and atomically: reading last_value and then setting it would hand out again an id",
-      "-- the load took in between; nextval() is the sequence's own reading of where it is.",
+      "-- Only when the sequence is behind, never to where it already is: a setval to its own position races",
+      "-- the load's inserts and can hand out again an id just taken. Not nextval() to read the position: the",
+      "-- id it burns would be a gap the sequence invariant counts.",
       `SELECT setval(${seqLiteral(key)}, t.target)`,
-      `FROM (SELECT max(${k}) AS target FROM ${rel(DEF)}) t`,
-      `WHERE t.target >= nextval(${seqLiteral(key)});`,
+      `FROM (SELECT max(${k}) AS target FROM ${rel(DEF)}) t,`,
+      `     (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS handed_out FROM ${qualified(key.sequence)}) s`,
+      "WHERE t.target > s.handed_out;",
     );
   empty.push(
     `WITH moved AS (\n  DELETE FROM ${rel(DEF)} RETURNING *\n)\nINSERT INTO ${rel(T)} (${colList(allCols)}) SELECT ${colList(allCols)} FROM moved;`,

@@ -300,7 +300,9 @@ describe("rehearse init", () => {
           /CREATE TABLE "orders_partitioned" \([\s\S]*PRIMARY KEY \("id", "created_at"\)[\s\S]*PARTITION BY RANGE \("created_at"\)/,
           /FOR VALUES FROM \('\{\{month\}\}'\) TO \('\{\{month\+1\}\}'\)/,
         ],
-        "migration/02_sync_sequence.sql": [/setval\('"public"\."orders_id_seq"'::regclass, GREATEST/],
+        "migration/02_sync_sequence.sql": [
+          /setval\('"public"\."orders_id_seq"'::regclass, t\.target\)[\s\S]*GREATEST[\s\S]*WHERE t\.target > s\.handed_out/,
+        ],
       },
       checks: ["row_parity", "sequence", "indexes_valid", "partitions_cover"],
       rollback: true,
@@ -319,7 +321,9 @@ describe("rehearse init", () => {
         "migration/01_inherit.sql": [/ALTER TABLE "orders_p0" INHERIT "partitioned_orders"/, /RETURN NULL/],
         "migration/07_cutover.sql": [
           /PARTITION BY RANGE \("id"\)/,
-          /ATTACH PARTITION "orders_p0" FOR VALUES FROM \(MINVALUE\) TO \(50000\)/,
+          // The first new child starts above the histogram's top id: 40000 or 50000, as ANALYZE's sample of the
+          // 40,000 rows did or did not include the last one (30,000 sampled: 1 run in 4 it does not).
+          /ATTACH PARTITION "orders_p0" FOR VALUES FROM \(MINVALUE\) TO \((40000|50000)\)/,
           /CONSTRAINT "orders_ref_key" UNIQUE \("ref", "id"\)/,
         ],
       },

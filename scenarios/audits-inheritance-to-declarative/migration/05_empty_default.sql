@@ -3,11 +3,13 @@
 -- go to the child whose range holds them, through the routing trigger. First advance the sequence past
 -- them so that no new row can ever collide with one. The default child is then empty, as it must stay:
 -- any row there later is an alarm (write-up 003 watches its row count).
--- Forward only, and atomically: reading last_value and then setting it would hand out again any id taken
--- in between by the load's inserts; nextval() is the sequence's own reading of where it is.
+-- Only when the sequence is behind, never to where it already is: a setval to its own position races the
+-- load's inserts and can hand out again an id just taken (sequence-rewind-under-load). Not nextval() to
+-- read the position: the id it burns would be a gap the sequence invariant counts.
 SELECT setval('audits_id_seq', t.target)
-FROM (SELECT max(id) AS target FROM audits_default) t
-WHERE t.target >= nextval('audits_id_seq');
+FROM (SELECT max(id) AS target FROM audits_default) t,
+     (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS handed_out FROM audits_id_seq) s
+WHERE t.target > s.handed_out;
 
 WITH moved AS (
   DELETE FROM audits_default RETURNING *

@@ -7,5 +7,6 @@ FROM (
     (SELECT coalesce(max(id), 0) FROM events),
     (SELECT coalesce(max(id), 0) FROM events_partitioned)
   ) AS target
-) t
-WHERE t.target >= nextval('events_id_seq');
+) t,
+(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS handed_out FROM events_id_seq) s
+WHERE t.target > s.handed_out;
