@@ -104,7 +104,16 @@ interface Unit {
 
 const keyOf = (u: Unit) => `${u.section}\u0000${u.phase}\u0000${u.step ?? ""}`;
 
-function touched(report: RunReport, u: Unit): { rows: number; rewritten: boolean } {
+/**
+ * Rows the unit read or copied, whether it rewrote a relation, and whether those counts are exact: only a
+ * step run in one transaction is traced from its own backend's counters; statements outside one are
+ * sampled, and a short scan can fall between samples.
+ */
+function touched(report: RunReport, u: Unit): { rows: number; rewritten: boolean; exact: boolean } {
+  const steps = report.steps.filter(
+    (s) => s.section === u.section && s.phase === u.phase && (u.step === null || s.name === u.step),
+  );
+  const exact = steps.length > 0 && steps.every((s) => s.transaction && !s.backfill);
   let rows = 0;
   let rewritten = false;
   for (const e of report.effects) {
@@ -117,7 +126,7 @@ function touched(report: RunReport, u: Unit): { rows: number; rewritten: boolean
       s.backfill && s.section === u.section && s.phase === u.phase && (u.step === null || s.name === u.step),
   );
   for (const s of backfills) rows += s.backfill!.rows;
-  return { rows, rewritten };
+  return { rows, rewritten, exact };
 }
 
 function flatPrediction(ys: number[]): Prediction {
@@ -142,10 +151,12 @@ function series(
 ): ProjectedSeries | undefined {
   const samples: ProjectionSample[] = [];
   const rates: number[] = [];
+  let exact = true;
   for (const r of reports) {
     const s = stepOf(r);
     if (!s || s.status !== "success" || s.duration_ms === undefined) continue;
     const t = touched(r, u);
+    exact &&= t.exact;
     samples.push({
       run_id: r.run_id,
       rows: runRows(r).rows,
@@ -182,6 +193,16 @@ function series(
     kind = "grows";
     evidence +=
       "; classified as growing because it scans or rewrites, though its timing is still within noise";
+  }
+  // And the converse, only where the counts are exact (every step traced in its own transaction): a unit
+  // that read no rows and rewrote nothing is metadata-only at any size (index builds and VALIDATE count
+  // their heap reads), so its timing growth is this machine's noise (a loaded CI box made a 5 ms ALTER look
+  // like it grew 40 ms across the scales). Sampled steps keep the timer's word: calling a copy flat would
+  // project production far too short, the dangerous direction.
+  if (kind === "grows" && exact && samples.every((s) => s.rows_touched === 0) && !rewrites) {
+    kind = "flat";
+    evidence +=
+      "; classified as flat because it read no rows and rewrote nothing: the timing growth is noise";
   }
   const p = kind === "flat" ? flatPrediction(samples.map((s) => s.duration_ms)) : predict(fit, targetRows);
   const marginal = fit.b > 0 ? 1000 / fit.b : null;

@@ -209,6 +209,33 @@ describe("buildProjection", () => {
     expect(md).toMatch(/Projected migration: .* ± /);
   });
 
+  it("keeps a traced metadata-only phase flat whatever a noisy timer says, but trusts the timer for a sampled one", () => {
+    const noisy = (rows: number, ms: number, transaction: boolean) => {
+      const r = runAt(rows, 0);
+      r.phases[0]!.duration_ms = ms;
+      r.steps[0]!.duration_ms = ms;
+      r.steps[0]!.transaction = transaction;
+      return r;
+    };
+    const timings: Array<[number, number]> = [
+      [10_000, 4],
+      [20_000, 15],
+      [40_000, 60],
+    ];
+    const traced = buildProjection({
+      reports: timings.map(([n, ms]) => noisy(n, ms, true)),
+      targetRows: 1e8,
+    });
+    const prepare = traced.phases.find((s) => s.phase === "prepare")!;
+    expect(prepare.kind).toBe("flat");
+    expect(prepare.evidence).toMatch(/classified as flat because it read no rows/);
+    const sampled = buildProjection({
+      reports: timings.map(([n, ms]) => noisy(n, ms, false)),
+      targetRows: 1e8,
+    });
+    expect(sampled.phases.find((s) => s.phase === "prepare")!.kind).toBe("grows");
+  });
+
   it("warns instead of fitting a phase that ran at only one scale", () => {
     const r = runAt(10_000, 0);
     r.phases.push({ section: "migration", name: "late", status: "success", duration_ms: 1 });
