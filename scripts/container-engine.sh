@@ -13,18 +13,25 @@ cd "$(dirname "$0")/.."
 SOCKET=/run/podman/podman.sock
 IMAGE=localhost/rehearse-postgres:15
 SUITE=bookworm
-CACHE_DIR=${REHEARSE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rehearse}
+# Beside rehearse's seeded-cluster cache, which ignores this folder.
+CACHE_DIR=${REHEARSE_CACHE_DIR:-$HOME/.cache/rehearse}/images
 SERVICE_LOG=/var/log/rehearse-podman-service.log
 ENTRYPOINT_SRC=scripts/container/postgres-entrypoint.sh
 
 only_env=false
 [ "${1:-}" = "--env" ] && only_env=true
-say() { echo "== $*" >&2; }
+# Only the export line goes to stdout (fd 3), so `eval "$(… --env)"` evaluates nothing else.
+exec 3>&1 1>&2
+say() { echo "== $*"; }
 
 if [ "$(id -u)" != 0 ]; then
   say "needs root (apt-get, /etc/containers, a rootful podman service)"
   exit 1
 fi
+
+# Two CI jobs on one machine must not build the image (or start the service) twice at once.
+exec 9>/run/rehearse-container-engine.lock
+flock 9
 
 # --- packages ------------------------------------------------------------------------------------------------
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
@@ -60,14 +67,15 @@ if ! ping; then
   mkdir -p "$(dirname "$SOCKET")"
   rm -f "$SOCKET"
   # --time=0: serve until killed (the default exits after 5 s idle). setsid: it outlives this script and CI step.
-  setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null &
+  # Closing 3 and 9: an inherited stdout would keep `$(… --env)` waiting, an inherited lock would block the next run.
+  setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null 3>&- 9>&- &
   for _ in $(seq 1 100); do
     ping && break
     sleep 0.1
   done
   if ! ping; then
     say "podman system service did not answer on $SOCKET; last lines of $SERVICE_LOG:"
-    tail -n 20 "$SERVICE_LOG" >&2 || true
+    tail -n 20 "$SERVICE_LOG"  || true
     exit 1
   fi
 fi
@@ -75,7 +83,7 @@ fi
 # --- the PostgreSQL image -----------------------------------------------------------------------------------------
 # The recipe's hash labels the image and names its cache file: a changed entrypoint rebuilds it. Bump
 # IMAGE_REVISION when changing how the image is built below.
-IMAGE_REVISION=1
+IMAGE_REVISION=2
 recipe=$( (echo "$IMAGE_REVISION $SUITE" && cat "$ENTRYPOINT_SRC") | sha256sum | cut -c1-16)
 label() { podman image inspect --format '{{index .Config.Labels "rehearse.recipe"}}' "$IMAGE" 2>/dev/null || true; }
 archive="$CACHE_DIR/rehearse-postgres-15-$recipe.tar"
@@ -102,6 +110,8 @@ debian_mirror() {
   echo "http://deb.debian.org/debian"
 }
 
+# An image of an older recipe is replaced, not left behind untagged.
+previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 if [ "$(label)" != "$recipe" ]; then
   if [ -f "$archive" ]; then
     say "loading $IMAGE from $archive"
@@ -110,20 +120,22 @@ if [ "$(label)" != "$recipe" ]; then
 fi
 if [ "$(label)" != "$recipe" ]; then
   mirror=$(debian_mirror)
-  say "building $IMAGE: debootstrap $SUITE with postgresql-15 from $mirror (about a minute and a half)"
+  say "building $IMAGE: debootstrap $SUITE with postgresql-15 from $mirror (about two minutes)"
   start=$(date +%s)
   root=$(mktemp -d /var/tmp/rehearse-rootfs.XXXXXX)
   trap 'rm -rf "$root"' EXIT
   debootstrap --variant=minbase --include=postgresql-15 "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 || {
     say "debootstrap failed; last lines of $root.log:"
-    tail -n 20 "$root.log" >&2
+    tail -n 20 "$root.log"
     exit 1
   }
   rm -f "$root.log"
   # Debian's package made a cluster of its own (main); the entrypoint initdbs its own in PGDATA, like the
-  # official image. Caches and logs only make the image bigger.
+  # official image. Caches, logs, documentation and translations only make the image bigger (C.UTF-8, the
+  # locale initdb uses, lives in /usr/lib/locale and stays).
   rm -rf "$root/var/lib/postgresql/15" "$root/etc/postgresql/15" "$root/var/cache/apt/archives/"*.deb \
-    "$root/var/lib/apt/lists/"* "$root/var/log/"*
+    "$root/var/lib/apt/lists/"* "$root/var/log/"* "$root/usr/share/doc" "$root/usr/share/man" \
+    "$root/usr/share/info" "$root/usr/share/locale"
   install -m 0755 "$ENTRYPOINT_SRC" "$root/usr/local/bin/docker-entrypoint.sh"
   mkdir -p "$root/docker-entrypoint-initdb.d" "$root/var/lib/postgresql/data"
   tar -C "$root" -c . | podman import -q \
@@ -143,7 +155,12 @@ if [ "$(label)" != "$recipe" ]; then
   say "built $IMAGE in $(($(date +%s) - start)) s; cached in $archive"
 fi
 
+current=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+  podman rmi "$previous" >/dev/null 2>&1 || true
+fi
+
 $only_env || say "ready: $IMAGE on unix://$SOCKET. Export:"
 # Ryuk (testcontainers' reaper) has no image here: rehearse removes its containers itself. Ports are mapped on
 # the host's loopback.
-echo "export DOCKER_HOST=unix://$SOCKET TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1"
+echo "export DOCKER_HOST=unix://$SOCKET TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1" >&3
