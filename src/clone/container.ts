@@ -101,7 +101,10 @@ function settingArgs(settings: Record<string, string | number | boolean>): strin
 
 /** A container name Docker and podman accept ([a-zA-Z0-9][a-zA-Z0-9_.-]*), unique per clone. */
 function containerName(runId: string | undefined): string {
-  const base = (runId ?? "clone").toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").slice(0, 80);
+  const base = (runId ?? "clone")
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, "-")
+    .slice(0, 80);
   return `rehearse-${base}-${randomBytes(3).toString("hex")}`;
 }
 

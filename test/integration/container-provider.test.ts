@@ -56,7 +56,9 @@ const psTool = (() => {
 function containersOf(runId: string): string[] {
   if (!psTool) throw new Error("neither podman nor docker is installed to list containers with");
   const filter = runId === "*" ? `label=${LABEL_RUN_ID}` : `label=${LABEL_RUN_ID}=${runId}`;
-  return execFileSync(psTool, ["ps", "-a", "--filter", filter, "--format", "{{.Names}}"], { encoding: "utf8" })
+  return execFileSync(psTool, ["ps", "-a", "--filter", filter, "--format", "{{.Names}}"], {
+    encoding: "utf8",
+  })
     .split("\n")
     .filter(Boolean);
 }
@@ -95,7 +97,10 @@ budgets:
     - {mode: AccessExclusiveLock, relation: "*", max: 2s}
 `,
   );
-  writeFileSync(path.join(dir, "schema.sql"), "CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL);");
+  writeFileSync(
+    path.join(dir, "schema.sql"),
+    "CREATE TABLE items (id bigserial PRIMARY KEY, v int NOT NULL);",
+  );
   return dir;
 }
 
