@@ -5,7 +5,7 @@
  * the rehearsal runs on the exact image they ship, extensions and all.
  */
 import { randomBytes } from "node:crypto";
-import type { StartedPostgreSqlContainer } from "@testcontainers/postgresql";
+import type { PostgreSqlContainer, StartedPostgreSqlContainer } from "@testcontainers/postgresql";
 import pg from "pg";
 import { registerCleanup } from "../util/cleanup.ts";
 import { redact, registerSecret } from "../util/redact.ts";
@@ -99,6 +99,20 @@ function settingArgs(settings: Record<string, string | number | boolean>): strin
   return args;
 }
 
+/**
+ * PostgreSqlContainer without a health check. It adds a pg_isready one (with the password on its command line)
+ * unless given one; podman without systemd cannot run health checks, logs an error for each container and
+ * leaves it "starting" forever. Readiness comes from the wait strategy instead.
+ */
+function withoutHealthCheck(Base: typeof PostgreSqlContainer): typeof PostgreSqlContainer {
+  return class extends Base {
+    protected override async beforeContainerCreated(): Promise<void> {
+      // Not Docker's Test: ["NONE"]: podman 4 still sets up (and fails to) a health check timer for it.
+      delete this.createOpts.Healthcheck;
+    }
+  };
+}
+
 /** A container name Docker and podman accept ([a-zA-Z0-9][a-zA-Z0-9_.-]*), unique per clone. */
 function containerName(runId: string | undefined): string {
   const base = (runId ?? "clone")
@@ -162,7 +176,9 @@ export class ContainerProvider implements CloneProvider {
     const password = randomBytes(18).toString("base64url");
     registerSecret(password);
     const name = containerName(options.runId);
-    const builder = new PostgreSqlContainer(image)
+    /** The container's last log lines, to say why it did not become ready. */
+    const lastLines: string[] = [];
+    const builder = new (withoutHealthCheck(PostgreSqlContainer))(image)
       .withName(name)
       .withLabels({ [LABEL_RUN_ID]: options.runId ?? "" })
       .withUsername("postgres")
@@ -174,11 +190,14 @@ export class ContainerProvider implements CloneProvider {
       // Without systemd, podman never runs health checks, so the readiness signal is the server's own log:
       // its second ready line (the first is the init's temporary server), and the mapped port answering.
       .withWaitStrategy(Wait.forAll([Wait.forLogMessage(READY_LINE, 2), Wait.forListeningPorts()]))
-      // PostgreSqlContainer's default health check carries the password on a command line; this one needs none.
-      .withHealthCheck({ test: ["CMD", "pg_isready", "--host", "127.0.0.1", "--dbname", database] })
       .withStartupTimeout(this.opts.startupTimeoutMs ?? 120_000)
       .withLogConsumer((stream) => {
-        stream.on("data", (line: string | Buffer) => log(`[${name}] ${String(line).trimEnd()}`));
+        stream.on("data", (chunk: string | Buffer) => {
+          const line = String(chunk).trimEnd();
+          lastLines.push(line);
+          if (lastLines.length > 15) lastLines.shift();
+          log(`[${name}] ${line}`);
+        });
       });
 
     let container: StartedPostgreSqlContainer | undefined;
@@ -193,7 +212,7 @@ export class ContainerProvider implements CloneProvider {
       await removeByName();
       // A create request already on its way would land after the first removal: wait for it, remove again.
       if (starting) {
-        await Promise.race([starting.catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+        await Promise.race([starting.catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
         await removeByName();
       }
     });
@@ -202,7 +221,17 @@ export class ContainerProvider implements CloneProvider {
       const t = performance.now();
       const started = builder.start();
       starting = started;
-      container = await started;
+      try {
+        container = await started;
+      } catch (err) {
+        const tail = lastLines.length > 0 ? `; its last log lines:\n${lastLines.join("\n")}` : "";
+        throw new CloneRefusedError(
+          `the container ${name} from "${image}" did not become ready: ${(err as Error).message}${tail}`,
+          "the image must start PostgreSQL like the official postgres image does: honour POSTGRES_PASSWORD and " +
+            `POSTGRES_DB, and print "${READY_LINE}" twice (init, then the real server); ` +
+            "`rehearse run --debug` shows the whole container log",
+        );
+      }
       log(`container ${name} ready after ${Math.round(performance.now() - t)} ms`);
       const clone = new ContainerClone(container, image, password, database, unregister);
       const db = new pg.Client(clone.connectionConfig());
@@ -218,9 +247,7 @@ export class ContainerProvider implements CloneProvider {
       if (container) await container.stop({ timeout: 0, remove: true, removeVolumes: true }).catch(() => {});
       await removeByName();
       unregister();
-      throw new Error(`the container ${name} (${image}) did not start: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw err;
     }
   }
 }

@@ -14,6 +14,7 @@ import { getContainerRuntimeClient, ImageName } from "testcontainers";
 import { afterAll, describe, expect, it } from "vitest";
 import { ContainerProvider, LABEL_RUN_ID } from "../../src/clone/container.ts";
 import { readProvenance } from "../../src/clone/provenance.ts";
+import { CloneRefusedError } from "../../src/clone/provider.ts";
 
 const IMAGE = "localhost/rehearse-postgres:15";
 const repo = path.resolve(import.meta.dirname, "../..");
@@ -194,6 +195,21 @@ describe.skipIf(missing !== undefined && !required)("container provider, on a re
       const wrong = new pg.Client({ ...cfg, password: "not-the-password" });
       await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
     }
+    expect(containersOf(runId)).toEqual([]);
+  });
+
+  it("a server that is not ready in time is refused with the container's log, and the container removed", async () => {
+    const runId = `slow-test-${process.pid}`;
+    // initdb alone takes longer than this: the second ready line cannot come in time.
+    const err = await new ContainerProvider({ startupTimeoutMs: 1_500 })
+      .start({ image: IMAGE, runId })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloneRefusedError);
+    expect((err as Error).message).toMatch(/did not become ready: Log message .* not received after 1500ms/);
+    expect((err as Error).message).toContain("its last log lines:");
+    expect((err as CloneRefusedError).fix).toContain(
+      'print "database system is ready to accept connections" twice',
+    );
     expect(containersOf(runId)).toEqual([]);
   });
 
