@@ -100,15 +100,22 @@ function settingArgs(settings: Record<string, string | number | boolean>): strin
 }
 
 /**
- * PostgreSqlContainer without a health check. It adds a pg_isready one (with the password on its command line)
- * unless given one; podman without systemd cannot run health checks, logs an error for each container and
- * leaves it "starting" forever. Readiness comes from the wait strategy instead.
+ * PostgreSqlContainer as a clone needs it, adjusted just before the container is created:
+ * - no health check. It adds a pg_isready one (with the password on its command line) unless given one;
+ *   podman without systemd cannot run health checks, logs an error for each container and leaves it
+ *   "starting" forever. Readiness comes from the wait strategy instead;
+ * - with `loopback`, the port published on 127.0.0.1 only (Docker's default is every interface): a clone
+ *   holds production-shaped data, and the embedded and system providers listen on loopback too.
  */
-function withoutHealthCheck(Base: typeof PostgreSqlContainer): typeof PostgreSqlContainer {
+function cloneContainer(Base: typeof PostgreSqlContainer, loopback: boolean): typeof PostgreSqlContainer {
   return class extends Base {
     protected override async beforeContainerCreated(): Promise<void> {
       // Not Docker's Test: ["NONE"]: podman 4 still sets up (and fails to) a health check timer for it.
       delete this.createOpts.Healthcheck;
+      if (!loopback) return;
+      for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as { HostIp?: string }[][]) {
+        for (const b of bindings) b.HostIp = "127.0.0.1";
+      }
     }
   };
 }
@@ -178,7 +185,10 @@ export class ContainerProvider implements CloneProvider {
     const name = containerName(options.runId);
     /** The container's last log lines, to say why it did not become ready. */
     const lastLines: string[] = [];
-    const builder = new (withoutHealthCheck(PostgreSqlContainer))(image)
+    // An engine on this machine is reached on loopback; a remote one (DOCKER_HOST=tcp://…) on its own address.
+    const host = client.info.containerRuntime.host;
+    const loopback = host === "localhost" || host === "127.0.0.1" || host === "::1";
+    const builder = new (cloneContainer(PostgreSqlContainer, loopback))(image)
       .withName(name)
       .withLabels({ [LABEL_RUN_ID]: options.runId ?? "" })
       .withUsername("postgres")

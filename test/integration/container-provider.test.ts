@@ -173,6 +173,9 @@ describe.skipIf(missing !== undefined && !required)("container provider, on a re
       });
       name = clone.name;
       expect(containersOf(runId)).toEqual([name]);
+      // Published on loopback only, like the embedded and system providers' servers.
+      const ports = execFileSync(psTool!, ["port", name], { encoding: "utf8" }).trim();
+      expect(ports).toMatch(/^5432\/tcp -> 127\.0\.0\.1:\d+$/);
       expect(clone.provider).toBe("container");
       expect(clone.image).toBe(IMAGE);
       const cfg = clone.connectionConfig();
