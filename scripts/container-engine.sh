@@ -6,7 +6,7 @@
 #
 #   eval "$(scripts/container-engine.sh --env)"   # set up, then export what testcontainers needs
 #
-# The last lines printed (all of them with --env, progress going to stderr) are the environment to export.
+# stdout gets only the export line (progress goes to stderr); --env leaves out the "ready" note as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,10 +34,15 @@ exec 9>/run/rehearse-container-engine.lock
 flock 9
 
 # --- packages ------------------------------------------------------------------------------------------------
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
-  say "installing podman runc debootstrap (Debian)"
+# curl only asks the API socket whether it answers; minimal systems may lack it.
+missing=()
+for tool in podman runc debootstrap curl; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} (Debian)"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # --- engine configuration ---------------------------------------------------------------------------------------
@@ -75,7 +80,7 @@ if ! ping; then
   done
   if ! ping; then
     say "podman system service did not answer on $SOCKET; last lines of $SERVICE_LOG:"
-    tail -n 20 "$SERVICE_LOG"  || true
+    tail -n 20 "$SERVICE_LOG" || true
     exit 1
   fi
 fi
