@@ -490,7 +490,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .option("--debug", "server logs and stack traces")
     .option("--cache", "clone a cached seeded cluster (seeding it once) instead of seeding every run")
     .option("--no-cache", "seed this run even if the scenario sets target.cache")
-    .option("--provider <name>", "clone provider instead of the scenario's target.provider (embedded, url…)")
+    .option(
+      "--provider <name>",
+      "clone provider instead of the scenario's target.provider (embedded, system, container, url, aurora)",
+    )
     .option(
       "--target-url <url>",
       "for --provider url: the database to rehearse on (else PGHOST, PGDATABASE…; keep the password in PGPASSWORD)",
@@ -515,7 +518,10 @@ function buildProgram(setExit: (code: number) => void): Command {
     .command("clone")
     .description("provision a clone (seeded from the scenario's dataset if empty) and keep it until Ctrl-C")
     .argument("[scenario]", "scenario folder whose dataset (and target) to use")
-    .option("--provider <name>", "embedded, url or aurora (default: the scenario's target.provider)")
+    .option(
+      "--provider <name>",
+      "embedded, system, container, url or aurora (default: the scenario's target.provider)",
+    )
     .addOption(new Option("--scale <factor>", "multiply every table's rows").argParser(parseScale))
     .addOption(new Option("--rows <n|table=n>", "rows to seed (repeatable)").argParser(parseRows))
     .option("--target-url <url>", "for --provider url")

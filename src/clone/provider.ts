@@ -27,6 +27,8 @@ export interface Clone extends AsyncDisposable {
    * rehearsal skips dataset.schema and seeding and rehearses on what is there.
    */
   readonly hasData?: boolean;
+  /** The container image the server runs (container provider), for the report. */
+  readonly image?: string;
   /** Present when the clone was started with `replica`: a standby streaming from it. */
   readonly replica?: Replica;
   /** Connection settings for the clone's database (the password is inside; never print this object). */
@@ -59,8 +61,13 @@ export interface CloneOptions {
   database?: string;
   /** Also start a streaming physical replica; `settings` are the standby's own (recovery_min_apply_delay…). */
   replica?: { settings?: Record<string, string | number | boolean>; cpu?: number };
-  /** For providers that choose among installed servers (system): the major version; default: the newest. */
+  /**
+   * For providers that choose among installed servers (system): the major version; default: the newest. For
+   * the container provider without an image: the official image's tag (postgres:<version>).
+   */
   version?: number;
+  /** For the container provider: the image to run (target.image); default the official postgres image. */
+  image?: string;
   log?: (line: string) => void;
   /** Start from this stopped cluster (a thin copy of it) instead of an empty one. */
   from?: SnapshotSource;

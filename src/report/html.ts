@@ -251,7 +251,10 @@ function contextSection(r: RunReport): string {
   const rows: [string, string][] = [
     ["Scenario", `${r.scenario.name} (${r.scenario.path})`],
     ["Description", r.scenario.description],
-    ["Provider", c.replica ? `${c.provider}, with a streaming replica` : c.provider],
+    [
+      "Provider",
+      `${c.provider}${c.clone?.image ? ` (image ${c.clone.image})` : ""}${c.replica ? ", with a streaming replica" : ""}`,
+    ],
     ["PostgreSQL", c.postgres_version ?? "-"],
     ["Scale", formatNumber(c.scale)],
     [

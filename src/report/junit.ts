@@ -213,6 +213,7 @@ export function renderJunit(report: RunReport): string {
     ["status", r.status],
     ["exit_code", r.exit_code],
     ["provider", r.context.provider],
+    ["image", r.context.clone?.image],
     ["postgres_version", r.context.postgres_version],
     ["seed", r.context.seed],
     ["scale", r.context.scale],

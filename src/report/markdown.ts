@@ -607,7 +607,7 @@ function context(r: RunReport): string[] {
   const out = [
     "### Context",
     "",
-    `- Provider: ${inline(c.provider)}${c.replica ? ", with a streaming replica" : ""}`,
+    `- Provider: ${inline(c.provider)}${c.clone?.image ? ` (image ${code(c.clone.image)})` : ""}${c.replica ? ", with a streaming replica" : ""}`,
     `- PostgreSQL: ${inline(c.postgres_version ?? "unknown")}`,
     `- Scale: ${formatNumber(c.scale)}; seed: ${c.seed}; rollback: ${c.rollback ? "yes" : "no"}`,
   ];

@@ -293,7 +293,14 @@ export interface RunReport {
      * How the clone was made: `method` initdb (empty, then seeded), overlay / reflink / copy (a thin copy of a
      * cached seeded cluster), provisioned (a cloud clone) or existing (a URL target); `cache` hit / miss / off.
      */
-    clone?: { method: string; cache: "hit" | "miss" | "off"; cache_key?: string; teardown_error?: string };
+    clone?: {
+      method: string;
+      cache: "hit" | "miss" | "off";
+      cache_key?: string;
+      teardown_error?: string;
+      /** The container image the clone ran (provider container). */
+      image?: string;
+    };
     /** Present when the clone had a streaming replica (target.replica): the replica's own settings. */
     replica?: { settings: Record<string, string | number | boolean> };
   };

@@ -41,6 +41,7 @@ export async function provisionClone(
   const clone = await provider.start({
     settings: rs?.scenario.target.settings,
     version: rs?.scenario.target.version,
+    image: rs?.scenario.target.image,
     database: "rehearsal",
     runId: newRunId(rs?.scenario.name ?? "clone"),
     log: (l) => opts.logger.debug(l),

@@ -28,6 +28,7 @@ import {
 import { SystemProvider } from "../clone/system.ts";
 import { UrlProvider } from "../clone/url.ts";
 import { AuroraProvider } from "../clone/aurora.ts";
+import { ContainerProvider } from "../clone/container.ts";
 import { cachedPassword, cacheKey, lookupCache, storeCache } from "../clone/snapshot-cache.ts";
 import { splitName } from "../db/sql.ts";
 import { runBackfillStep } from "../migration/backfill.ts";
@@ -107,6 +108,7 @@ export function defaultProviders(opts: Pick<RehearsalOptions, "targetUrl" | "all
     system: new SystemProvider(),
     url: new UrlProvider({ url: opts.targetUrl, allowUnmarked: opts.allowUnmarked }),
     aurora: new AuroraProvider({ settings: opts.aurora ?? {} }),
+    container: new ContainerProvider(),
   } satisfies Record<string, CloneProvider>;
 }
 
@@ -275,6 +277,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         return await provider.start({
           settings: s.target.settings,
           version: s.target.version,
+          image: s.target.image,
           replica: s.target.replica
             ? { settings: s.target.replica_settings, cpu: s.target.replica_cpu }
             : undefined,
@@ -391,7 +394,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
       checkCapabilities(rs, running);
       connect = connector(cfg, clients);
       db = await connect();
-      report.context.clone = { method: running.method ?? "initdb", cache: "off" };
+      report.context.clone = {
+        method: running.method ?? "initdb",
+        cache: "off",
+        ...(running.image ? { image: running.image } : {}),
+      };
       report.context.postgres_version = (await db.query("SHOW server_version")).rows[0].server_version;
       log.info(`clone ready: PostgreSQL ${report.context.postgres_version} at ${running.displayUrl()}`);
       if (aborted) return report;

