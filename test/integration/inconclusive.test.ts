@@ -160,12 +160,49 @@ describe("inconclusive is never green", () => {
       expect(pid).toBeDefined();
       process.kill(pid!, "SIGKILL");
     });
-    expectInconclusiveEverywhere(r, /while running step prepare\/wait: .*connection/i);
+    expectInconclusiveEverywhere(r, /^lost the connection to the clone while running step prepare\/wait: /);
     // Not judged as a failed migration: the step did not fail, the clone went away under it.
     expect(r.failing).toEqual([]);
     expect(provider.stops).toBeGreaterThanOrEqual(1);
     expect(postmasterPid(provider.port())).toBeUndefined();
     expect(Date.now() - t).toBeLessThan(60_000);
+  });
+
+  it("a server crash (another backend dies; the server ends every session and recovers): exit 2, not a failed migration", async () => {
+    const provider = new WatchedProvider();
+    const r = await onStep(provider, scenario("backend-crash"), "wait", async (p) => {
+      // A session of our own whose backend we SIGKILL: the postmaster then ends every other session,
+      // the migration's included, with "terminating connection because of crash of another server process".
+      const c = new pg.Client(p.clone!.connectionConfig());
+      c.on("error", () => {});
+      await c.connect();
+      const pid = (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+      await new Promise((res) => setTimeout(res, 300));
+      process.kill(pid, "SIGKILL");
+      await c.end().catch(() => {});
+    });
+    expectInconclusiveEverywhere(r, /^lost the connection to the clone while running step prepare\/wait: /);
+    expect(r.failing).toEqual([]);
+  });
+
+  it("the migration's session terminated under its statement (57P01): exit 2, not a failed migration", async () => {
+    const provider = new WatchedProvider();
+    const r = await onStep(provider, scenario("session-terminated"), "wait", async (p) => {
+      const c = new pg.Client(p.clone!.connectionConfig());
+      await c.connect();
+      try {
+        await new Promise((res) => setTimeout(res, 300));
+        const n = await c.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(4)'",
+        );
+        expect(n.rowCount).toBe(1);
+      } finally {
+        await c.end();
+      }
+    });
+    // The statement did not fail: its session was ended from outside, so the run has no verdict.
+    expectInconclusiveEverywhere(r, /^lost the connection to the clone while running step prepare\/wait: /);
+    expect(r.failing).toEqual([]);
   });
 
   it("an observer that dies (its connection killed, again after its one reconnect): exit 2", async () => {
