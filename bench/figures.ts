@@ -52,7 +52,12 @@ function interruptVerdict(c: InterruptCase, o: InterruptOutcome): string | undef
     if (!/aborted/i.test(text)) return `${name} does not say aborted`;
   if (c.expectMethod && o.report.context.clone?.method !== c.expectMethod)
     return `clone method ${o.report.context.clone?.method}, not ${c.expectMethod}`;
-  const left = [...o.leftovers.processes, ...o.leftovers.tempDirs, ...o.leftovers.mounts];
+  const left = [
+    ...o.leftovers.processes,
+    ...o.leftovers.tempDirs,
+    ...o.leftovers.mounts,
+    ...o.leftovers.staging,
+  ];
   if (left.length > 0) return `left behind: ${left.join("; ")}`;
   if (o.exitAfterSignalMs > 20_000) return `took ${Math.round(o.exitAfterSignalMs)} ms to exit`;
   return undefined;

@@ -24,6 +24,7 @@ function expectClean(o: InterruptOutcome): void {
   expect(o.leftovers.processes).toEqual([]);
   expect(o.leftovers.tempDirs).toEqual([]);
   expect(o.leftovers.mounts).toEqual([]);
+  expect(o.leftovers.staging).toEqual([]);
 }
 
 describe("interrupting rehearse run in each stage", () => {

@@ -101,19 +101,26 @@ export const INTERRUPT_CASES: InterruptCase[] = [
     reason: /interrupted by SIGTERM during running the migration \(prepare\/settle\)$/,
   },
   {
-    name: "migration on an overlay clone (cache)",
+    name: "storing the seeded cluster in the cache",
     signal: "SIGINT",
     cache: true,
+    when: /stage: storing the seeded cluster in the cache/,
+    reason: /interrupted by SIGINT during storing the seeded cluster in the cache$/,
+  },
+  {
+    name: "migration on an overlay clone (cache)",
+    signal: "SIGTERM",
+    cache: true,
     when: /prepare\/settle: running/,
-    reason: /interrupted by SIGINT during running the migration \(prepare\/settle\)$/,
+    reason: /interrupted by SIGTERM during running the migration \(prepare\/settle\)$/,
     expectMethod: "overlay",
   },
   {
     name: "provisioning an overlay clone (cache)",
-    signal: "SIGTERM",
+    signal: "SIGINT",
     cache: true,
     when: /stage: cloning the cached cluster/,
-    reason: /interrupted by SIGTERM during cloning the cached cluster$/,
+    reason: /interrupted by SIGINT during cloning the cached cluster$/,
   },
 ];
 
@@ -124,6 +131,8 @@ export interface Leftovers {
   tempDirs: string[];
   /** /proc/mounts lines under the scratch directory (overlay clones). */
   mounts: string[];
+  /** Half-made cache entries (`.build-*` staging directories) in the cache. */
+  staging: string[];
 }
 
 export interface InterruptOutcome {
@@ -199,6 +208,7 @@ export async function runInterruptCase(c: InterruptCase, scratch: string): Promi
       mounts: readFileSync("/proc/mounts", "utf8")
         .split("\n")
         .filter((l) => l.includes(scratch)),
+      staging: readdirSafe(path.join(scratch, "cache")).filter((f) => f.startsWith(".build-")),
     },
   };
 }
