@@ -96,7 +96,7 @@ class WatchedProvider implements CloneProvider {
 
 /** The postmaster listening on `port` (its args carry `-p <port>`). */
 function postmasterPid(port: number): number | undefined {
-  const line = execFileSync("ps", ["-eo", "pid,args"])
+  const line = execFileSync("ps", ["-eo", "pid,args"], { maxBuffer: 256 * 1024 * 1024 })
     .toString()
     .split("\n")
     .find((l) => / -D /.test(l) && new RegExp(` -p ${port}( |$)`).test(l));

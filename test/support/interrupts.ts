@@ -157,7 +157,11 @@ function postmastersUnder(tmp: string): number[] {
 }
 
 function psLines(): string[] {
-  return execFileSync("ps", ["-eo", "pid,args"]).toString().split("\n").slice(1).filter(Boolean);
+  return execFileSync("ps", ["-eo", "pid,args"], { maxBuffer: 256 * 1024 * 1024 })
+    .toString()
+    .split("\n")
+    .slice(1)
+    .filter(Boolean);
 }
 
 /** Runs one case in a fresh TMPDIR under `scratch`; resolves once the CLI has exited and leftovers are read. */
