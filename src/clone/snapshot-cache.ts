@@ -14,6 +14,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { SeedTableResult } from "../report/model.ts";
+import { registerCleanup } from "../util/cleanup.ts";
 import { mountPoints } from "./thin-copy.ts";
 
 const run = promisify(execFile);
@@ -109,9 +110,15 @@ export async function storeCache(
   meta: CacheMeta,
   root = cacheRoot(),
 ): Promise<CacheEntry> {
-  await mkdir(root, { recursive: true, mode: 0o700 });
   const staging = path.join(root, `.build-${meta.key}-${randomBytes(4).toString("hex")}`);
+  // The stopped cluster is no longer the clone's to remove (stopAndKeep handed it over): an interrupt from
+  // here on must still remove it, and the half-made entry, before the process exits.
+  const unregister = registerCleanup(`remove ${built.root} and ${staging}`, async () => {
+    await rm(staging, { recursive: true, force: true });
+    await rm(built.root, { recursive: true, force: true });
+  });
   try {
+    await mkdir(root, { recursive: true, mode: 0o700 });
     await mkdir(staging, { mode: 0o700 });
     try {
       await rename(built.dataDir, path.join(staging, "data"));
@@ -132,6 +139,7 @@ export async function storeCache(
   } finally {
     await rm(staging, { recursive: true, force: true });
     await rm(built.root, { recursive: true, force: true });
+    unregister();
   }
   const entry = await readEntry(root, meta.key);
   if (!entry) throw new Error(`the cache entry ${meta.key} is unreadable right after it was stored`);

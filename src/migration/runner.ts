@@ -93,6 +93,14 @@ function isServerError(err: unknown): err is PgError {
   );
 }
 
+/**
+ * The session ended under the statement (terminated, the server crashed or shut down): the statement did
+ * not fail, the clone went away, and a rehearsal that lost its clone has no verdict on the migration.
+ */
+function isConnectionLoss(err: PgError): boolean {
+  return err.code!.startsWith("57P") || err.code!.startsWith("08");
+}
+
 function shorten(sql: string): string {
   const flat = sql.replace(/\s+/g, " ").trim();
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat;
@@ -169,7 +177,10 @@ export async function runPhases(
         }
       } catch (err) {
         // Only HarnessError or a broken connection reach here.
-        result.harnessError = `while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
+        result.harnessError =
+          err instanceof HarnessError
+            ? `while running step ${phase.name}/${step.name}: ${err.message}`
+            : `lost the connection to the clone while running step ${phase.name}/${step.name}: ${(err as Error).message}`;
         sr = { ...notExecuted(step), status: "error", error: { message: (err as Error).message } };
       }
       result.steps.push(sr);
@@ -410,7 +421,7 @@ async function runInOneTransaction(
     try {
       await db.query(stmt.sql);
     } catch (err) {
-      if (!isServerError(err)) throw err;
+      if (!isServerError(err) || isConnectionLoss(err)) throw err;
       statements.push(stmtResult(i, stmt, step, now() - s0, "error"));
       error = locateError(err, step, stmt);
       break;
@@ -434,7 +445,7 @@ async function runInOneTransaction(
     try {
       await db.query("COMMIT");
     } catch (err) {
-      if (!isServerError(err)) throw err;
+      if (!isServerError(err) || isConnectionLoss(err)) throw err;
       error = locateError(err, step, undefined);
       error.message = `COMMIT failed: ${error.message}`;
     }
@@ -508,7 +519,7 @@ async function runEachAlone(
     try {
       await db.query(stmt.sql);
     } catch (err) {
-      if (!isServerError(err)) throw err;
+      if (!isServerError(err) || isConnectionLoss(err)) throw err;
       error = locateError(err, step, stmt);
     } finally {
       running = false;

@@ -170,17 +170,20 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     aborted = signal;
     report.status = "aborted";
     report.exit_code = signalExitCode(signal);
-    report.reason = `interrupted by ${signal} during ${stage}`;
+    report.reason = `interrupted by ${signal} during ${stage}${at ? ` (${at})` : ""}`;
     finish(report, t0);
     opts.onAbort?.(report);
   });
   let stage = "loading the scenario";
+  /** The migration step running ("phase/step"), so an aborted report says which phase the signal hit. */
+  let at: string | undefined;
   let stageStart = performance.now();
   emit({ kind: "stage", stage });
   /** Closes the current stage's timing and opens the next: the report says where the wall time went. */
   const enter = (next: string) => {
     report.timings.push({ stage, ms: Math.round(performance.now() - stageStart) });
     stage = next;
+    at = undefined;
     stageStart = performance.now();
     emit({ kind: "stage", stage: next });
   };
@@ -564,6 +567,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         onStep: (e) => {
           if (e.status === "start") {
             current = { phase: e.phase, step: e.step };
+            at = `${e.phase}/${e.step}`;
             load?.mark(e.phase, e.step);
             log.info(`${e.phase}/${e.step}: running`);
             emit({ kind: "step", phase: e.phase, step: e.step, status: "start" });

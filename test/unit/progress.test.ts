@@ -64,10 +64,11 @@ describe("PlainProgress", () => {
     v.debug("hidden");
     v.finish();
     const lines = s.text().trimEnd().split("\n");
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     for (const l of lines) expect(l).toMatch(STAMP);
     expect(lines[0]).toContain("starting embedded clone");
     expect(lines[1]).toContain("10/100");
+    expect(lines[2]).toMatch(/ stage: seeding$/);
     expect(s.text()).not.toMatch(ANSI);
   });
 
