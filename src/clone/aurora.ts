@@ -27,6 +27,7 @@ import pg from "pg";
 import type { AuroraTarget } from "../scenario/schema.ts";
 import { registerCleanup } from "../util/cleanup.ts";
 import { registerSecret } from "../util/redact.ts";
+import { writeRefusal } from "./aurora-guard.ts";
 import { writeProvenance } from "./provenance.ts";
 import { type Clone, type CloneOptions, type CloneProvider, CloneRefusedError } from "./provider.ts";
 
@@ -50,6 +51,8 @@ export interface AuroraProviderOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
   owner?: string;
+  /** The clone's DBClusterIdentifier for a run id (tests pin it); default `rehearse-<run id>-<random>`. */
+  identifier?: (runId: string | undefined) => string;
 }
 
 const DEFAULT_WAIT: WaitSettings = { maxWaitTime: 3600, minDelay: 15, maxDelay: 60 };
@@ -90,15 +93,13 @@ class Rds {
 
   /** A write-capable call: every identifier it names must be the clone's, never the source's. */
   async write<T>(command: RdsCommand): Promise<T> {
-    const input = command.input as Record<string, unknown>;
-    for (const field of ["DBClusterIdentifier", "DBInstanceIdentifier"]) {
-      const id = input[field];
-      if (id === undefined) continue;
-      if (typeof id !== "string" || id.toLowerCase() === this.source.toLowerCase() || !this.owned.has(id))
-        throw new AuroraError(
-          `refusing ${command.constructor.name} on ${String(id)}: rehearse only writes to the clone it created`,
-        );
-    }
+    const refusal = writeRefusal(
+      command.constructor.name.replace(/Command$/, ""),
+      command.input as Record<string, unknown>,
+      this.owned,
+      this.source,
+    );
+    if (refusal) throw new AuroraError(refusal);
     return this.#send<T>(command);
   }
 
@@ -182,10 +183,14 @@ export class AuroraProvider implements CloneProvider {
     const wait = { ...DEFAULT_WAIT, ...this.#o.wait };
     const client = this.#o.client ?? new RDSClient(s.region ? { region: s.region } : {});
     const rds = new Rds(client, source, this.#o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))));
-    const clusterId = cloneIdentifier(options.runId);
+    const clusterId = (this.#o.identifier ?? cloneIdentifier)(options.runId);
     const instanceId = `${clusterId}-1`;
-    if (clusterId.toLowerCase() === source.toLowerCase())
-      throw new CloneRefusedError(`the clone would be named like its source ${source}`, "rename the source");
+    // Before any call: a clone named like its source would make every later write a write to production.
+    if (clusterId.toLowerCase() === source.toLowerCase() || instanceId.toLowerCase() === source.toLowerCase())
+      throw new CloneRefusedError(
+        `the clone would be named ${clusterId}, like its source cluster ${source}`,
+        "name a different source cluster, or let rehearse choose the clone's identifier",
+      );
 
     let sourceCluster: DBCluster | undefined;
     try {
