@@ -59,7 +59,7 @@ import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import { systemClock } from "../util/clock.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
-import { registerSecret } from "../util/redact.ts";
+import { redact, registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
 
 export interface RehearsalOptions {
@@ -714,14 +714,16 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     if (!aborted) {
       report.status = "inconclusive";
       report.exit_code = 2;
-      report.reason =
+      // Redacted here, not only when written: the report object is API too, and an error may quote a secret.
+      report.reason = redact(
         err instanceof ScenarioError
           ? `the scenario is invalid:\n${err.problems.map(formatProblem).join("\n")}`
           : err instanceof CloneRefusedError || err instanceof UsageError
             ? `${err.message}\nfix: ${err.fix}`
             : err instanceof Inconclusive
               ? err.message
-              : `harness error while ${stage}: ${(err as Error).message}`;
+              : `harness error while ${stage}: ${(err as Error).message}`,
+      );
       if (
         !(err instanceof ScenarioError) &&
         !(err instanceof Inconclusive) &&

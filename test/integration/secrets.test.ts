@@ -205,7 +205,7 @@ describe.concurrent("no password in any artifact", () => {
       {
         name: "a URL that does not parse",
         args: () => ["run", fixture, "--provider", "url", "--target-url", `postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`],
-        want: /could not connect/,
+        want: /--target-url is not a valid postgres:\/\/ URL/,
       },
       {
         name: "the right password on a database that carries no clone marker",

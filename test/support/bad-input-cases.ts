@@ -525,6 +525,13 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     files: { ...BASE_FILES },
     want: [/--target-url names a database, but this run uses the embedded provider/, /--provider url/, FIX],
   },
+  {
+    name: "a --target-url that does not parse",
+    category: "conflicting-provider",
+    args: [...run, "--provider", "url", "--target-url", "postgres://u@127.0.0.1:port/db"],
+    files: { ...BASE_FILES },
+    want: [/--target-url is not a valid postgres:\/\/ URL/, FIX],
+  },
 
   // ------------------------------------------------------------------ flags
   flagCase("an unknown option", [...run, "--bogus"], [/unknown option '--bogus'/, /Usage: rehearse run/]),
