@@ -18,7 +18,7 @@ import {
   RestoreDBClusterToPointInTimeCommand,
 } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -153,26 +153,18 @@ function record(scenario: string): Call[] {
   return calls;
 }
 
-/** A copy of the fixture whose migration fails (exit 1): the error path after provisioning. */
+/** The fixture with a migration step that fails (exit 1): the error path after provisioning. */
 function failingFixture(): string {
   const dir = path.join(scratch, "failing");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, "scenario.yaml"),
-    `version: 1
-name: aurora-failing
-target: {provider: aurora}
-dataset:
-  schema: {file: schema.sql}
-  tables: []
-migration:
-  phases:
-    - name: change
-      steps:
-        - {name: broken, sql: "ALTER TABLE items ADD COLUMN note text REFERENCES nowhere (id)"}
-`,
+  const yaml = readFileSync(path.join(fixture, "scenario.yaml"), "utf8");
+  const broken = yaml.replace(
+    'sql: "ALTER TABLE items ADD COLUMN note text"',
+    'sql: "ALTER TABLE items ADD COLUMN note text REFERENCES nowhere (id)"',
   );
-  writeFileSync(path.join(dir, "schema.sql"), "SELECT 1;\n");
+  if (broken === yaml) throw new Error("the fixture's migration changed: update failingFixture");
+  writeFileSync(path.join(dir, "scenario.yaml"), broken);
+  copyFileSync(path.join(fixture, "schema.sql"), path.join(dir, "schema.sql"));
   return dir;
 }
 
@@ -329,7 +321,7 @@ describe("the aurora provider never writes to the source cluster", () => {
     for (const w of writes) {
       const named = Object.entries(w.input)
         .filter(([f]) => !(w.command === "RestoreDBClusterToPointInTime" && f === "SourceDBClusterIdentifier"))
-        .map(([, v]) => JSON.stringify(v).toLowerCase());
+        .map(([, v]) => String(JSON.stringify(v)).toLowerCase());
       expect(named.some((v) => v.includes(SOURCE)), `${w.scenario}: ${w.command}`).toBe(false);
     }
   });
