@@ -1058,7 +1058,9 @@ async function checkDatasetTables(db: pg.Client, rs: ResolvedScenario): Promise<
       );
   }
   if (problems.length > 0)
-    throw new Inconclusive(`the dataset names tables or columns schema.sql does not create:\n${problems.join("\n")}`);
+    throw new Inconclusive(
+      `the dataset names tables or columns schema.sql does not create:\n${problems.join("\n")}`,
+    );
 }
 
 async function gatherAll(

@@ -109,7 +109,9 @@ function fakeRds(breakage: Breakage) {
   });
   rds.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
     if (!instances.has(input.DBInstanceIdentifier)) throw fault("DBInstanceNotFoundFault");
-    return { DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceStatus: "available" }] };
+    return {
+      DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceStatus: "available" }],
+    };
   });
   rds.on(ModifyDBClusterCommand).callsFake(async (input: { MasterUserPassword: string }) => {
     if (breakage === "modify") throw fault("InvalidDBClusterStateFault", "cluster is busy");
@@ -194,37 +196,43 @@ afterAll(async () => {
 });
 
 describe("the aurora provider never writes to the source cluster", () => {
-  const runs: { name: string; breakage: Breakage; scenario?: () => string; want: RegExp; status: string }[] = [
-    { name: "a whole passing rehearsal", breakage: "none", want: /^$/, status: "passed" },
-    {
-      name: "a rehearsal whose migration fails",
-      breakage: "none",
-      scenario: failingFixture,
-      want: /^$/,
-      status: "failed",
-    },
-    { name: "a restore that fails", breakage: "restore", want: /no capacity/, status: "inconclusive" },
-    {
-      name: "a clone that never becomes available",
-      breakage: "cluster-timeout",
-      want: /did not become available/,
-      status: "inconclusive",
-    },
-    {
-      name: "an instance that cannot be created",
-      breakage: "instance",
-      want: /no db\.r6g\.large left/,
-      status: "inconclusive",
-    },
-    { name: "a password reset that fails", breakage: "modify", want: /cluster is busy/, status: "inconclusive" },
-    {
-      name: "an endpoint that refuses connections",
-      breakage: "endpoint",
-      want: /ECONNREFUSED|connect/,
-      status: "inconclusive",
-    },
-    { name: "a deletion that fails at teardown", breakage: "delete", want: /^$/, status: "passed" },
-  ];
+  const runs: { name: string; breakage: Breakage; scenario?: () => string; want: RegExp; status: string }[] =
+    [
+      { name: "a whole passing rehearsal", breakage: "none", want: /^$/, status: "passed" },
+      {
+        name: "a rehearsal whose migration fails",
+        breakage: "none",
+        scenario: failingFixture,
+        want: /^$/,
+        status: "failed",
+      },
+      { name: "a restore that fails", breakage: "restore", want: /no capacity/, status: "inconclusive" },
+      {
+        name: "a clone that never becomes available",
+        breakage: "cluster-timeout",
+        want: /did not become available/,
+        status: "inconclusive",
+      },
+      {
+        name: "an instance that cannot be created",
+        breakage: "instance",
+        want: /no db\.r6g\.large left/,
+        status: "inconclusive",
+      },
+      {
+        name: "a password reset that fails",
+        breakage: "modify",
+        want: /cluster is busy/,
+        status: "inconclusive",
+      },
+      {
+        name: "an endpoint that refuses connections",
+        breakage: "endpoint",
+        want: /ECONNREFUSED|connect/,
+        status: "inconclusive",
+      },
+      { name: "a deletion that fails at teardown", breakage: "delete", want: /^$/, status: "passed" },
+    ];
   for (const r of runs) {
     it(`${r.name}: mutating calls name only the clone`, async () => {
       fakeRds(r.breakage);
@@ -246,7 +254,8 @@ describe("the aurora provider never writes to the source cluster", () => {
       for (const c of calls.filter((x) => !READ.test(x.command))) {
         for (const [field, value] of Object.entries(c.input)) {
           if (!/(Identifier|ResourceName|Arn)$/.test(field)) continue;
-          if (c.command === "RestoreDBClusterToPointInTime" && field === "SourceDBClusterIdentifier") continue;
+          if (c.command === "RestoreDBClusterToPointInTime" && field === "SourceDBClusterIdentifier")
+            continue;
           expect(mine.has(String(value)), `${c.command}.${field} = ${String(value)}`).toBe(true);
         }
       }
@@ -320,9 +329,14 @@ describe("the aurora provider never writes to the source cluster", () => {
     expect(writes.length).toBeGreaterThan(20);
     for (const w of writes) {
       const named = Object.entries(w.input)
-        .filter(([f]) => !(w.command === "RestoreDBClusterToPointInTime" && f === "SourceDBClusterIdentifier"))
+        .filter(
+          ([f]) => !(w.command === "RestoreDBClusterToPointInTime" && f === "SourceDBClusterIdentifier"),
+        )
         .map(([, v]) => String(JSON.stringify(v)).toLowerCase());
-      expect(named.some((v) => v.includes(SOURCE)), `${w.scenario}: ${w.command}`).toBe(false);
+      expect(
+        named.some((v) => v.includes(SOURCE)),
+        `${w.scenario}: ${w.command}`,
+      ).toBe(false);
     }
   });
 });

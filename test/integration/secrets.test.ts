@@ -9,7 +9,16 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -182,7 +191,14 @@ describe.concurrent("no password in any artifact", () => {
     [
       {
         name: "a wrong password in the URL",
-        args: () => ["run", fixture, "--provider", "url", "--target-url", urlWith("url_user", WRONG_PW.password, "url_user_db")],
+        args: () => [
+          "run",
+          fixture,
+          "--provider",
+          "url",
+          "--target-url",
+          urlWith("url_user", WRONG_PW.password, "url_user_db"),
+        ],
         want: /password authentication failed/,
       },
       {
@@ -199,22 +215,51 @@ describe.concurrent("no password in any artifact", () => {
       },
       {
         name: "a server that refuses the connection",
-        args: () => ["run", fixture, "--provider", "url", "--target-url", urlWith("url_user", URL_PW.password, "url_user_db", 1)],
+        args: () => [
+          "run",
+          fixture,
+          "--provider",
+          "url",
+          "--target-url",
+          urlWith("url_user", URL_PW.password, "url_user_db", 1),
+        ],
         want: /could not connect to postgres:\/\/url_user:\*\*\*@127\.0\.0\.1:1\/url_user_db/,
       },
       {
         name: "a URL that does not parse",
-        args: () => ["run", fixture, "--provider", "url", "--target-url", `postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`],
+        args: () => [
+          "run",
+          fixture,
+          "--provider",
+          "url",
+          "--target-url",
+          `postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`,
+        ],
         want: /--target-url is not a valid postgres:\/\/ URL/,
       },
       {
         name: "the right password on a database that carries no clone marker",
-        args: () => ["run", fixture, "--provider", "url", "--target-url", urlWith("url_user", URL_PW.password, "postgres")],
+        args: () => [
+          "run",
+          fixture,
+          "--provider",
+          "url",
+          "--target-url",
+          urlWith("url_user", URL_PW.password, "postgres"),
+        ],
         want: /refusing to rehearse on postgres:\/\/url_user:\*\*\*@/,
       },
       {
         name: "init --from-url naming a table that does not exist",
-        args: () => ["init", "--from-url", urlWith("url_user", URL_PW.password, "url_user_db"), "--table", "nope", "--out", path.join(scratch, "init-out")],
+        args: () => [
+          "init",
+          "--from-url",
+          urlWith("url_user", URL_PW.password, "url_user_db"),
+          "--table",
+          "nope",
+          "--out",
+          path.join(scratch, "init-out"),
+        ],
         want: /nope/,
       },
     ];

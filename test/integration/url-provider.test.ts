@@ -131,7 +131,9 @@ describe("url provider", () => {
     const before = await fingerprint("disposable");
     const c = new pg.Client({ ...server.connectionConfig(), password, database: "disposable" });
     await c.connect();
-    await c.query("CREATE SCHEMA IF NOT EXISTS probe; CREATE TABLE probe.t (x int); INSERT INTO probe.t VALUES (1)");
+    await c.query(
+      "CREATE SCHEMA IF NOT EXISTS probe; CREATE TABLE probe.t (x int); INSERT INTO probe.t VALUES (1)",
+    );
     await c.query("DROP SCHEMA probe CASCADE");
     await c.end();
     // Schema and table are gone again: only the row counter remembers.

@@ -186,12 +186,9 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     // The parser reports it where the compact mapping starts: the key above.
     (f) => [new RegExp(`scenario\\.yaml:${lineOf(f["scenario.yaml"]!, "seed: 7")}:\\d+: YAML: `)],
   ),
-  scenarioCase(
-    "yaml-syntax",
-    "a duplicated key",
-    yaml(["  seed: 7\n", "  seed: 7\n  seed: 8\n"]),
-    (f) => [new RegExp(`scenario\\.yaml:${lineOf(f["scenario.yaml"]!, "seed: 8")}:\\d+: .*unique`)],
-  ),
+  scenarioCase("yaml-syntax", "a duplicated key", yaml(["  seed: 7\n", "  seed: 7\n  seed: 8\n"]), (f) => [
+    new RegExp(`scenario\\.yaml:${lineOf(f["scenario.yaml"]!, "seed: 8")}:\\d+: .*unique`),
+  ]),
   scenarioCase("yaml-syntax", "an empty scenario.yaml", files({ "scenario.yaml": "" }), () => [
     /scenario\.yaml:.*empty/,
   ]),
@@ -201,12 +198,9 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     files({ "scenario.yaml": "- version: 1\n- name: x\n" }),
     () => [/scenario\.yaml:.*(mapping|object)/],
   ),
-  scenarioCase(
-    "yaml-syntax",
-    "a tab used for indentation",
-    yaml(["  seed: 7\n", "\tseed: 7\n"]),
-    (f) => [new RegExp(`scenario\\.yaml:${lineOf(f["scenario.yaml"]!, "\tseed: 7")}:\\d+: `)],
-  ),
+  scenarioCase("yaml-syntax", "a tab used for indentation", yaml(["  seed: 7\n", "\tseed: 7\n"]), (f) => [
+    new RegExp(`scenario\\.yaml:${lineOf(f["scenario.yaml"]!, "\tseed: 7")}:\\d+: `),
+  ]),
 
   // ------------------------------------------------------------------ wrong types
   scenarioCase("wrong-type", "rows given as words", yaml(["rows: 300", "rows: many"]), (f) => [
@@ -216,10 +210,12 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   scenarioCase("wrong-type", "a negative row count", yaml(["rows: 300", "rows: -5"]), (f) => [
     at(f, "rows: -5", "dataset.tables[0].rows"),
   ]),
-  scenarioCase("wrong-type", "a format version this rehearse does not read", yaml(["version: 1", "version: 2"]), (f) => [
-    at(f, "version: 2", "version"),
-    /version 1/,
-  ]),
+  scenarioCase(
+    "wrong-type",
+    "a format version this rehearse does not read",
+    yaml(["version: 1", "version: 2"]),
+    (f) => [at(f, "version: 2", "version"), /version 1/],
+  ),
   scenarioCase(
     "wrong-type",
     "a scenario name with spaces and capitals",
@@ -244,10 +240,12 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     yaml(["{check: sequence, table: items, column: id}", "{check: sequences, table: items}"]),
     (f) => [at(f, "check: sequences", "invariants[1].check"), /"sequence"/],
   ),
-  scenarioCase("wrong-type", "phases given as a mapping", yaml(["  phases:\n    - name: change\n", "  phases:\n    change:\n      name: change\n"]), (f) => [
-    at(f, "    change:", "migration.phases"),
-    /array/,
-  ]),
+  scenarioCase(
+    "wrong-type",
+    "phases given as a mapping",
+    yaml(["  phases:\n    - name: change\n", "  phases:\n    change:\n      name: change\n"]),
+    (f) => [at(f, "    change:", "migration.phases"), /array/],
+  ),
 
   // ------------------------------------------------------------------ unknown keys
   scenarioCase("unknown-key", "a misspelt top-level section", yaml(["invariants:", "invariant:"]), (f) => [
@@ -308,13 +306,22 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   scenarioCase(
     "sql-syntax",
     "a syntax error in a migration file",
-    files({ "migration/01_add_column.sql": "-- a cheap, catalog-only change\nALTR TABLE items ADD COLUMN note text;\n" }),
-    () => [/migration\/01_add_column\.sql:2:1: migration\.phases\[0\]\.steps\[0\]\.sql: SQL syntax error/, /ALTR/, /\| \^/],
+    files({
+      "migration/01_add_column.sql":
+        "-- a cheap, catalog-only change\nALTR TABLE items ADD COLUMN note text;\n",
+    }),
+    () => [
+      /migration\/01_add_column\.sql:2:1: migration\.phases\[0\]\.steps\[0\]\.sql: SQL syntax error/,
+      /ALTR/,
+      /\| \^/,
+    ],
   ),
   scenarioCase(
     "sql-syntax",
     "a syntax error in schema.sql",
-    files({ "schema.sql": SCHEMA.replace("CREATE INDEX items_v ON items (v);", "CREATE INDEX items_v ON items (v;") }),
+    files({
+      "schema.sql": SCHEMA.replace("CREATE INDEX items_v ON items (v);", "CREATE INDEX items_v ON items (v;"),
+    }),
     () => [/schema\.sql:2:\d+: dataset\.schema: SQL syntax error/],
   ),
   scenarioCase(
@@ -338,7 +345,9 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   scenarioCase(
     "sql-syntax",
     "an unknown date placeholder",
-    files({ "migration/01_add_column.sql": "ALTER TABLE items ADD CONSTRAINT c CHECK (now() < '{{week+1}}');\n" }),
+    files({
+      "migration/01_add_column.sql": "ALTER TABLE items ADD CONSTRAINT c CHECK (now() < '{{week+1}}');\n",
+    }),
     () => [/migration\/01_add_column\.sql:1:\d+: .*\{\{week\+1\}\}/],
   ),
 
@@ -395,14 +404,20 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   scenarioCase(
     "missing-reference",
     "a backfill from a table that does not exist",
-    yaml(["          lock_timeout: 2s\n", `          lock_timeout: 2s\n${BACKFILL.replace("source: items", "source: items_old")}`]),
+    yaml([
+      "          lock_timeout: 2s\n",
+      `          lock_timeout: 2s\n${BACKFILL.replace("source: items", "source: items_old")}`,
+    ]),
     (f) => [at(f, "source: items_old", "migration.phases[0].steps[1].backfill.source"), /"items_old"/],
     { server: true },
   ),
   scenarioCase(
     "missing-reference",
     "a backfill key column that does not exist",
-    yaml(["          lock_timeout: 2s\n", `          lock_timeout: 2s\n${BACKFILL.replace("key: id", "key: item_id")}`]),
+    yaml([
+      "          lock_timeout: 2s\n",
+      `          lock_timeout: 2s\n${BACKFILL.replace("key: id", "key: item_id")}`,
+    ]),
     (f) => [at(f, "key: item_id", "migration.phases[0].steps[1].backfill.key"), /"item_id"/],
     { server: true },
   ),
@@ -447,20 +462,25 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   ),
 
   // ------------------------------------------------------------------ budgets with wrong units
-  scenarioCase("budget-unit", "a phase budget in parsecs", yaml(["phases: {change: 5s}", 'phases: {change: "5 parsecs"}']), (f) => [
-    at(f, "5 parsecs", "budgets.phases.change"),
-    /duration/,
-  ]),
+  scenarioCase(
+    "budget-unit",
+    "a phase budget in parsecs",
+    yaml(["phases: {change: 5s}", 'phases: {change: "5 parsecs"}']),
+    (f) => [at(f, "5 parsecs", "budgets.phases.change"), /duration/],
+  ),
   scenarioCase(
     "budget-unit",
     "a duration where a count is expected",
-    yaml(["  phases: {change: 5s}\n", '  phases: {change: 5s}\n  load: {"*": {max_blocked_by_one_lock: 1s}}\n']),
-    (f) => [at(f, "max_blocked_by_one_lock", 'budgets.load.*.max_blocked_by_one_lock'), /number/],
+    yaml([
+      "  phases: {change: 5s}\n",
+      '  phases: {change: 5s}\n  load: {"*": {max_blocked_by_one_lock: 1s}}\n',
+    ]),
+    (f) => [at(f, "max_blocked_by_one_lock", "budgets.load.*.max_blocked_by_one_lock"), /number/],
   ),
   scenarioCase(
     "budget-unit",
     "a lock budget without a unit",
-    yaml(["relation: \"*\", max: 1000ms}", 'relation: "*", max: 1000}']),
+    yaml(['relation: "*", max: 1000ms}', 'relation: "*", max: 1000}']),
     (f) => [at(f, "max: 1000}", "budgets.locks[0].max"), /unit/],
   ),
   scenarioCase(
@@ -504,13 +524,18 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   scenarioCase(
     "conflicting-provider",
     "replica settings without a replica",
-    yaml(["  provider: embedded\n", "  provider: embedded\n  replica_settings: {recovery_min_apply_delay: 2s}\n"]),
+    yaml([
+      "  provider: embedded\n",
+      "  provider: embedded\n  replica_settings: {recovery_min_apply_delay: 2s}\n",
+    ]),
     (f) => [at(f, "replica_settings", "target.replica_settings"), /replica: true/],
   ),
-  scenarioCase("conflicting-provider", "a provider that does not exist", yaml(["provider: embedded", "provider: docker"]), (f) => [
-    at(f, "provider: docker", "target.provider"),
-    /"embedded"/,
-  ]),
+  scenarioCase(
+    "conflicting-provider",
+    "a provider that does not exist",
+    yaml(["provider: embedded", "provider: docker"]),
+    (f) => [at(f, "provider: docker", "target.provider"), /"embedded"/],
+  ),
   {
     name: "--provider naming a provider that does not exist",
     category: "conflicting-provider",
@@ -535,16 +560,63 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
 
   // ------------------------------------------------------------------ flags
   flagCase("an unknown option", [...run, "--bogus"], [/unknown option '--bogus'/, /Usage: rehearse run/]),
-  flagCase("--rows that is not a number", [...run, "--rows", "lots"], [/--rows/, /'lots' is invalid/, /--rows 1000000/]),
+  flagCase(
+    "--rows that is not a number",
+    [...run, "--rows", "lots"],
+    [/--rows/, /'lots' is invalid/, /--rows 1000000/],
+  ),
   flagCase("--rows of zero", [...run, "--rows", "items=0"], [/--rows/, /positive row count/]),
   flagCase("a negative --scale", [...run, "--scale", "-1"], [/--scale/, /positive number/]),
-  flagCase("--project-to that is not a row count", [...run, "--project-to", "huge"], [/--project-to/, /e\.g\. 350000000/]),
-  flagCase("--project-scales with one scale", [...run, "--project-to", "1000000", "--project-scales", "2"], [/--project-scales/, /e\.g\. 1,2,4/]),
-  flagCase("an unknown subcommand", ["frobnicate"], [/unknown command 'frobnicate'/, /Usage: rehearse/], false),
-  flagCase("validate with no scenario", ["validate"], [/missing required argument 'scenario'/, /Usage: rehearse validate/], false),
-  flagCase("compare with one run", ["compare", "reports/a"], [/missing required argument 'runB'/, /Usage: rehearse compare/], false),
-  flagCase("compare --format pdf", ["compare", "a", "b", "--format", "pdf"], [/--format/, /markdown, html/], false),
-  flagCase("cache prune --older-than without a unit", ["cache", "prune", "--older-than", "7"], [/--older-than/, /30m, 12h, 7d/], false),
-  flagCase("an unknown option of a nested subcommand", ["cache", "ls", "--all"], [/unknown option '--all'/, /Usage: rehearse cache ls/], false),
-  flagCase("init without --table", ["init", "--from-url", "postgres://u@127.0.0.1:1/db"], [/required option '--table <name>'/, /Usage: rehearse init/], false),
+  flagCase(
+    "--project-to that is not a row count",
+    [...run, "--project-to", "huge"],
+    [/--project-to/, /e\.g\. 350000000/],
+  ),
+  flagCase(
+    "--project-scales with one scale",
+    [...run, "--project-to", "1000000", "--project-scales", "2"],
+    [/--project-scales/, /e\.g\. 1,2,4/],
+  ),
+  flagCase(
+    "an unknown subcommand",
+    ["frobnicate"],
+    [/unknown command 'frobnicate'/, /Usage: rehearse/],
+    false,
+  ),
+  flagCase(
+    "validate with no scenario",
+    ["validate"],
+    [/missing required argument 'scenario'/, /Usage: rehearse validate/],
+    false,
+  ),
+  flagCase(
+    "compare with one run",
+    ["compare", "reports/a"],
+    [/missing required argument 'runB'/, /Usage: rehearse compare/],
+    false,
+  ),
+  flagCase(
+    "compare --format pdf",
+    ["compare", "a", "b", "--format", "pdf"],
+    [/--format/, /markdown, html/],
+    false,
+  ),
+  flagCase(
+    "cache prune --older-than without a unit",
+    ["cache", "prune", "--older-than", "7"],
+    [/--older-than/, /30m, 12h, 7d/],
+    false,
+  ),
+  flagCase(
+    "an unknown option of a nested subcommand",
+    ["cache", "ls", "--all"],
+    [/unknown option '--all'/, /Usage: rehearse cache ls/],
+    false,
+  ),
+  flagCase(
+    "init without --table",
+    ["init", "--from-url", "postgres://u@127.0.0.1:1/db"],
+    [/required option '--table <name>'/, /Usage: rehearse init/],
+    false,
+  ),
 ];
