@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -104,7 +105,11 @@ function filesUnder(dir: string): { file: string; text: string }[] {
 function leaks(texts: { file: string; text: string }[], tokens: string[]): string[] {
   const found: string[] = [];
   for (const { file, text } of texts)
-    for (const t of tokens) if (text.includes(t)) found.push(`${t} in ${file}`);
+    for (const t of tokens) {
+      const at = text.indexOf(t);
+      // With some context, so a failure shows which output carried it.
+      if (at >= 0) found.push(`${t} in ${file}: …${text.slice(Math.max(0, at - 80), at + 40)}…`);
+    }
   return found;
 }
 
@@ -148,6 +153,23 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> 
   });
 }
 
+/**
+ * The fixture plus a last step whose SQL — and so its error message, statement text and caret excerpt —
+ * quotes `text`: users do put connection strings and passwords in SQL (dblink, postgres_fdw user mappings),
+ * and this is what makes the search meaningful: without redaction the token would be in every report.
+ */
+function fixtureQuoting(text: string): string {
+  const dir = path.join(scratch, `fixture${++n}`);
+  mkdirSync(dir, { recursive: true });
+  const yaml = readFileSync(path.join(fixture, "scenario.yaml"), "utf8");
+  const anchor = `          sql: "UPDATE items SET note = 'x' WHERE id <= 10"\n`;
+  if (!yaml.includes(anchor)) throw new Error("the fixture changed: update fixtureQuoting");
+  const step = `        - name: quotes-a-secret\n          sql: |\n            SELECT '${text.replace(/'/g, "''")}'::int\n`;
+  writeFileSync(path.join(dir, "scenario.yaml"), yaml.replace(anchor, `${anchor}${step}`));
+  copyFileSync(path.join(fixture, "schema.sql"), path.join(dir, "schema.sql"));
+  return dir;
+}
+
 const urlWith = (user: string, password: string, database: string, p: number | string = port) =>
   `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${p}/${database}`;
 const ALL_TOKENS = [URL_PW, ENV_PW, WRONG_PW, BROKEN_PW].map((s) => s.token);
@@ -156,14 +178,16 @@ describe.concurrent("no password in any artifact", () => {
   it("a URL password: a whole rehearsal on a real server, every report, stdout and stderr", async () => {
     const r = await cli([
       "run",
-      fixture,
+      fixtureQuoting(urlWith("url_user", URL_PW.password, "url_user_db")),
       "--provider",
       "url",
       "--target-url",
       urlWith("url_user", URL_PW.password, "url_user_db"),
       "--i-know-this-is-not-production",
     ]);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // The whole migration ran; its last step failed quoting the URL: exit 1, the error in every report.
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/invalid input syntax for type integer: "postgres:\/\/url_user:\*\*\*@/);
     // The run really happened on that database and printed its (redacted) URL: something worth searching.
     expect(r.stderr).toContain(`postgres://url_user:***@127.0.0.1:${port}/url_user_db`);
     const names = r.artifacts.map((a) => path.basename(a.file));
@@ -175,14 +199,19 @@ describe.concurrent("no password in any artifact", () => {
   });
 
   it("PGPASSWORD and the PG* environment: a whole rehearsal, every artifact", async () => {
-    const r = await cli(["run", fixture, "--provider", "url", "--i-know-this-is-not-production"], {
-      PGHOST: "127.0.0.1",
-      PGPORT: String(port),
-      PGUSER: "env_user",
-      PGDATABASE: "env_user_db",
-      PGPASSWORD: ENV_PW.password,
-    });
-    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const r = await cli(
+      ["run", fixtureQuoting(ENV_PW.password), "--provider", "url", "--i-know-this-is-not-production"],
+      {
+        PGHOST: "127.0.0.1",
+        PGPORT: String(port),
+        PGUSER: "env_user",
+        PGDATABASE: "env_user_db",
+        PGPASSWORD: ENV_PW.password,
+      },
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    // A bare password in SQL matches no URL pattern: only knowing PGPASSWORD's value can hide it.
+    expect(r.stdout).toMatch(/invalid input syntax for type integer: "\*\*\*"/);
     expect(r.stderr).toMatch(/env_user:\*\*\*@127\.0\.0\.1/);
     expect(leaks(r.artifacts, ALL_TOKENS)).toEqual([]);
   });
