@@ -9,20 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import {
-  CreateDBInstanceCommand,
-  DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
-  DescribeDBClustersCommand,
-  type DBCluster,
-  ModifyDBClusterCommand,
-  RDSClient,
-  RestoreDBClusterToPointInTimeCommand,
-  type Tag,
-  waitUntilDBClusterAvailable,
-  waitUntilDBInstanceAvailable,
-  waitUntilDBInstanceDeleted,
-} from "@aws-sdk/client-rds";
+import type { DBCluster, RDSClient, Tag } from "@aws-sdk/client-rds";
 import pg from "pg";
 import type { AuroraTarget } from "../scenario/schema.ts";
 import { registerCleanup } from "../util/cleanup.ts";
@@ -181,7 +168,9 @@ export class AuroraProvider implements CloneProvider {
     const log = options.log ?? (() => {});
     const now = this.#o.now ?? (() => new Date());
     const wait = { ...DEFAULT_WAIT, ...this.#o.wait };
-    const client = this.#o.client ?? new RDSClient(s.region ? { region: s.region } : {});
+    // Loaded here, not at import: the SDK is large, and only an aurora run needs it.
+    const sdk = await import("@aws-sdk/client-rds");
+    const client = this.#o.client ?? new sdk.RDSClient(s.region ? { region: s.region } : {});
     const rds = new Rds(client, source, this.#o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))));
     const clusterId = (this.#o.identifier ?? cloneIdentifier)(options.runId);
     const instanceId = `${clusterId}-1`;
@@ -195,7 +184,7 @@ export class AuroraProvider implements CloneProvider {
     let sourceCluster: DBCluster | undefined;
     try {
       const r = await rds.read<{ DBClusters?: DBCluster[] }>(
-        new DescribeDBClustersCommand({ DBClusterIdentifier: source }),
+        new sdk.DescribeDBClustersCommand({ DBClusterIdentifier: source }),
       );
       sourceCluster = r.DBClusters?.[0];
     } catch (err) {
@@ -231,9 +220,9 @@ export class AuroraProvider implements CloneProvider {
       if (created.instance) {
         try {
           await rds.write(
-            new DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId, SkipFinalSnapshot: true }),
+            new sdk.DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId, SkipFinalSnapshot: true }),
           );
-          await waitUntilDBInstanceDeleted({ client, ...wait }, { DBInstanceIdentifier: instanceId });
+          await sdk.waitUntilDBInstanceDeleted({ client, ...wait }, { DBInstanceIdentifier: instanceId });
         } catch (err) {
           if (errorName(err) !== "DBInstanceNotFoundFault")
             left.push(`instance ${instanceId} (${(err as Error).message.slice(0, 300)})`);
@@ -242,7 +231,7 @@ export class AuroraProvider implements CloneProvider {
       if (created.cluster) {
         try {
           await rds.write(
-            new DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, SkipFinalSnapshot: true }),
+            new sdk.DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, SkipFinalSnapshot: true }),
           );
         } catch (err) {
           if (errorName(err) !== "DBClusterNotFoundFault")
@@ -270,7 +259,7 @@ export class AuroraProvider implements CloneProvider {
       log(`aurora: cloning ${source} as ${clusterId} (${pit.RestoreType})`);
       created.cluster = true;
       await rds.write(
-        new RestoreDBClusterToPointInTimeCommand({
+        new sdk.RestoreDBClusterToPointInTimeCommand({
           DBClusterIdentifier: clusterId,
           SourceDBClusterIdentifier: source,
           ...pit,
@@ -283,13 +272,13 @@ export class AuroraProvider implements CloneProvider {
         }),
       );
       await this.#waitFor("cluster", clusterId, () =>
-        waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
+        sdk.waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
       );
       rds.owned.add(instanceId);
       created.instance = true;
       log(`aurora: creating instance ${instanceId} (${s.instance_class ?? "db.r6g.large"})`);
       await rds.write(
-        new CreateDBInstanceCommand({
+        new sdk.CreateDBInstanceCommand({
           DBInstanceIdentifier: instanceId,
           DBClusterIdentifier: clusterId,
           Engine: sourceCluster.Engine,
@@ -300,18 +289,18 @@ export class AuroraProvider implements CloneProvider {
         }),
       );
       await this.#waitFor("instance", instanceId, () =>
-        waitUntilDBInstanceAvailable({ client, ...wait }, { DBInstanceIdentifier: instanceId }),
+        sdk.waitUntilDBInstanceAvailable({ client, ...wait }, { DBInstanceIdentifier: instanceId }),
       );
       // The clone has the source's master password, which we do not know and must not need: a new one.
       await rds.write(
-        new ModifyDBClusterCommand({
+        new sdk.ModifyDBClusterCommand({
           DBClusterIdentifier: clusterId,
           MasterUserPassword: password,
           ApplyImmediately: true,
         }),
       );
       const ready = await this.#waitFor("cluster", clusterId, () =>
-        waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
+        sdk.waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
       );
       const cluster = (ready.reason as { DBClusters?: DBCluster[] } | undefined)?.DBClusters?.[0];
       const described =
@@ -319,7 +308,7 @@ export class AuroraProvider implements CloneProvider {
           ? cluster
           : (
               await rds.read<{ DBClusters?: DBCluster[] }>(
-                new DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }),
+                new sdk.DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }),
               )
             ).DBClusters?.[0];
       if (!described?.Endpoint) throw new AuroraError(`the clone ${clusterId} has no endpoint`);
@@ -384,12 +373,13 @@ export async function gcAurora(
   client: RDSClient,
   options: { dryRun?: boolean; now?: Date; log?: (l: string) => void; wait?: Partial<WaitSettings> } = {},
 ): Promise<GcResult> {
+  const sdk = await import("@aws-sdk/client-rds");
   const now = options.now ?? new Date();
   const wait = { ...DEFAULT_WAIT, ...options.wait };
   const result: GcResult = { deleted: [], failed: [], kept: 0 };
   let marker: string | undefined;
   do {
-    const page = await client.send(new DescribeDBClustersCommand({ Marker: marker }));
+    const page = await client.send(new sdk.DescribeDBClustersCommand({ Marker: marker }));
     marker = page.Marker;
     for (const c of page.DBClusters ?? []) {
       const tag = (k: string) => c.TagList?.find((t) => t.Key === k)?.Value;
@@ -409,17 +399,19 @@ export async function gcAurora(
         for (const m of c.DBClusterMembers ?? []) {
           if (!m.DBInstanceIdentifier) continue;
           await client.send(
-            new DeleteDBInstanceCommand({
+            new sdk.DeleteDBInstanceCommand({
               DBInstanceIdentifier: m.DBInstanceIdentifier,
               SkipFinalSnapshot: true,
             }),
           );
-          await waitUntilDBInstanceDeleted(
+          await sdk.waitUntilDBInstanceDeleted(
             { client, ...wait },
             { DBInstanceIdentifier: m.DBInstanceIdentifier },
           );
         }
-        await client.send(new DeleteDBClusterCommand({ DBClusterIdentifier: id, SkipFinalSnapshot: true }));
+        await client.send(
+          new sdk.DeleteDBClusterCommand({ DBClusterIdentifier: id, SkipFinalSnapshot: true }),
+        );
         result.deleted.push(id);
       } catch (err) {
         result.failed.push({ cluster: id, error: (err as Error).message });
