@@ -614,6 +614,24 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     false,
   ),
   flagCase(
+    "an unknown cache subcommand",
+    ["cache", "frob"],
+    [/unknown command 'frob'/, /Usage: rehearse cache/],
+    false,
+  ),
+  flagCase(
+    "an argument to a command that takes none",
+    ["schema", "extra"],
+    [/too many arguments for 'schema'/, /Usage: rehearse schema/],
+    false,
+  ),
+  flagCase(
+    "an unknown option of gc",
+    ["gc", "--bogus"],
+    [/unknown option '--bogus'/, /Usage: rehearse gc/],
+    false,
+  ),
+  flagCase(
     "init without --table",
     ["init", "--from-url", "postgres://u@127.0.0.1:1/db"],
     [/required option '--table <name>'/, /Usage: rehearse init/],
