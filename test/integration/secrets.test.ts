@@ -80,6 +80,14 @@ beforeAll(async () => {
     await admin.query(`CREATE ROLE ${ident(role)} LOGIN SUPERUSER PASSWORD ${admin.escapeLiteral(pw)}`);
     await admin.query(`CREATE DATABASE ${ident(`${role}_db`)} OWNER ${ident(role)}`);
   }
+  // A source for `rehearse init --from-url`: one analysed table.
+  await admin.query("CREATE DATABASE init_src OWNER url_user");
+  const src = new pg.Client({ ...server.connectionConfig(), database: "init_src" });
+  await src.connect();
+  await src.query(`CREATE TABLE orders (id bigserial PRIMARY KEY, amount int NOT NULL, memo text);
+    INSERT INTO orders (amount, memo) SELECT g % 100, 'order ' || g FROM generate_series(1, 2000) g;
+    ANALYZE orders;`);
+  await src.end();
 });
 afterAll(async () => {
   await admin?.end();
@@ -214,6 +222,26 @@ describe.concurrent("no password in any artifact", () => {
     expect(r.stdout).toMatch(/invalid input syntax for type integer: "\*\*\*"/);
     expect(r.stderr).toMatch(/env_user:\*\*\*@127\.0\.0\.1/);
     expect(leaks(r.artifacts, ALL_TOKENS)).toEqual([]);
+  });
+
+  it("init --from-url with a URL password: the scenario it writes, stdout and stderr", async () => {
+    const out = path.join(scratch, `init-ok-${randomBytes(3).toString("hex")}`);
+    const r = await cli([
+      "init",
+      "--from-url",
+      urlWith("url_user", URL_PW.password, "init_src"),
+      "--table",
+      "orders",
+      "--out",
+      out,
+      "--no-fidelity",
+    ]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const written = filesUnder(out);
+    expect(written.map((f) => path.basename(f.file))).toEqual(
+      expect.arrayContaining(["scenario.yaml", "schema.sql"]),
+    );
+    expect(leaks([...r.artifacts, ...written], ALL_TOKENS)).toEqual([]);
   });
 
   const failures: { name: string; args: () => string[]; env?: () => Record<string, string>; want: RegExp }[] =
