@@ -309,6 +309,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         });
       } catch (err) {
         if (err instanceof CloneUnavailableError) throw new Inconclusive(err.message);
+        // A provider the scenario chose is refused for what scenario.yaml says: point at that line.
+        if (err instanceof CloneRefusedError && !opts.provider)
+          throw new Inconclusive(
+            located(rs, ["target", s.target.aurora ? "aurora" : "provider"], err.message, err.fix),
+          );
         throw err;
       }
     };

@@ -513,13 +513,22 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     "conflicting-provider",
     "the url provider with no URL and no PG environment",
     yaml(["provider: embedded", "provider: url"]),
-    () => [/target\.provider is url but no database is named/, /--target-url/],
+    (f) => [
+      at(f, "provider: url", "target.provider"),
+      /target\.provider is url but no database is named/,
+      /--target-url/,
+    ],
   ),
   scenarioCase(
     "conflicting-provider",
     "the aurora provider without its settings",
     yaml(["provider: embedded", "provider: aurora"]),
-    () => [/no source cluster/, /no DB subnet group/, /target\.aurora/],
+    (f) => [
+      at(f, "provider: aurora", "target.provider"),
+      /no source cluster/,
+      /no DB subnet group/,
+      /target\.aurora/,
+    ],
   ),
   scenarioCase(
     "conflicting-provider",
