@@ -297,6 +297,7 @@ async function commandClone(
   },
 ): Promise<number> {
   const { provisionClone } = await import("../run/clone-session.ts");
+  const { UsageError } = await import("../run/rehearsal.ts");
   const { CloneRefusedError } = await import("../clone/provider.ts");
   const logger = createProgressView({ debug: o.debug, noProgress: true });
   let session;
@@ -311,7 +312,7 @@ async function commandClone(
       logger,
     });
   } catch (err) {
-    if (err instanceof CloneRefusedError) {
+    if (err instanceof CloneRefusedError || err instanceof UsageError) {
       process.stderr.write(`rehearse: ${redact(err.message)}\nfix: ${redact(err.fix)}\n`);
       return 2;
     }

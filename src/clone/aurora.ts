@@ -9,24 +9,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import {
-  CreateDBInstanceCommand,
-  DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
-  DescribeDBClustersCommand,
-  type DBCluster,
-  ModifyDBClusterCommand,
-  RDSClient,
-  RestoreDBClusterToPointInTimeCommand,
-  type Tag,
-  waitUntilDBClusterAvailable,
-  waitUntilDBInstanceAvailable,
-  waitUntilDBInstanceDeleted,
-} from "@aws-sdk/client-rds";
+import type { DBCluster, RDSClient, Tag } from "@aws-sdk/client-rds";
 import pg from "pg";
 import type { AuroraTarget } from "../scenario/schema.ts";
 import { registerCleanup } from "../util/cleanup.ts";
 import { registerSecret } from "../util/redact.ts";
+import { writeRefusal } from "./aurora-guard.ts";
 import { writeProvenance } from "./provenance.ts";
 import { type Clone, type CloneOptions, type CloneProvider, CloneRefusedError } from "./provider.ts";
 
@@ -50,6 +38,8 @@ export interface AuroraProviderOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
   owner?: string;
+  /** The clone's DBClusterIdentifier for a run id (tests pin it); default `rehearse-<run id>-<random>`. */
+  identifier?: (runId: string | undefined) => string;
 }
 
 const DEFAULT_WAIT: WaitSettings = { maxWaitTime: 3600, minDelay: 15, maxDelay: 60 };
@@ -90,15 +80,13 @@ class Rds {
 
   /** A write-capable call: every identifier it names must be the clone's, never the source's. */
   async write<T>(command: RdsCommand): Promise<T> {
-    const input = command.input as Record<string, unknown>;
-    for (const field of ["DBClusterIdentifier", "DBInstanceIdentifier"]) {
-      const id = input[field];
-      if (id === undefined) continue;
-      if (typeof id !== "string" || id.toLowerCase() === this.source.toLowerCase() || !this.owned.has(id))
-        throw new AuroraError(
-          `refusing ${command.constructor.name} on ${String(id)}: rehearse only writes to the clone it created`,
-        );
-    }
+    const refusal = writeRefusal(
+      command.constructor.name.replace(/Command$/, ""),
+      command.input as Record<string, unknown>,
+      this.owned,
+      this.source,
+    );
+    if (refusal) throw new AuroraError(refusal);
     return this.#send<T>(command);
   }
 
@@ -180,17 +168,23 @@ export class AuroraProvider implements CloneProvider {
     const log = options.log ?? (() => {});
     const now = this.#o.now ?? (() => new Date());
     const wait = { ...DEFAULT_WAIT, ...this.#o.wait };
-    const client = this.#o.client ?? new RDSClient(s.region ? { region: s.region } : {});
+    // Loaded here, not at import: the SDK is large, and only an aurora run needs it.
+    const sdk = await import("@aws-sdk/client-rds");
+    const client = this.#o.client ?? new sdk.RDSClient(s.region ? { region: s.region } : {});
     const rds = new Rds(client, source, this.#o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))));
-    const clusterId = cloneIdentifier(options.runId);
+    const clusterId = (this.#o.identifier ?? cloneIdentifier)(options.runId);
     const instanceId = `${clusterId}-1`;
-    if (clusterId.toLowerCase() === source.toLowerCase())
-      throw new CloneRefusedError(`the clone would be named like its source ${source}`, "rename the source");
+    // Before any call: a clone named like its source would make every later write a write to production.
+    if (clusterId.toLowerCase() === source.toLowerCase() || instanceId.toLowerCase() === source.toLowerCase())
+      throw new CloneRefusedError(
+        `the clone would be named ${clusterId}, like its source cluster ${source}`,
+        "name a different source cluster, or let rehearse choose the clone's identifier",
+      );
 
     let sourceCluster: DBCluster | undefined;
     try {
       const r = await rds.read<{ DBClusters?: DBCluster[] }>(
-        new DescribeDBClustersCommand({ DBClusterIdentifier: source }),
+        new sdk.DescribeDBClustersCommand({ DBClusterIdentifier: source }),
       );
       sourceCluster = r.DBClusters?.[0];
     } catch (err) {
@@ -226,9 +220,9 @@ export class AuroraProvider implements CloneProvider {
       if (created.instance) {
         try {
           await rds.write(
-            new DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId, SkipFinalSnapshot: true }),
+            new sdk.DeleteDBInstanceCommand({ DBInstanceIdentifier: instanceId, SkipFinalSnapshot: true }),
           );
-          await waitUntilDBInstanceDeleted({ client, ...wait }, { DBInstanceIdentifier: instanceId });
+          await sdk.waitUntilDBInstanceDeleted({ client, ...wait }, { DBInstanceIdentifier: instanceId });
         } catch (err) {
           if (errorName(err) !== "DBInstanceNotFoundFault")
             left.push(`instance ${instanceId} (${(err as Error).message.slice(0, 300)})`);
@@ -237,7 +231,7 @@ export class AuroraProvider implements CloneProvider {
       if (created.cluster) {
         try {
           await rds.write(
-            new DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, SkipFinalSnapshot: true }),
+            new sdk.DeleteDBClusterCommand({ DBClusterIdentifier: clusterId, SkipFinalSnapshot: true }),
           );
         } catch (err) {
           if (errorName(err) !== "DBClusterNotFoundFault")
@@ -265,7 +259,7 @@ export class AuroraProvider implements CloneProvider {
       log(`aurora: cloning ${source} as ${clusterId} (${pit.RestoreType})`);
       created.cluster = true;
       await rds.write(
-        new RestoreDBClusterToPointInTimeCommand({
+        new sdk.RestoreDBClusterToPointInTimeCommand({
           DBClusterIdentifier: clusterId,
           SourceDBClusterIdentifier: source,
           ...pit,
@@ -278,13 +272,13 @@ export class AuroraProvider implements CloneProvider {
         }),
       );
       await this.#waitFor("cluster", clusterId, () =>
-        waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
+        sdk.waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
       );
       rds.owned.add(instanceId);
       created.instance = true;
       log(`aurora: creating instance ${instanceId} (${s.instance_class ?? "db.r6g.large"})`);
       await rds.write(
-        new CreateDBInstanceCommand({
+        new sdk.CreateDBInstanceCommand({
           DBInstanceIdentifier: instanceId,
           DBClusterIdentifier: clusterId,
           Engine: sourceCluster.Engine,
@@ -295,18 +289,18 @@ export class AuroraProvider implements CloneProvider {
         }),
       );
       await this.#waitFor("instance", instanceId, () =>
-        waitUntilDBInstanceAvailable({ client, ...wait }, { DBInstanceIdentifier: instanceId }),
+        sdk.waitUntilDBInstanceAvailable({ client, ...wait }, { DBInstanceIdentifier: instanceId }),
       );
       // The clone has the source's master password, which we do not know and must not need: a new one.
       await rds.write(
-        new ModifyDBClusterCommand({
+        new sdk.ModifyDBClusterCommand({
           DBClusterIdentifier: clusterId,
           MasterUserPassword: password,
           ApplyImmediately: true,
         }),
       );
       const ready = await this.#waitFor("cluster", clusterId, () =>
-        waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
+        sdk.waitUntilDBClusterAvailable({ client, ...wait }, { DBClusterIdentifier: clusterId }),
       );
       const cluster = (ready.reason as { DBClusters?: DBCluster[] } | undefined)?.DBClusters?.[0];
       const described =
@@ -314,7 +308,7 @@ export class AuroraProvider implements CloneProvider {
           ? cluster
           : (
               await rds.read<{ DBClusters?: DBCluster[] }>(
-                new DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }),
+                new sdk.DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }),
               )
             ).DBClusters?.[0];
       if (!described?.Endpoint) throw new AuroraError(`the clone ${clusterId} has no endpoint`);
@@ -379,12 +373,13 @@ export async function gcAurora(
   client: RDSClient,
   options: { dryRun?: boolean; now?: Date; log?: (l: string) => void; wait?: Partial<WaitSettings> } = {},
 ): Promise<GcResult> {
+  const sdk = await import("@aws-sdk/client-rds");
   const now = options.now ?? new Date();
   const wait = { ...DEFAULT_WAIT, ...options.wait };
   const result: GcResult = { deleted: [], failed: [], kept: 0 };
   let marker: string | undefined;
   do {
-    const page = await client.send(new DescribeDBClustersCommand({ Marker: marker }));
+    const page = await client.send(new sdk.DescribeDBClustersCommand({ Marker: marker }));
     marker = page.Marker;
     for (const c of page.DBClusters ?? []) {
       const tag = (k: string) => c.TagList?.find((t) => t.Key === k)?.Value;
@@ -404,17 +399,19 @@ export async function gcAurora(
         for (const m of c.DBClusterMembers ?? []) {
           if (!m.DBInstanceIdentifier) continue;
           await client.send(
-            new DeleteDBInstanceCommand({
+            new sdk.DeleteDBInstanceCommand({
               DBInstanceIdentifier: m.DBInstanceIdentifier,
               SkipFinalSnapshot: true,
             }),
           );
-          await waitUntilDBInstanceDeleted(
+          await sdk.waitUntilDBInstanceDeleted(
             { client, ...wait },
             { DBInstanceIdentifier: m.DBInstanceIdentifier },
           );
         }
-        await client.send(new DeleteDBClusterCommand({ DBClusterIdentifier: id, SkipFinalSnapshot: true }));
+        await client.send(
+          new sdk.DeleteDBClusterCommand({ DBClusterIdentifier: id, SkipFinalSnapshot: true }),
+        );
         result.deleted.push(id);
       } catch (err) {
         result.failed.push({ cluster: id, error: (err as Error).message });

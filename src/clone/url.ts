@@ -93,6 +93,13 @@ export class UrlProvider implements CloneProvider {
       );
     }
     const shown = displayConnection(this.#url, env);
+    if (this.#url && !parsesAsPostgresUrl(this.#url))
+      // pg would throw a bare TypeError ("Invalid URL") from deep inside; this is bad input, said as such.
+      throw new CloneRefusedError(
+        "--target-url is not a valid postgres:// URL (the scheme, a host, a numeric port, and any special " +
+          "character in the user or password percent-encoded)",
+        "pass --target-url postgres://user@host:5432/db, with the password in PGPASSWORD or ~/.pgpass",
+      );
     const config: pg.ClientConfig = this.#url
       ? { connectionString: this.#url }
       : {
@@ -137,5 +144,14 @@ export class UrlProvider implements CloneProvider {
     } finally {
       await db.end().catch(() => {});
     }
+  }
+}
+
+function parsesAsPostgresUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return /^postgres(ql)?:$/.test(u.protocol);
+  } catch {
+    return false;
   }
 }

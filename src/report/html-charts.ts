@@ -3,10 +3,15 @@
  * the page, the same report always gives the same SVG. Each builder returns undefined when its data is
  * absent, and the caller says why in words instead.
  */
-import * as echarts from "echarts";
+import { createRequire } from "node:module";
+import type * as EChartsModule from "echarts";
 import type { EChartsOption } from "echarts";
 import { isAccessExclusive, phaseLabel } from "./format.ts";
 import type { RunReport } from "./model.ts";
+
+// The CommonJS build is one bundled file; the ESM entry is hundreds of modules whose loading added about a
+// second to the start of every command (every one of them renders reports or imports this registry).
+const echarts = createRequire(import.meta.url)("echarts") as typeof EChartsModule;
 
 export const CHART_WIDTH = 960;
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";

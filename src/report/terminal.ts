@@ -64,6 +64,15 @@ function oneLineClean(text: string): string {
   return clean(text.replace(/\s*\r?\n\s*/g, " ").trim());
 }
 
+/** Each line cleaned, blank lines dropped, every line after the first indented by `indent`. */
+function multiLineClean(text: string, indent: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => clean(l.trimEnd()))
+    .filter((l) => l.trim() !== "")
+    .join(`\n${indent}`);
+}
+
 const STATUS_COLOR: Record<RunStatus, number> = { passed: 32, failed: 31, inconclusive: 33, aborted: 33 };
 
 function checkLines(r: RunReport, c: CheckResult, paint: Paint): string[] {
@@ -140,7 +149,8 @@ export function renderTerminal(report: RunReport, options: TerminalOptions = { c
     `${paint(1, "rehearse")} ${paint(STATUS_COLOR[r.status], VERDICT[r.status])} ${oneLineClean(r.scenario.name)}: ` +
       `${checkCounts(r)}; exit code ${r.exit_code}; ${formatDuration(r.duration_ms)}`,
   );
-  if (r.reason) out.push(`  reason: ${oneLineClean(r.reason)}`);
+  // Line by line: a reason listing bad input keeps its "file:line:col: path: message" / "fix:" layout.
+  if (r.reason) out.push(`  reason: ${multiLineClean(r.reason, "    ")}`);
   out.push(`  ${oneLineClean(expectationLine(r))}`);
 
   const ordered = orderChecks(r.checks);

@@ -60,7 +60,7 @@ import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import { systemClock } from "../util/clock.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
-import { registerSecret } from "../util/redact.ts";
+import { redact, registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
 
 export interface RehearsalOptions {
@@ -116,6 +116,18 @@ export function defaultProviders(opts: Pick<RehearsalOptions, "targetUrl" | "all
 const CLONE_DATABASE = "rehearsal";
 
 class Inconclusive extends Error {}
+
+/** A flag that cannot apply to this scenario or provider (--rows naming no seeded table…): exit 2, with a fix. */
+export class UsageError extends Error {
+  override name = "UsageError";
+  constructor(
+    message: string,
+    /** What to pass instead. */
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
 
 export function newRunId(scenario: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
@@ -218,9 +230,20 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const providerName = opts.provider ?? s.target.provider;
     report.context.provider = providerName;
     const provider = providers[providerName];
-    if (!provider)
-      throw new Inconclusive(
-        `no clone provider named "${providerName}" is available (have: ${Object.keys(providers).join(", ")})`,
+    if (!provider) {
+      const have = Object.keys(providers).join(", ");
+      if (opts.provider)
+        throw new UsageError(
+          `--provider ${opts.provider}: no clone provider of that name (have: ${have})`,
+          `pass --provider with one of: ${have}`,
+        );
+      throw new Inconclusive(`no clone provider named "${providerName}" is available (have: ${have})`);
+    }
+    // Silently rehearsing on a fresh embedded cluster when a database was named would pass for the wrong thing.
+    if (opts.targetUrl !== undefined && providerName !== "url")
+      throw new UsageError(
+        `--target-url names a database, but this run uses the ${providerName} provider, which ignores it`,
+        "add --provider url (or set target.provider: url) to rehearse on that database, or drop --target-url",
       );
     const rows = resolveRows(rs, opts);
     report.context.rows = rows;
@@ -248,6 +271,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const prepareDataset = async (db: pg.Client, connectTo: () => Promise<pg.Client>) => {
       enter("creating the schema");
       await runSetupSql(db, rs.schemaSql, "dataset.schema");
+      await checkDatasetTables(db, rs);
       enter("seeding");
       const seedStart = performance.now();
       const seeded = await seedDataset(connectTo, s.dataset, {
@@ -291,6 +315,11 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
         });
       } catch (err) {
         if (err instanceof CloneUnavailableError) throw new Inconclusive(err.message);
+        // A provider the scenario chose is refused for what scenario.yaml says: point at that line.
+        if (err instanceof CloneRefusedError && !opts.provider)
+          throw new Inconclusive(
+            located(rs, ["target", s.target.aurora ? "aurora" : "provider"], err.message, err.fix),
+          );
         throw err;
       }
     };
@@ -701,18 +730,21 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     if (!aborted) {
       report.status = "inconclusive";
       report.exit_code = 2;
-      report.reason =
+      // Redacted here, not only when written: the report object is API too, and an error may quote a secret.
+      report.reason = redact(
         err instanceof ScenarioError
           ? `the scenario is invalid:\n${err.problems.map(formatProblem).join("\n")}`
-          : err instanceof CloneRefusedError
+          : err instanceof CloneRefusedError || err instanceof UsageError
             ? `${err.message}\nfix: ${err.fix}`
             : err instanceof Inconclusive
               ? err.message
-              : `harness error while ${stage}: ${(err as Error).message}`;
+              : `harness error while ${stage}: ${(err as Error).message}`,
+      );
       if (
         !(err instanceof ScenarioError) &&
         !(err instanceof Inconclusive) &&
-        !(err instanceof CloneRefusedError)
+        !(err instanceof CloneRefusedError) &&
+        !(err instanceof UsageError)
       )
         log.debug((err as Error).stack ?? "");
     }
@@ -845,6 +877,18 @@ export function resolveRows(
   opts: Pick<RehearsalOptions, "rows" | "scale">,
 ): Record<string, number> {
   const tables = rs.scenario.dataset.tables;
+  const seeded = tables.map((t) => t.name);
+  for (const [name, n] of Object.entries(opts.rows ?? {})) {
+    if (name === "*" ? seeded.length > 0 : seeded.includes(name)) continue;
+    throw new UsageError(
+      name === "*"
+        ? `--rows ${n}: the dataset seeds no table (dataset.tables is empty)`
+        : `--rows ${name}=${n}: the dataset seeds no table "${name}" (it seeds: ${seeded.join(", ") || "none"})`,
+      seeded.length > 0
+        ? `name a table from dataset.tables (--rows ${seeded[0]}=${n}), or give --rows ${n} for the largest`
+        : "add the table to dataset.tables, or drop --rows",
+    );
+  }
   const largest = [...tables].sort((a, b) => b.rows - a.rows)[0]?.name;
   const rows: Record<string, number> = {};
   for (const t of tables) {
@@ -902,6 +946,30 @@ function located(rs: ResolvedScenario, at: (string | number)[], message: string,
 /** Tables an invariant reads before the migration must exist before it: a typo is bad input, not a failure. */
 function checkReferences(rs: ResolvedScenario, before: CatalogSnapshot): void {
   const problems: string[] = [];
+  /** A column the check reads from a table that exists before the migration (which cannot have added it yet). */
+  const columnRefs = (inv: Invariant): [(string | number)[], string, string][] => {
+    if (inv.check === "sequence" && !inv.sequence) return [[["column"], inv.table, inv.column]];
+    if (inv.check === "row_parity" && inv.source_at === "before")
+      return [
+        [["key"], inv.source, inv.key],
+        ...inv.columns.map((c, j): [(string | number)[], string, string] => [["columns", j], inv.source, c]),
+      ];
+    return [];
+  };
+  for (const [i, inv] of rs.scenario.invariants.entries()) {
+    for (const [field, table, column] of columnRefs(inv)) {
+      const t = before.tables[qualify(table)];
+      if (t && !t.columns.some((c) => c.name === column))
+        problems.push(
+          located(
+            rs,
+            ["invariants", i, ...field],
+            `table "${table}" has no column "${column}" before the migration`,
+            `name a column of ${table} (have: ${t.columns.map((c) => c.name).join(", ")})`,
+          ),
+        );
+    }
+  }
   for (const [i, inv] of rs.scenario.invariants.entries()) {
     const refs: [string, string][] = [];
     if ("original" in inv) refs.push(["original", inv.original]);
@@ -922,8 +990,93 @@ function checkReferences(rs: ResolvedScenario, before: CatalogSnapshot): void {
       }
     }
   }
+  problems.push(...backfillReferenceProblems(rs, before));
   if (problems.length > 0)
-    throw new Inconclusive(`the scenario names tables that do not exist:\n${problems.join("\n")}`);
+    throw new Inconclusive(`the scenario names tables or columns that do not exist:\n${problems.join("\n")}`);
+}
+
+/**
+ * A backfill's source, target and key must exist when it starts. A table or column that neither exists
+ * before the migration nor is named by any SQL step before the backfill cannot come into being in time: bad
+ * input, found before the first step rather than as a failed migration. (A name an earlier step mentions is
+ * given the benefit of the doubt; the step itself then fails if it was wrong.)
+ */
+function backfillReferenceProblems(rs: ResolvedScenario, before: CatalogSnapshot): string[] {
+  const problems: string[] = [];
+  const earlierSql: string[] = [];
+  const mentioned = (name: string) => {
+    const word = new RegExp(`\\b${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\b`, "i");
+    return earlierSql.some((sql) => word.test(sql));
+  };
+  const visit = (st: ResolvedStep) => {
+    if (st.kind === "sql") earlierSql.push(st.sqlText.text);
+    if (st.kind !== "backfill") return;
+    const b = st.backfill;
+    for (const field of ["source", "target"] as const) {
+      const table = b[field];
+      if (!before.tables[qualify(table)] && !mentioned(splitName(table).name))
+        problems.push(
+          located(
+            rs,
+            [...st.at, "backfill", field],
+            `table "${table}" does not exist before the migration, and no step before the backfill creates it`,
+            `name a table that schema.sql or an earlier step creates (have: ${Object.keys(before.tables).join(", ")})`,
+          ),
+        );
+    }
+    const source = before.tables[qualify(b.source)];
+    if (source && !source.columns.some((c) => c.name === b.key) && !mentioned(b.key))
+      problems.push(
+        located(
+          rs,
+          [...st.at, "backfill", "key"],
+          `table "${b.source}" has no column "${b.key}", and no step before the backfill adds it`,
+          `name an integer column of ${b.source} (have: ${source.columns.map((c) => c.name).join(", ")})`,
+        ),
+      );
+  };
+  for (const phase of rs.phases) for (const st of phase.steps) visit(st);
+  for (const st of rs.rollback) visit(st);
+  return problems;
+}
+
+/** dataset.tables against what schema.sql created: a table or generator column it lacks is bad input. */
+async function checkDatasetTables(db: pg.Client, rs: ResolvedScenario): Promise<void> {
+  const problems: string[] = [];
+  for (const [i, t] of rs.scenario.dataset.tables.entries()) {
+    const { schema, name } = splitName(t.name);
+    const r = await db.query<{ attname: string }>(
+      `SELECT a.attname FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
+      [schema, name],
+    );
+    if (r.rows.length === 0) {
+      problems.push(
+        located(
+          rs,
+          ["dataset", "tables", i, "name"],
+          `table "${t.name}" does not exist after schema.sql ran`,
+          "create it in schema.sql, or fix the name in dataset.tables",
+        ),
+      );
+      continue;
+    }
+    const have = r.rows.map((x) => x.attname);
+    for (const col of Object.keys(t.columns).filter((c) => !have.includes(c)))
+      problems.push(
+        located(
+          rs,
+          ["dataset", "tables", i, "columns", col],
+          `table "${t.name}" has no column "${col}"`,
+          `give generators only for its columns (have: ${have.join(", ")})`,
+        ),
+      );
+  }
+  if (problems.length > 0)
+    throw new Inconclusive(
+      `the dataset names tables or columns schema.sql does not create:\n${problems.join("\n")}`,
+    );
 }
 
 async function gatherAll(

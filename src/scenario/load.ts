@@ -117,7 +117,24 @@ function fixFor(issue: z.core.$ZodIssue): string | undefined {
     case "invalid_value":
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "invalid_union":
+      if ("options" in issue && issue.options?.length)
+        return `use one of: ${issue.options.map((v) => JSON.stringify(v)).join(", ")}`;
       return "see the README's scenario format for the accepted shapes";
+    case "too_small":
+      if (issue.origin === "array" || issue.origin === "set")
+        return `give at least ${String(issue.minimum)} item${Number(issue.minimum) === 1 ? "" : "s"}`;
+      if (issue.origin === "string") return "write a non-empty value";
+      return `use a number ${issue.inclusive ? "of at least" : "above"} ${String(issue.minimum)}`;
+    case "too_big":
+      if (issue.origin === "array" || issue.origin === "string")
+        return `shorten it to at most ${String(issue.maximum)}${issue.origin === "string" ? " characters" : " items"}`;
+      return `use a number ${issue.inclusive ? "of at most" : "below"} ${String(issue.maximum)}`;
+    case "invalid_format":
+      return `rewrite it as ${issue.message.replace(/^Invalid (string: )?/i, "")}`;
+    case "custom":
+      if (issue.message.includes("duration"))
+        return 'write the duration with its unit, e.g. "500ms", "5s", "2m"';
+      return undefined;
     default:
       return undefined;
   }
@@ -181,6 +198,16 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
     });
   }
   if (problems.length > 0) throw new ScenarioError(problems);
+  if (doc.contents === null)
+    // Else zod lists every required field as missing, which hides that the file itself is empty.
+    throw new ScenarioError([
+      {
+        file: rel,
+        path: "",
+        message: "scenario.yaml is empty",
+        fix: "start from the README's scenario format or copy scenarios/ledger-attach-history/scenario.yaml",
+      },
+    ]);
 
   const locate = (p: (string | number)[]): { line?: number; column?: number } => {
     // Walk down as far as the path exists; a missing key is reported at its parent.

@@ -18,9 +18,20 @@ const secrets = new Set<string>();
  */
 export function registerSecret(value: string | undefined | null): void {
   if (!value) return;
-  secrets.add(value);
-  const encoded = encodeURIComponent(value);
-  if (encoded !== value) secrets.add(encoded);
+  for (const f of secretForms(value)) secrets.add(f);
+}
+
+/**
+ * The forms a secret takes in text rehearse prints: as is, percent-encoded (in a URL), with each ' doubled
+ * (inside a SQL string literal, as a failing statement's excerpt shows it) and JSON-escaped (inside a
+ * template). A password with a quote in it, written into a dblink URL in a migration, leaked through the
+ * statement excerpt before the SQL form was known here.
+ */
+function secretForms(value: string): string[] {
+  const out = new Set([value, encodeURIComponent(value)]);
+  for (const v of [...out]) out.add(v.replace(/'/g, "''"));
+  out.add(JSON.stringify(value).slice(1, -1));
+  return [...out];
 }
 
 /** Forgets every registered secret. For tests; a real run keeps its secrets for the life of the process. */
@@ -50,7 +61,7 @@ export function redact(text: string): string {
   const literals = [...secrets];
   const envPassword = process.env.PGPASSWORD;
   // Read at call time, not at import: the CLI or a test may set it after this module loads.
-  if (envPassword) literals.push(envPassword, encodeURIComponent(envPassword));
+  if (envPassword) literals.push(...secretForms(envPassword));
   literals.sort((a, b) => b.length - a.length);
   for (const s of literals) {
     if (s && out.includes(s)) out = out.split(s).join(REDACTED);

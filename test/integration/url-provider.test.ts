@@ -56,6 +56,38 @@ async function tablesIn(database: string): Promise<string[]> {
   }
 }
 
+/**
+ * What a rehearsal could have changed in a database: its schemas, relations (tables, sequences, views,
+ * indexes), functions, extensions, the cluster's roles and databases, and the rows inserted, updated or
+ * deleted there (pg_stat_database, flushed when the writing backend exits: waited for first).
+ */
+async function fingerprint(database: string): Promise<Record<string, unknown>> {
+  const c = new pg.Client({ ...server.connectionConfig(), password, database });
+  await c.connect();
+  try {
+    for (let i = 0; i < 100; i++) {
+      const others = await c.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+      );
+      if (others.rowCount === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await c.query(`SELECT
+      (SELECT json_agg(nspname ORDER BY nspname) FROM pg_namespace) AS schemas,
+      (SELECT json_agg(c.oid::regclass::text || ':' || c.relkind::text ORDER BY 1) FROM pg_class c
+        WHERE c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace)) AS relations,
+      (SELECT count(*)::int FROM pg_proc) AS functions,
+      (SELECT json_agg(extname ORDER BY extname) FROM pg_extension) AS extensions,
+      (SELECT json_agg(rolname ORDER BY rolname) FROM pg_roles) AS roles,
+      (SELECT json_agg(datname ORDER BY datname) FROM pg_database) AS databases,
+      (SELECT (tup_inserted + tup_updated + tup_deleted)::int FROM pg_stat_database
+        WHERE datname = current_database()) AS rows_written`);
+    return r.rows[0];
+  } finally {
+    await c.end();
+  }
+}
+
 async function run(database: string, allowUnmarked = false) {
   const lines: string[] = [];
   const report = await rehearse({
@@ -82,6 +114,7 @@ function expectNoPassword(texts: string[]): void {
 
 describe("url provider", () => {
   it("refuses a database without the clone marker, says why and how, and writes nothing to it", async () => {
+    const before = await fingerprint("unmarked");
     const { report, texts } = await run("unmarked");
     expect(report.status).toBe("inconclusive");
     expect(report.exit_code).toBe(2);
@@ -89,7 +122,22 @@ describe("url provider", () => {
     expect(report.reason).toMatch(/--i-know-this-is-not-production/);
     expect(report.reason).toContain(`postgres://postgres:***@127.0.0.1:`);
     expect(await tablesIn("unmarked")).toEqual([]);
+    // Nothing at all, not only no table: no schema, sequence, function, extension, role, database or row.
+    expect(await fingerprint("unmarked")).toEqual(before);
     expectNoPassword(texts);
+  });
+
+  it("the fingerprint sees a write (so the check above can fail)", async () => {
+    const before = await fingerprint("disposable");
+    const c = new pg.Client({ ...server.connectionConfig(), password, database: "disposable" });
+    await c.connect();
+    await c.query(
+      "CREATE SCHEMA IF NOT EXISTS probe; CREATE TABLE probe.t (x int); INSERT INTO probe.t VALUES (1)",
+    );
+    await c.query("DROP SCHEMA probe CASCADE");
+    await c.end();
+    // Schema and table are gone again: only the row counter remembers.
+    expect(await fingerprint("disposable")).not.toEqual(before);
   });
 
   it("rehearses on a marked database (seeding it when it is empty)", async () => {

@@ -17,6 +17,15 @@ describe("redact", () => {
     expect(redact("host=x pw-in-url: s3cr3t%2Fpa%20ss")).toBe(`host=x pw-in-url: ${REDACTED}`);
   });
 
+  it("replaces a secret quoted in a SQL literal (' doubled) and JSON-escaped, for registered and $PGPASSWORD alike", () => {
+    registerSecret(`it's"a`);
+    expect(redact(`SELECT 'it''s"a'::int`)).toBe(`SELECT '${REDACTED}'::int`);
+    expect(redact(`{"p": "it's\\"a"}`)).toBe(`{"p": "${REDACTED}"}`);
+    clearSecrets();
+    vi.stubEnv("PGPASSWORD", "o'k");
+    expect(redact("dblink_connect('password=o''k')")).not.toContain("o''k");
+  });
+
   it("replaces the longer of two overlapping secrets whole", () => {
     registerSecret("abc123");
     registerSecret("abc123def456");
