@@ -22,16 +22,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  CreateDBInstanceCommand,
-  DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  ModifyDBClusterCommand,
-  RDSClient,
-  RestoreDBClusterToPointInTimeCommand,
-} from "@aws-sdk/client-rds";
+import { ModifyDBClusterCommand, RDSClient } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +36,7 @@ import { rehearse } from "../../src/run/rehearsal.ts";
 import { loadScenario } from "../../src/scenario/load.ts";
 import { seedDataset } from "../../src/seed/seeder.ts";
 import { createLogger } from "../../src/util/logger.ts";
+import { fakeRds as fakeRdsApi, rdsFault } from "../support/aurora-mock.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(repo, "bin/rehearse.js");
@@ -383,46 +375,23 @@ describe("no password in any artifact (in-process providers)", () => {
     });
 
     /** A fake RDS whose clone endpoint is the local server, and ModifyDBCluster really sets the password. */
-    function fakeRds(opts: { failModify?: boolean } = {}) {
-      const clusters = new Set<string>();
-      rds.reset();
-      rds.on(DescribeDBClustersCommand).callsFake((input: { DBClusterIdentifier?: string }) => {
-        const id = input.DBClusterIdentifier ?? "";
-        if (id !== "prod" && !clusters.has(id))
-          throw Object.assign(new Error("not found"), { name: "DBClusterNotFoundFault" });
-        return {
-          DBClusters: [
-            {
-              DBClusterIdentifier: id,
-              Engine: "aurora-postgresql",
-              Status: "available",
-              MasterUsername: "aurora_master",
-              ...(id === "prod" ? {} : { Endpoint: "127.0.0.1", Port: port }),
-            },
-          ],
-        };
-      });
-      rds.on(RestoreDBClusterToPointInTimeCommand).callsFake((input: { DBClusterIdentifier: string }) => {
-        clusters.add(input.DBClusterIdentifier);
-        return {};
-      });
-      rds.on(CreateDBInstanceCommand).resolves({});
-      rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: "available" }] });
-      rds.on(ModifyDBClusterCommand).callsFake(async (input: { MasterUserPassword: string }) => {
-        if (opts.failModify)
+    const fakeRds = (opts: { failModify?: boolean } = {}) =>
+      fakeRdsApi(rds, {
+        source: { DBClusterIdentifier: "prod", MasterUsername: "aurora_master" },
+        admin,
+        masterUser: "aurora_master",
+        port,
+        fail: {
           // The worst an API error could do: quote the rejected value back.
-          throw Object.assign(
-            new Error(`The parameter MasterUserPassword is not valid: ${input.MasterUserPassword}`),
-            { name: "InvalidParameterValue" },
-          );
-        await admin.query(
-          `ALTER ROLE aurora_master PASSWORD ${admin.escapeLiteral(input.MasterUserPassword)}`,
-        );
-        return {};
+          modify: (password) =>
+            opts.failModify
+              ? rdsFault(
+                  "InvalidParameterValue",
+                  `The parameter MasterUserPassword is not valid: ${password}`,
+                )
+              : undefined,
+        },
       });
-      rds.on(DeleteDBInstanceCommand).resolves({});
-      rds.on(DeleteDBClusterCommand).resolves({});
-    }
     const masterPasswords = () =>
       rds
         .commandCalls(ModifyDBClusterCommand)
