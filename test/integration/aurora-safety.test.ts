@@ -19,10 +19,9 @@ import { AuroraProvider, type AuroraProviderOptions } from "../../src/clone/auro
 import { EmbeddedProvider } from "../../src/clone/embedded.ts";
 import { CloneRefusedError, type Clone } from "../../src/clone/provider.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { fakeRds as fakeRdsApi, rdsCalls, rdsFault } from "../support/aurora-mock.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const SOURCE = "prod-ledger";
 const SOURCE_ARN = `arn:aws:rds:eu-west-1:123456789012:cluster:${SOURCE}`;
@@ -121,16 +120,7 @@ beforeAll(async () => {
   await admin.connect();
   await admin.query("CREATE ROLE aurora_master LOGIN SUPERUSER");
   await admin.query("CREATE DATABASE seeded OWNER aurora_master");
-  const rs = await loadScenario(fixture);
-  const connect = async () => {
-    const c = new pg.Client({ ...local.connectionConfig(), database: "seeded" });
-    await c.connect();
-    return c;
-  };
-  const db = await connect();
-  for (const st of rs.schemaSql.statements) await db.query(st.sql);
-  await db.end();
-  await seedDataset(connect, rs.scenario.dataset);
+  await seedFixture({ ...local.connectionConfig(), database: "seeded" }, fixture);
 });
 afterAll(async () => {
   await admin?.end();

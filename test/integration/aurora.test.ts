@@ -21,10 +21,9 @@ import { EmbeddedProvider } from "../../src/clone/embedded.ts";
 import { CloneRefusedError, type Clone } from "../../src/clone/provider.ts";
 import { readProvenance } from "../../src/clone/provenance.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { fakeRds as fakeRdsApi, rdsCalls, rdsFault as fault } from "../support/aurora-mock.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const SOURCE = "prod-ledger";
 const rds = mockClient(RDSClient);
@@ -77,13 +76,10 @@ beforeAll(async () => {
   port = Number(local.connectionConfig().port);
   admin = new pg.Client(local.connectionConfig());
   await admin.connect();
-  const rs = await loadScenario(path.resolve(import.meta.dirname, "../fixtures/cached-dataset"));
-  for (const st of rs.schemaSql.statements) await admin.query(st.sql);
-  await seedDataset(async () => {
-    const c = new pg.Client(local.connectionConfig());
-    await c.connect();
-    return c;
-  }, rs.scenario.dataset);
+  await seedFixture(
+    local.connectionConfig(),
+    path.resolve(import.meta.dirname, "../fixtures/cached-dataset"),
+  );
 });
 afterEach(() => {
   allCalls.push(...calls());

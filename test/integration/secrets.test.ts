@@ -33,10 +33,9 @@ import { ident } from "../../src/db/sql.ts";
 import { renderTerminal } from "../../src/report/terminal.ts";
 import { writeReports } from "../../src/report/write.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { fakeRds as fakeRdsApi, rdsFault } from "../support/aurora-mock.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(repo, "bin/rehearse.js");
@@ -401,19 +400,7 @@ describe("no password in any artifact (in-process providers)", () => {
       await admin.query("CREATE ROLE aurora_master LOGIN SUPERUSER");
       await admin.query("CREATE DATABASE aurora_db OWNER aurora_master");
       // The "production data" the clone carries: the fixture's dataset, seeded as the cluster's content.
-      const rs = await loadScenario(fixture);
-      const connect = async () => {
-        const c = new pg.Client({ ...server.connectionConfig(), database: "aurora_db" });
-        await c.connect();
-        return c;
-      };
-      const db = await connect();
-      try {
-        for (const st of rs.schemaSql.statements) await db.query(st.sql);
-        await seedDataset(connect, rs.scenario.dataset);
-      } finally {
-        await db.end();
-      }
+      await seedFixture({ ...server.connectionConfig(), database: "aurora_db" }, fixture);
     });
 
     async function auroraRun(label: string) {
