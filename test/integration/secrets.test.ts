@@ -172,6 +172,16 @@ function fixtureQuoting(text: string): string {
 const urlWith = (user: string, password: string, database: string, p: number | string = port) =>
   `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${p}/${database}`;
 const ALL_TOKENS = [URL_PW, ENV_PW, WRONG_PW, BROKEN_PW].map((s) => s.token);
+/** `rehearse run` of the fixture on the url provider at `url`. */
+const runOn = (url: string) => ["run", fixture, "--provider", "url", "--target-url", url];
+/** The PG* environment that connects as env_user with `password`. */
+const pgEnv = (password: string) => ({
+  PGHOST: "127.0.0.1",
+  PGPORT: String(port),
+  PGUSER: "env_user",
+  PGDATABASE: "env_user_db",
+  PGPASSWORD: password,
+});
 
 describe.concurrent("no password in any artifact", () => {
   it("a URL password: a whole rehearsal on a real server, every report, stdout and stderr", async () => {
@@ -200,13 +210,7 @@ describe.concurrent("no password in any artifact", () => {
   it("PGPASSWORD and the PG* environment: a whole rehearsal, every artifact", async () => {
     const r = await cli(
       ["run", fixtureQuoting(ENV_PW.password), "--provider", "url", "--i-know-this-is-not-production"],
-      {
-        PGHOST: "127.0.0.1",
-        PGPORT: String(port),
-        PGUSER: "env_user",
-        PGDATABASE: "env_user_db",
-        PGPASSWORD: ENV_PW.password,
-      },
+      pgEnv(ENV_PW.password),
     );
     expect(r.code, r.stdout + r.stderr).toBe(1);
     // A bare password in SQL matches no URL pattern: only knowing PGPASSWORD's value can hide it.
@@ -239,62 +243,28 @@ describe.concurrent("no password in any artifact", () => {
     [
       {
         name: "a wrong password in the URL",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          urlWith("url_user", WRONG_PW.password, "url_user_db"),
-        ],
+        args: () => runOn(urlWith("url_user", WRONG_PW.password, "url_user_db")),
         want: /password authentication failed/,
       },
       {
         name: "a wrong PGPASSWORD",
         args: () => ["run", fixture, "--provider", "url"],
-        env: () => ({
-          PGHOST: "127.0.0.1",
-          PGPORT: String(port),
-          PGUSER: "env_user",
-          PGDATABASE: "env_user_db",
-          PGPASSWORD: WRONG_PW.password,
-        }),
+        env: () => pgEnv(WRONG_PW.password),
         want: /password authentication failed/,
       },
       {
         name: "a server that refuses the connection",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          urlWith("url_user", URL_PW.password, "url_user_db", 1),
-        ],
+        args: () => runOn(urlWith("url_user", URL_PW.password, "url_user_db", 1)),
         want: /could not connect to postgres:\/\/url_user:\*\*\*@127\.0\.0\.1:1\/url_user_db/,
       },
       {
         name: "a URL that does not parse",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          `postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`,
-        ],
+        args: () => runOn(`postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`),
         want: /--target-url is not a valid postgres:\/\/ URL/,
       },
       {
         name: "the right password on a database that carries no clone marker",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          urlWith("url_user", URL_PW.password, "postgres"),
-        ],
+        args: () => runOn(urlWith("url_user", URL_PW.password, "postgres")),
         want: /refusing to rehearse on postgres:\/\/url_user:\*\*\*@/,
       },
       {
