@@ -14,7 +14,7 @@ import type { Clone, CloneOptions, CloneProvider } from "../../src/clone/provide
 import type { RunReport } from "../../src/report/model.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import { silentLogger } from "../../src/util/logger.ts";
-import { FAULTS, faultFigures, writeAllFaultsScenario } from "../support/all-faults.ts";
+import { FAULTS, faultFigures, lossesInWindow, writeAllFaultsScenario } from "../support/all-faults.ts";
 
 const root = mkdtempSync(path.join(tmpdir(), "rehearse-faults-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -91,7 +91,7 @@ function expectSurvived(r: RunReport): { from: number; to: number } {
   const from = step.started_ms!;
   const to = from + step.duration_ms!;
   const load = r.load!;
-  const losses = (load.connection_losses ?? []).filter((t) => t >= from - 50 && t <= to + 500);
+  const losses = lossesInWindow(load.connection_losses ?? [], from, to);
   expect(losses.length).toBeGreaterThanOrEqual(CONNECTIONS);
   // Writes whose outcome the fault made unknown are indeterminate, never acknowledged nor lost.
   const unknown = Object.entries(load.totals.errors_by_sqlstate)
