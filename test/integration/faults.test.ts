@@ -105,6 +105,18 @@ function expectSurvived(r: RunReport): { from: number; to: number } {
   return { from, to };
 }
 
+/** Runs `fn` with REHEARSE_CACHE_DIR set to `<root>/<name>`, then puts the variable back as it was. */
+async function withCacheDir<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const previous = process.env.REHEARSE_CACHE_DIR;
+  process.env.REHEARSE_CACHE_DIR = path.join(root, name);
+  try {
+    return await fn();
+  } finally {
+    if (previous === undefined) delete process.env.REHEARSE_CACHE_DIR;
+    else process.env.REHEARSE_CACHE_DIR = previous;
+  }
+}
+
 describe("server faults mid-migration under load", () => {
   it("terminate_load_connections: the load reconnects and no acknowledged write is lost", async () => {
     const r = await rehearse({
@@ -162,41 +174,31 @@ describe("server faults mid-migration under load", () => {
   });
 
   it("restart_server on a thin clone of the cached seeded cluster: restarts in place, the run passes", async () => {
-    const previous = process.env.REHEARSE_CACHE_DIR;
-    process.env.REHEARSE_CACHE_DIR = path.join(root, "cache");
-    try {
-      const r = await rehearse({
+    const r = await withCacheDir("cache", () =>
+      rehearse({
         scenarioPath: scenario("restart-cached", "restart_server", false),
         logger: silentLogger,
         cache: true,
-      });
-      expectSurvived(r);
-      expect(r.context.clone).toMatchObject({ cache: "miss" });
-      expect(["overlay", "reflink", "copy"]).toContain(r.context.clone?.method);
-    } finally {
-      if (previous === undefined) delete process.env.REHEARSE_CACHE_DIR;
-      else process.env.REHEARSE_CACHE_DIR = previous;
-    }
+      }),
+    );
+    expectSurvived(r);
+    expect(r.context.clone).toMatchObject({ cache: "miss" });
+    expect(["overlay", "reflink", "copy"]).toContain(r.context.clone?.method);
   });
 
   it("target.cache with target.replica is refused (exit 2) before anything is seeded", async () => {
-    const previous = process.env.REHEARSE_CACHE_DIR;
-    process.env.REHEARSE_CACHE_DIR = path.join(root, "cache-replica");
-    try {
-      const r = await rehearse({
+    const r = await withCacheDir("cache-replica", () =>
+      rehearse({
         scenarioPath: scenario("replica-cached", "restart_server", true),
         logger: silentLogger,
         cache: true,
-      });
-      expect(r.status).toBe("inconclusive");
-      expect(r.exit_code).toBe(2);
-      expect(r.reason).toMatch(/target\.cache and target\.replica cannot be combined yet/);
-      expect(r.seeding).toBeUndefined();
-      expect(r.steps).toEqual([]);
-    } finally {
-      if (previous === undefined) delete process.env.REHEARSE_CACHE_DIR;
-      else process.env.REHEARSE_CACHE_DIR = previous;
-    }
+      }),
+    );
+    expect(r.status).toBe("inconclusive");
+    expect(r.exit_code).toBe(2);
+    expect(r.reason).toMatch(/target\.cache and target\.replica cannot be combined yet/);
+    expect(r.seeding).toBeUndefined();
+    expect(r.steps).toEqual([]);
   });
 
   it("restart_server with a provider that cannot restart is bad input: exit 2 before anything runs", async () => {
