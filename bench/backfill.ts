@@ -20,6 +20,7 @@ import { runBackfillStep } from "../src/migration/backfill.ts";
 import type { ResolvedBackfillStep } from "../src/scenario/load.ts";
 import { Backfill, Dataset } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
+import { LEDGER_COLUMNS } from "./ledger-columns.ts";
 
 const ROWS = Math.max(1, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
@@ -31,14 +32,7 @@ const dataset = Dataset.parse({
     {
       name: "bf_source",
       rows: ROWS,
-      columns: {
-        id: { gen: "serial" },
-        account_id: { gen: "zipf", min: 1, max: 100_000, s: 1.1 },
-        amount: { gen: "uniform", min: -500, max: 500, decimals: 2 },
-        created_at: { gen: "timestamp", from: "2024-01-01", to: "2024-12-31", order: "ascending" },
-        kind: { gen: "choice", values: { debit: 3, credit: 2, refund: 0.1 } },
-        ref: { gen: "uuid", null_fraction: 0.1 },
-      },
+      columns: LEDGER_COLUMNS,
     },
   ],
 });

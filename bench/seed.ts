@@ -21,6 +21,7 @@ import { findPgbench } from "./pgbench.ts";
 import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { Dataset } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
+import { LEDGER_COLUMNS } from "./ledger-columns.ts";
 
 const run = promisify(execFile);
 const ROWS = 1_000_000;
@@ -51,14 +52,7 @@ const ledger = Dataset.parse({
     {
       name: "seed_ledger",
       rows: ROWS,
-      columns: {
-        id: { gen: "serial" },
-        account_id: { gen: "zipf", min: 1, max: 100_000, s: 1.1 },
-        amount: { gen: "uniform", min: -500, max: 500, decimals: 2 },
-        created_at: { gen: "timestamp", from: "2024-01-01", to: "2024-12-31", order: "ascending" },
-        kind: { gen: "choice", values: { debit: 3, credit: 2, refund: 0.1 } },
-        ref: { gen: "uuid", null_fraction: 0.1 },
-      },
+      columns: LEDGER_COLUMNS,
     },
   ],
 });

@@ -7,16 +7,7 @@
  *
  * The clone's endpoint is a real local PostgreSQL holding the fixture's data, so the runs are real rehearsals.
  */
-import {
-  CreateDBInstanceCommand,
-  DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  ModifyDBClusterCommand,
-  RDSClient,
-  RestoreDBClusterToPointInTimeCommand,
-} from "@aws-sdk/client-rds";
+import { RDSClient } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,9 +19,9 @@ import { AuroraProvider, type AuroraProviderOptions } from "../../src/clone/auro
 import { EmbeddedProvider } from "../../src/clone/embedded.ts";
 import { CloneRefusedError, type Clone } from "../../src/clone/provider.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { silentLogger } from "../../src/util/logger.ts";
+import { fakeRds as fakeRdsApi, rdsCalls, rdsFault } from "../support/aurora-mock.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const SOURCE = "prod-ledger";
 const SOURCE_ARN = `arn:aws:rds:eu-west-1:123456789012:cluster:${SOURCE}`;
@@ -50,8 +41,6 @@ interface Call {
 /** Every command sent in this file, tagged with the scenario that sent it. */
 const recorded: Call[] = [];
 
-const fault = (name: string, message = name) => Object.assign(new Error(message), { name });
-
 /**
  * Commands that change something in the account. Anything not matching Describe/List is treated as one too
  * (see the last assertion), so a new kind of call cannot slip past as a "read".
@@ -64,69 +53,26 @@ type Breakage = "none" | "restore" | "cluster-timeout" | "instance" | "modify" |
 
 /** A fake RDS in which the provider's clones come and go; `breakage` makes one call (or the endpoint) fail. */
 function fakeRds(breakage: Breakage) {
-  const clusters = new Set<string>();
-  const instances = new Set<string>();
-  rds.reset();
-  rds.on(DescribeDBClustersCommand).callsFake((input: { DBClusterIdentifier?: string }) => {
-    const id = input.DBClusterIdentifier;
-    if (id === SOURCE)
-      return {
-        DBClusters: [
-          {
-            DBClusterIdentifier: SOURCE,
-            DBClusterArn: SOURCE_ARN,
-            Engine: "aurora-postgresql",
-            MasterUsername: "postgres",
-            Status: "available",
-            Endpoint: "prod-ledger.cluster-abc.eu-west-1.rds.amazonaws.com",
-          },
-        ],
-      };
-    if (!id || !clusters.has(id)) throw fault("DBClusterNotFoundFault");
-    return {
-      DBClusters: [
-        {
-          DBClusterIdentifier: id,
-          Engine: "aurora-postgresql",
-          Status: breakage === "cluster-timeout" ? "creating" : "available",
-          Endpoint: "127.0.0.1",
-          // Port 1: nothing listens there, the clone's endpoint refuses connections.
-          Port: breakage === "endpoint" ? 1 : port,
-          MasterUsername: "aurora_master",
-        },
-      ],
-    };
-  });
-  rds.on(RestoreDBClusterToPointInTimeCommand).callsFake((input: { DBClusterIdentifier: string }) => {
-    if (breakage === "restore") throw fault("InsufficientDBClusterCapacityFault", "no capacity");
-    clusters.add(input.DBClusterIdentifier);
-    return {};
-  });
-  rds.on(CreateDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
-    if (breakage === "instance") throw fault("InsufficientDBInstanceCapacity", "no db.r6g.large left");
-    instances.add(input.DBInstanceIdentifier);
-    return {};
-  });
-  rds.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
-    if (!instances.has(input.DBInstanceIdentifier)) throw fault("DBInstanceNotFoundFault");
-    return {
-      DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceStatus: "available" }],
-    };
-  });
-  rds.on(ModifyDBClusterCommand).callsFake(async (input: { MasterUserPassword: string }) => {
-    if (breakage === "modify") throw fault("InvalidDBClusterStateFault", "cluster is busy");
-    // What Aurora does: the clone's master password becomes the new one.
-    await admin.query(`ALTER ROLE aurora_master PASSWORD ${admin.escapeLiteral(input.MasterUserPassword)}`);
-    return {};
-  });
-  rds.on(DeleteDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
-    instances.delete(input.DBInstanceIdentifier);
-    return {};
-  });
-  rds.on(DeleteDBClusterCommand).callsFake((input: { DBClusterIdentifier: string }) => {
-    if (breakage === "delete") throw fault("InvalidDBClusterStateFault", "cluster is busy");
-    clusters.delete(input.DBClusterIdentifier);
-    return {};
+  const when = (b: Breakage, name: string, message: string) => () =>
+    breakage === b ? rdsFault(name, message) : undefined;
+  fakeRdsApi(rds, {
+    source: {
+      DBClusterIdentifier: SOURCE,
+      DBClusterArn: SOURCE_ARN,
+      MasterUsername: "postgres",
+      Endpoint: "prod-ledger.cluster-abc.eu-west-1.rds.amazonaws.com",
+    },
+    admin,
+    masterUser: "aurora_master",
+    // Port 1: nothing listens there, the clone's endpoint refuses connections.
+    port: breakage === "endpoint" ? 1 : port,
+    clusterStatus: () => (breakage === "cluster-timeout" ? "creating" : "available"),
+    fail: {
+      restore: when("restore", "InsufficientDBClusterCapacityFault", "no capacity"),
+      instance: when("instance", "InsufficientDBInstanceCapacity", "no db.r6g.large left"),
+      modify: when("modify", "InvalidDBClusterStateFault", "cluster is busy"),
+      deleteCluster: when("delete", "InvalidDBClusterStateFault", "cluster is busy"),
+    },
   });
 }
 
@@ -147,10 +93,7 @@ const provider = (extra: Partial<AuroraProviderOptions> = {}, database = "seeded
   });
 
 function record(scenario: string): Call[] {
-  const calls = rds.calls().map((c) => {
-    const cmd = c.args[0] as unknown as { constructor: { name: string }; input: Record<string, unknown> };
-    return { scenario, command: cmd.constructor.name.replace(/Command$/, ""), input: cmd.input };
-  });
+  const calls = rdsCalls(rds).map((c) => ({ scenario, ...c }));
   recorded.push(...calls);
   return calls;
 }
@@ -177,16 +120,7 @@ beforeAll(async () => {
   await admin.connect();
   await admin.query("CREATE ROLE aurora_master LOGIN SUPERUSER");
   await admin.query("CREATE DATABASE seeded OWNER aurora_master");
-  const rs = await loadScenario(fixture);
-  const connect = async () => {
-    const c = new pg.Client({ ...local.connectionConfig(), database: "seeded" });
-    await c.connect();
-    return c;
-  };
-  const db = await connect();
-  for (const st of rs.schemaSql.statements) await db.query(st.sql);
-  await db.end();
-  await seedDataset(connect, rs.scenario.dataset);
+  await seedFixture({ ...local.connectionConfig(), database: "seeded" }, fixture);
 });
 afterAll(async () => {
   await admin?.end();

@@ -6,12 +6,9 @@
  * rehearsal through the provider.
  */
 import {
-  CreateDBInstanceCommand,
   DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
-  ModifyDBClusterCommand,
   RDSClient,
   RestoreDBClusterToPointInTimeCommand,
 } from "@aws-sdk/client-rds";
@@ -24,9 +21,9 @@ import { EmbeddedProvider } from "../../src/clone/embedded.ts";
 import { CloneRefusedError, type Clone } from "../../src/clone/provider.ts";
 import { readProvenance } from "../../src/clone/provenance.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { createLogger } from "../../src/util/logger.ts";
+import { fakeRds as fakeRdsApi, rdsCalls, rdsFault as fault } from "../support/aurora-mock.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const SOURCE = "prod-ledger";
 const rds = mockClient(RDSClient);
@@ -37,76 +34,21 @@ let port: number;
 /** Every command sent in the whole file, for the never-write-the-source check. */
 const allCalls: { command: string; input: Record<string, unknown> }[] = [];
 
-const fault = (name: string, message = name) => Object.assign(new Error(message), { name });
-
 /** A fake RDS: clusters and instances come and go as the provider asks; the clone's endpoint is `local`. */
-function fakeRds(opts: { clusterStatus?: () => string } = {}) {
-  const clusters = new Set<string>();
-  const instances = new Set<string>();
-  rds.reset();
-  rds.on(DescribeDBClustersCommand).callsFake((input: { DBClusterIdentifier?: string }) => {
-    if (input.DBClusterIdentifier === SOURCE)
-      return {
-        DBClusters: [
-          {
-            DBClusterIdentifier: SOURCE,
-            Engine: "aurora-postgresql",
-            MasterUsername: "postgres",
-            DBClusterArn: `arn:aws:rds:eu-west-1:123456789012:cluster:${SOURCE}`,
-            Status: "available",
-          },
-        ],
-      };
-    if (!input.DBClusterIdentifier || !clusters.has(input.DBClusterIdentifier))
-      throw fault("DBClusterNotFoundFault");
-    return {
-      DBClusters: [
-        {
-          DBClusterIdentifier: input.DBClusterIdentifier,
-          Engine: "aurora-postgresql",
-          Status: opts.clusterStatus?.() ?? "available",
-          Endpoint: "127.0.0.1",
-          Port: port,
-          MasterUsername: "postgres",
-        },
-      ],
-    };
+const fakeRds = (opts: { clusterStatus?: () => string } = {}) =>
+  fakeRdsApi(rds, {
+    source: {
+      DBClusterIdentifier: SOURCE,
+      MasterUsername: "postgres",
+      DBClusterArn: `arn:aws:rds:eu-west-1:123456789012:cluster:${SOURCE}`,
+    },
+    admin,
+    masterUser: "postgres",
+    port,
+    ...opts,
   });
-  rds.on(RestoreDBClusterToPointInTimeCommand).callsFake((input: { DBClusterIdentifier: string }) => {
-    clusters.add(input.DBClusterIdentifier);
-    return { DBCluster: { DBClusterIdentifier: input.DBClusterIdentifier, Status: "creating" } };
-  });
-  rds.on(CreateDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
-    instances.add(input.DBInstanceIdentifier);
-    return { DBInstance: { DBInstanceIdentifier: input.DBInstanceIdentifier } };
-  });
-  rds.on(DescribeDBInstancesCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
-    if (!instances.has(input.DBInstanceIdentifier)) throw fault("DBInstanceNotFoundFault");
-    return {
-      DBInstances: [{ DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceStatus: "available" }],
-    };
-  });
-  rds.on(ModifyDBClusterCommand).callsFake(async (input: { MasterUserPassword: string }) => {
-    // What Aurora does: the clone's master password becomes the new one.
-    await admin.query(`ALTER ROLE postgres PASSWORD ${admin.escapeLiteral(input.MasterUserPassword)}`);
-    return {};
-  });
-  rds.on(DeleteDBInstanceCommand).callsFake((input: { DBInstanceIdentifier: string }) => {
-    instances.delete(input.DBInstanceIdentifier);
-    return {};
-  });
-  rds.on(DeleteDBClusterCommand).callsFake((input: { DBClusterIdentifier: string }) => {
-    clusters.delete(input.DBClusterIdentifier);
-    return {};
-  });
-  return { clusters, instances };
-}
 
-const calls = () =>
-  rds.calls().map((c) => {
-    const cmd = c.args[0] as unknown as { constructor: { name: string }; input: Record<string, unknown> };
-    return { command: cmd.constructor.name.replace(/Command$/, ""), input: cmd.input };
-  });
+const calls = () => rdsCalls(rds);
 
 const settings = {
   source_cluster: SOURCE,
@@ -134,13 +76,10 @@ beforeAll(async () => {
   port = Number(local.connectionConfig().port);
   admin = new pg.Client(local.connectionConfig());
   await admin.connect();
-  const rs = await loadScenario(path.resolve(import.meta.dirname, "../fixtures/cached-dataset"));
-  for (const st of rs.schemaSql.statements) await admin.query(st.sql);
-  await seedDataset(async () => {
-    const c = new pg.Client(local.connectionConfig());
-    await c.connect();
-    return c;
-  }, rs.scenario.dataset);
+  await seedFixture(
+    local.connectionConfig(),
+    path.resolve(import.meta.dirname, "../fixtures/cached-dataset"),
+  );
 });
 afterEach(() => {
   allCalls.push(...calls());

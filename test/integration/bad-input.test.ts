@@ -26,6 +26,7 @@ import {
   type BadInputCategory,
   SCENARIO,
 } from "../support/bad-input-cases.ts";
+import { limiter } from "../support/limiter.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(repo, "bin/rehearse.js");
@@ -43,18 +44,7 @@ mkdirSync(tsxCache, { recursive: true });
 
 /** Two cores shared with other work: more CLIs at once only queue for the CPU. */
 const PARALLEL = 3;
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  while (running >= PARALLEL) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+const slot = limiter(PARALLEL);
 
 interface Outcome {
   code: number | null;

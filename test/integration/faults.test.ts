@@ -14,7 +14,7 @@ import type { Clone, CloneOptions, CloneProvider } from "../../src/clone/provide
 import type { RunReport } from "../../src/report/model.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import { silentLogger } from "../../src/util/logger.ts";
-import { FAULTS, faultFigures, writeAllFaultsScenario } from "../support/all-faults.ts";
+import { FAULTS, faultFigures, lossesInWindow, writeAllFaultsScenario } from "../support/all-faults.ts";
 
 const root = mkdtempSync(path.join(tmpdir(), "rehearse-faults-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -91,7 +91,7 @@ function expectSurvived(r: RunReport): { from: number; to: number } {
   const from = step.started_ms!;
   const to = from + step.duration_ms!;
   const load = r.load!;
-  const losses = (load.connection_losses ?? []).filter((t) => t >= from - 50 && t <= to + 500);
+  const losses = lossesInWindow(load.connection_losses ?? [], from, to);
   expect(losses.length).toBeGreaterThanOrEqual(CONNECTIONS);
   // Writes whose outcome the fault made unknown are indeterminate, never acknowledged nor lost.
   const unknown = Object.entries(load.totals.errors_by_sqlstate)
@@ -103,6 +103,18 @@ function expectSurvived(r: RunReport): { from: number; to: number } {
   const ok = after.reduce((n, w) => n + w.count - w.errors, 0);
   expect(ok).toBeGreaterThan(100);
   return { from, to };
+}
+
+/** Runs `fn` with REHEARSE_CACHE_DIR set to `<root>/<name>`, then puts the variable back as it was. */
+async function withCacheDir<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const previous = process.env.REHEARSE_CACHE_DIR;
+  process.env.REHEARSE_CACHE_DIR = path.join(root, name);
+  try {
+    return await fn();
+  } finally {
+    if (previous === undefined) delete process.env.REHEARSE_CACHE_DIR;
+    else process.env.REHEARSE_CACHE_DIR = previous;
+  }
 }
 
 describe("server faults mid-migration under load", () => {
@@ -162,41 +174,31 @@ describe("server faults mid-migration under load", () => {
   });
 
   it("restart_server on a thin clone of the cached seeded cluster: restarts in place, the run passes", async () => {
-    const previous = process.env.REHEARSE_CACHE_DIR;
-    process.env.REHEARSE_CACHE_DIR = path.join(root, "cache");
-    try {
-      const r = await rehearse({
+    const r = await withCacheDir("cache", () =>
+      rehearse({
         scenarioPath: scenario("restart-cached", "restart_server", false),
         logger: silentLogger,
         cache: true,
-      });
-      expectSurvived(r);
-      expect(r.context.clone).toMatchObject({ cache: "miss" });
-      expect(["overlay", "reflink", "copy"]).toContain(r.context.clone?.method);
-    } finally {
-      if (previous === undefined) delete process.env.REHEARSE_CACHE_DIR;
-      else process.env.REHEARSE_CACHE_DIR = previous;
-    }
+      }),
+    );
+    expectSurvived(r);
+    expect(r.context.clone).toMatchObject({ cache: "miss" });
+    expect(["overlay", "reflink", "copy"]).toContain(r.context.clone?.method);
   });
 
   it("target.cache with target.replica is refused (exit 2) before anything is seeded", async () => {
-    const previous = process.env.REHEARSE_CACHE_DIR;
-    process.env.REHEARSE_CACHE_DIR = path.join(root, "cache-replica");
-    try {
-      const r = await rehearse({
+    const r = await withCacheDir("cache-replica", () =>
+      rehearse({
         scenarioPath: scenario("replica-cached", "restart_server", true),
         logger: silentLogger,
         cache: true,
-      });
-      expect(r.status).toBe("inconclusive");
-      expect(r.exit_code).toBe(2);
-      expect(r.reason).toMatch(/target\.cache and target\.replica cannot be combined yet/);
-      expect(r.seeding).toBeUndefined();
-      expect(r.steps).toEqual([]);
-    } finally {
-      if (previous === undefined) delete process.env.REHEARSE_CACHE_DIR;
-      else process.env.REHEARSE_CACHE_DIR = previous;
-    }
+      }),
+    );
+    expect(r.status).toBe("inconclusive");
+    expect(r.exit_code).toBe(2);
+    expect(r.reason).toMatch(/target\.cache and target\.replica cannot be combined yet/);
+    expect(r.seeding).toBeUndefined();
+    expect(r.steps).toEqual([]);
   });
 
   it("restart_server with a provider that cannot restart is bad input: exit 2 before anything runs", async () => {

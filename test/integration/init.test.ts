@@ -21,9 +21,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/catalog/snapshot.ts";
 import { findSystemInstalls } from "../../src/clone/system.ts";
 import { TOLERANCE } from "../../src/init/fidelity.ts";
-import { runInit } from "../../src/init/init.ts";
+import { runInit, type InitOptions } from "../../src/init/init.ts";
 import type { StrategyName } from "../../src/init/scaffold.ts";
 import { InitError } from "../../src/init/source.ts";
+import type { RunReport } from "../../src/report/model.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 import { useCluster } from "../support/cluster.ts";
@@ -56,6 +57,23 @@ async function outDir(): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), "rehearse-init-"));
   tmpDirs.push(d);
   return path.join(d, "orders-rehearsal");
+}
+
+/** Runs init on a fresh source as `role` (orders, no fidelity pass unless `options` say otherwise); returns the folder. */
+async function scaffold(options: Partial<InitOptions> = {}, role?: string): Promise<string> {
+  const src = await source();
+  const out = await outDir();
+  await runInit({ url: src.url(role), tables: ["orders"], out, fidelity: false, log: () => {}, ...options });
+  return out;
+}
+
+/** Rehearses a scaffold as generated: it must pass, with nothing failing. */
+async function rehearseScaffold(out: string, rollback?: boolean): Promise<RunReport> {
+  const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback });
+  expect(report.reason ?? "", report.status).toBe("");
+  expect(report.failing).toEqual([]);
+  expect(report.status).toBe("passed");
+  return report;
 }
 
 const SOURCE_SQL = `
@@ -221,39 +239,17 @@ describe("rehearse init", () => {
   });
 
   it("--keep-sample-values keeps the values seen in the statistics", async () => {
-    const src = await source();
-    const out = await outDir();
-    await runInit({
-      url: src.url(),
-      tables: ["orders"],
-      out,
-      keepSampleValues: true,
-      fidelity: false,
-      log: () => {},
-    });
+    const out = await scaffold({ keepSampleValues: true });
     expect(await readFile(path.join(out, "scenario.yaml"), "utf8")).toContain("alice@example.com");
   });
 
   it("scaffolds attach-history, which runs and passes as generated on the fitted data (and rolls back)", async () => {
-    const src = await source();
-    const out = await outDir();
-    await runInit({
-      url: src.url(),
-      tables: ["orders"],
-      out,
-      strategy: "attach-history",
-      rows: 20000,
-      fidelity: false,
-      log: () => {},
-    });
+    const out = await scaffold({ strategy: "attach-history", rows: 20000 });
     const cutover = await readFile(path.join(out, "migration/04_cutover.sql"), "utf8");
     expect(cutover).toContain(`PARTITION BY RANGE ("created_at")`);
     expect(cutover).toContain("FOR VALUES FROM ('{{month+1}}') TO ('{{month+2}}')");
     expect(cutover).toContain(`ATTACH PARTITION "orders_history"`);
-    const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: true });
-    expect(report.reason ?? "", report.status).toBe("");
-    expect(report.failing).toEqual([]);
-    expect(report.status).toBe("passed");
+    const report = await rehearseScaffold(out, true);
     expect(report.checks.filter((c) => c.status === "skipped")).toEqual([]);
     expect(report.checks.map((c) => c.id)).toEqual(
       expect.arrayContaining([
@@ -266,23 +262,11 @@ describe("rehearse init", () => {
   });
 
   it("scaffolds attach-history on an integer key when there is no timestamp, and it passes", async () => {
-    const src = await source();
-    const out = await outDir();
-    await runInit({
-      url: src.url(),
-      tables: ["events"],
-      out,
-      strategy: "attach-history",
-      fidelity: false,
-      log: () => {},
-    });
+    const out = await scaffold({ tables: ["events"], strategy: "attach-history" });
     const cutover = await readFile(path.join(out, "migration/04_cutover.sql"), "utf8");
     expect(cutover).toContain(`PARTITION BY RANGE ("id")`);
     expect(cutover).toContain("FOR VALUES FROM (MINVALUE) TO (4000)");
-    const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: true });
-    expect(report.reason ?? "", report.status).toBe("");
-    expect(report.failing).toEqual([]);
-    expect(report.status).toBe("passed");
+    await rehearseScaffold(out, true);
   });
 
   const strategyCases: {
@@ -350,25 +334,12 @@ describe("rehearse init", () => {
   for (const c of strategyCases)
     it(`scaffolds ${c.strategy}, which runs and passes as generated on the fitted data`, async (ctx) => {
       ctx.skip(c.skip !== undefined, c.skip);
-      const src = await source();
-      const out = await outDir();
-      await runInit({
-        url: src.url(),
-        tables: ["orders"],
-        out,
-        strategy: c.strategy,
-        rows: 20000,
-        fidelity: false,
-        log: () => {},
-      });
+      const out = await scaffold({ strategy: c.strategy, rows: 20000 });
       for (const [file, patterns] of Object.entries(c.files)) {
         const text = await readFile(path.join(out, file), "utf8");
         for (const p of patterns) expect(text).toMatch(p);
       }
-      const report = await rehearse({ scenarioPath: out, logger: silentLogger, rollback: c.rollback });
-      expect(report.reason ?? "", report.status).toBe("");
-      expect(report.failing).toEqual([]);
-      expect(report.status).toBe("passed");
+      const report = await rehearseScaffold(out, c.rollback);
       expect(report.checks.filter((ch) => ch.status === "skipped")).toEqual([]);
       expect(report.checks.map((ch) => ch.id)).toEqual(expect.arrayContaining(c.checks));
     });
@@ -454,15 +425,9 @@ describe("rehearse init", () => {
     ];
     for (const c of cases)
       it(c.name, async () => {
-        const src = await source();
-        const err = await runInit({
-          url: src.url(c.role),
-          tables: [c.table],
-          out: await outDir(),
-          strategy: c.strategy,
-          fidelity: false,
-          log: () => {},
-        }).catch((e: unknown) => e);
+        const err = await scaffold({ tables: [c.table], strategy: c.strategy }, c.role).catch(
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(InitError);
         expect((err as InitError).message).toMatch(c.message);
         expect((err as InitError).fix).toMatch(c.fix);

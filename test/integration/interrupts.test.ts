@@ -16,6 +16,7 @@ import {
   runInterruptCase,
   type InterruptOutcome,
 } from "../support/interrupts.ts";
+import { limiter } from "../support/limiter.ts";
 
 const scratch = mkdtempSync(path.join(tmpdir(), "rehearse-interrupts-"));
 // Like a normal TMPDIR: the server runs as the postgres user and must reach its data directory under it.
@@ -33,18 +34,7 @@ function expectClean(o: InterruptOutcome): void {
 }
 
 /** Two CLIs at a time: the machine has two cores, and each case mostly waits for its stage. */
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  while (running >= 2) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try {
-    return await fn();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+const slot = limiter(2);
 
 async function check(c: InterruptCase): Promise<void> {
   const o = await runInterruptCase(c, scratch);

@@ -22,16 +22,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  CreateDBInstanceCommand,
-  DeleteDBClusterCommand,
-  DeleteDBInstanceCommand,
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  ModifyDBClusterCommand,
-  RDSClient,
-  RestoreDBClusterToPointInTimeCommand,
-} from "@aws-sdk/client-rds";
+import { ModifyDBClusterCommand, RDSClient } from "@aws-sdk/client-rds";
 import { mockClient } from "aws-sdk-client-mock";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,9 +33,9 @@ import { ident } from "../../src/db/sql.ts";
 import { renderTerminal } from "../../src/report/terminal.ts";
 import { writeReports } from "../../src/report/write.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { createLogger } from "../../src/util/logger.ts";
+import { fakeRds as fakeRdsApi, rdsFault } from "../support/aurora-mock.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(repo, "bin/rehearse.js");
@@ -181,6 +172,16 @@ function fixtureQuoting(text: string): string {
 const urlWith = (user: string, password: string, database: string, p: number | string = port) =>
   `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${p}/${database}`;
 const ALL_TOKENS = [URL_PW, ENV_PW, WRONG_PW, BROKEN_PW].map((s) => s.token);
+/** `rehearse run` of the fixture on the url provider at `url`. */
+const runOn = (url: string) => ["run", fixture, "--provider", "url", "--target-url", url];
+/** The PG* environment that connects as env_user with `password`. */
+const pgEnv = (password: string) => ({
+  PGHOST: "127.0.0.1",
+  PGPORT: String(port),
+  PGUSER: "env_user",
+  PGDATABASE: "env_user_db",
+  PGPASSWORD: password,
+});
 
 describe.concurrent("no password in any artifact", () => {
   it("a URL password: a whole rehearsal on a real server, every report, stdout and stderr", async () => {
@@ -209,13 +210,7 @@ describe.concurrent("no password in any artifact", () => {
   it("PGPASSWORD and the PG* environment: a whole rehearsal, every artifact", async () => {
     const r = await cli(
       ["run", fixtureQuoting(ENV_PW.password), "--provider", "url", "--i-know-this-is-not-production"],
-      {
-        PGHOST: "127.0.0.1",
-        PGPORT: String(port),
-        PGUSER: "env_user",
-        PGDATABASE: "env_user_db",
-        PGPASSWORD: ENV_PW.password,
-      },
+      pgEnv(ENV_PW.password),
     );
     expect(r.code, r.stdout + r.stderr).toBe(1);
     // A bare password in SQL matches no URL pattern: only knowing PGPASSWORD's value can hide it.
@@ -248,62 +243,28 @@ describe.concurrent("no password in any artifact", () => {
     [
       {
         name: "a wrong password in the URL",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          urlWith("url_user", WRONG_PW.password, "url_user_db"),
-        ],
+        args: () => runOn(urlWith("url_user", WRONG_PW.password, "url_user_db")),
         want: /password authentication failed/,
       },
       {
         name: "a wrong PGPASSWORD",
         args: () => ["run", fixture, "--provider", "url"],
-        env: () => ({
-          PGHOST: "127.0.0.1",
-          PGPORT: String(port),
-          PGUSER: "env_user",
-          PGDATABASE: "env_user_db",
-          PGPASSWORD: WRONG_PW.password,
-        }),
+        env: () => pgEnv(WRONG_PW.password),
         want: /password authentication failed/,
       },
       {
         name: "a server that refuses the connection",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          urlWith("url_user", URL_PW.password, "url_user_db", 1),
-        ],
+        args: () => runOn(urlWith("url_user", URL_PW.password, "url_user_db", 1)),
         want: /could not connect to postgres:\/\/url_user:\*\*\*@127\.0\.0\.1:1\/url_user_db/,
       },
       {
         name: "a URL that does not parse",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          `postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`,
-        ],
+        args: () => runOn(`postgres://url_user:${BROKEN_PW.token}@127.0.0.1:port/db`),
         want: /--target-url is not a valid postgres:\/\/ URL/,
       },
       {
         name: "the right password on a database that carries no clone marker",
-        args: () => [
-          "run",
-          fixture,
-          "--provider",
-          "url",
-          "--target-url",
-          urlWith("url_user", URL_PW.password, "postgres"),
-        ],
+        args: () => runOn(urlWith("url_user", URL_PW.password, "postgres")),
         want: /refusing to rehearse on postgres:\/\/url_user:\*\*\*@/,
       },
       {
@@ -383,46 +344,23 @@ describe("no password in any artifact (in-process providers)", () => {
     });
 
     /** A fake RDS whose clone endpoint is the local server, and ModifyDBCluster really sets the password. */
-    function fakeRds(opts: { failModify?: boolean } = {}) {
-      const clusters = new Set<string>();
-      rds.reset();
-      rds.on(DescribeDBClustersCommand).callsFake((input: { DBClusterIdentifier?: string }) => {
-        const id = input.DBClusterIdentifier ?? "";
-        if (id !== "prod" && !clusters.has(id))
-          throw Object.assign(new Error("not found"), { name: "DBClusterNotFoundFault" });
-        return {
-          DBClusters: [
-            {
-              DBClusterIdentifier: id,
-              Engine: "aurora-postgresql",
-              Status: "available",
-              MasterUsername: "aurora_master",
-              ...(id === "prod" ? {} : { Endpoint: "127.0.0.1", Port: port }),
-            },
-          ],
-        };
-      });
-      rds.on(RestoreDBClusterToPointInTimeCommand).callsFake((input: { DBClusterIdentifier: string }) => {
-        clusters.add(input.DBClusterIdentifier);
-        return {};
-      });
-      rds.on(CreateDBInstanceCommand).resolves({});
-      rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: "available" }] });
-      rds.on(ModifyDBClusterCommand).callsFake(async (input: { MasterUserPassword: string }) => {
-        if (opts.failModify)
+    const fakeRds = (opts: { failModify?: boolean } = {}) =>
+      fakeRdsApi(rds, {
+        source: { DBClusterIdentifier: "prod", MasterUsername: "aurora_master" },
+        admin,
+        masterUser: "aurora_master",
+        port,
+        fail: {
           // The worst an API error could do: quote the rejected value back.
-          throw Object.assign(
-            new Error(`The parameter MasterUserPassword is not valid: ${input.MasterUserPassword}`),
-            { name: "InvalidParameterValue" },
-          );
-        await admin.query(
-          `ALTER ROLE aurora_master PASSWORD ${admin.escapeLiteral(input.MasterUserPassword)}`,
-        );
-        return {};
+          modify: (password) =>
+            opts.failModify
+              ? rdsFault(
+                  "InvalidParameterValue",
+                  `The parameter MasterUserPassword is not valid: ${password}`,
+                )
+              : undefined,
+        },
       });
-      rds.on(DeleteDBInstanceCommand).resolves({});
-      rds.on(DeleteDBClusterCommand).resolves({});
-    }
     const masterPasswords = () =>
       rds
         .commandCalls(ModifyDBClusterCommand)
@@ -432,19 +370,7 @@ describe("no password in any artifact (in-process providers)", () => {
       await admin.query("CREATE ROLE aurora_master LOGIN SUPERUSER");
       await admin.query("CREATE DATABASE aurora_db OWNER aurora_master");
       // The "production data" the clone carries: the fixture's dataset, seeded as the cluster's content.
-      const rs = await loadScenario(fixture);
-      const connect = async () => {
-        const c = new pg.Client({ ...server.connectionConfig(), database: "aurora_db" });
-        await c.connect();
-        return c;
-      };
-      const db = await connect();
-      try {
-        for (const st of rs.schemaSql.statements) await db.query(st.sql);
-        await seedDataset(connect, rs.scenario.dataset);
-      } finally {
-        await db.end();
-      }
+      await seedFixture({ ...server.connectionConfig(), database: "aurora_db" }, fixture);
     });
 
     async function auroraRun(label: string) {

@@ -12,9 +12,8 @@ import { EmbeddedProvider } from "../../src/clone/embedded.ts";
 import type { Clone, CloneProvider } from "../../src/clone/provider.ts";
 import { listCache, pruneCache } from "../../src/clone/snapshot-cache.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario } from "../../src/scenario/load.ts";
-import { seedDataset } from "../../src/seed/seeder.ts";
 import { createLogger } from "../../src/util/logger.ts";
+import { seedFixture } from "../support/seed-fixture.ts";
 
 const fixture = (name: string) => path.resolve(import.meta.dirname, "../fixtures", name);
 const cacheDir = mkdtempSync(path.join(tmpdir(), "rehearse-cache-test-"));
@@ -111,20 +110,8 @@ describe("seeded-cluster cache", () => {
     expect(seen[1]!.sums).toEqual(seen[0]!.sums);
 
     // The cached data is what seeding an empty clone produces: the cache changes speed, never data.
-    const rs = await loadScenario(fixture("cached-dataset"));
     await using plain = await new EmbeddedProvider().start({});
-    const c = new pg.Client(plain.connectionConfig());
-    await c.connect();
-    try {
-      for (const st of rs.schemaSql.statements) await c.query(st.sql);
-      await seedDataset(async () => {
-        const x = new pg.Client(plain.connectionConfig());
-        await x.connect();
-        return x;
-      }, rs.scenario.dataset);
-    } finally {
-      await c.end();
-    }
+    await seedFixture(plain.connectionConfig(), fixture("cached-dataset"));
     expect(await checksums(plain.connectionConfig())).toEqual(seen[0]!.sums);
 
     const entries = await listCache();

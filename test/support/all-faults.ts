@@ -93,6 +93,10 @@ export interface FaultFigures {
   backfillRestarts: number;
 }
 
+/** The load's connection losses in a fault's window: from 50 ms before its step to 500 ms after it. */
+export const lossesInWindow = (losses: number[], from: number, to: number): number[] =>
+  losses.filter((t) => t >= from - 50 && t <= to + 500);
+
 /** What the run shows about the faults, read from its report alone. */
 export function faultFigures(r: RunReport): FaultFigures {
   const passed = r.status === "passed";
@@ -110,7 +114,7 @@ export function faultFigures(r: RunReport): FaultFigures {
     // The load lost connections in the fault's window, and so was there to survive it.
     const from = step.started_ms ?? 0;
     const to = from + (step.duration_ms ?? 0);
-    return losses.some((t) => t >= from - 50 && t <= to + 500);
+    return lossesInWindow(losses, from, to).length > 0;
   });
   const nlw = r.checks.find((c) => c.id === "no_lost_writes");
   const m =
