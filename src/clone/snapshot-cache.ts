@@ -112,38 +112,71 @@ export async function storeCache(
 ): Promise<CacheEntry> {
   const staging = path.join(root, `.build-${meta.key}-${randomBytes(4).toString("hex")}`);
   // The stopped cluster is no longer the clone's to remove (stopAndKeep handed it over): an interrupt from
-  // here on must still remove it, and the half-made entry, before the process exits.
+  // here on must still remove it, and the half-made entry, before the process exits. The interrupt's
+  // removal waits for the file operation in flight and stops the next one: removing staging while the
+  // rename below moves it published a half-deleted entry under the key (seen in CI: every later run of
+  // that scenario missed the cache, then failed to store it).
+  let aborted = false;
+  let inflight: Promise<unknown> = Promise.resolve();
+  const step = <T>(op: () => Promise<T>): Promise<T> => {
+    if (aborted) throw new Error("interrupted while storing the seeded cluster in the cache");
+    const p = op();
+    inflight = p.catch(() => {});
+    return p;
+  };
   const unregister = registerCleanup(`remove ${built.root} and ${staging}`, async () => {
+    aborted = true;
+    await inflight;
     await rm(staging, { recursive: true, force: true });
     await rm(built.root, { recursive: true, force: true });
   });
   try {
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    await mkdir(staging, { mode: 0o700 });
+    await step(() => mkdir(root, { recursive: true, mode: 0o700 }));
+    await step(() => mkdir(staging, { mode: 0o700 }));
     try {
-      await rename(built.dataDir, path.join(staging, "data"));
+      await step(() => rename(built.dataDir, path.join(staging, "data")));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-      await cp(built.dataDir, path.join(staging, "data"), { recursive: true, preserveTimestamps: true });
+      await step(() =>
+        cp(built.dataDir, path.join(staging, "data"), { recursive: true, preserveTimestamps: true }),
+      );
       // cp keeps modes but not owners when we are root; the server must own its files.
-      await run("chown", ["-R", "--reference", built.dataDir, path.join(staging, "data")]);
+      await step(() => run("chown", ["-R", "--reference", built.dataDir, path.join(staging, "data")]));
     }
-    await writeFile(path.join(staging, "secret"), `${built.password}\n`, { mode: 0o600 });
-    await writeFile(path.join(staging, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
-    try {
-      await rename(staging, path.join(root, meta.key));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
-    }
+    await step(() => writeFile(path.join(staging, "secret"), `${built.password}\n`, { mode: 0o600 }));
+    await step(() => writeFile(path.join(staging, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`));
+    await step(() => publish(staging, root, meta.key));
   } finally {
-    await rm(staging, { recursive: true, force: true });
-    await rm(built.root, { recursive: true, force: true });
-    unregister();
+    if (!aborted) {
+      await rm(staging, { recursive: true, force: true });
+      await rm(built.root, { recursive: true, force: true });
+      unregister();
+    }
   }
   const entry = await readEntry(root, meta.key);
   if (!entry) throw new Error(`the cache entry ${meta.key} is unreadable right after it was stored`);
   return entry;
+}
+
+/**
+ * Renames the finished staging directory to the key. When the key is taken by a complete entry (another
+ * run stored it first), ours is discarded; when it is taken by something incomplete (a crash of an older
+ * version), that is moved aside and removed, and ours takes its place.
+ */
+async function publish(staging: string, root: string, key: string): Promise<void> {
+  const target = path.join(root, key);
+  try {
+    await rename(staging, target);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+  }
+  if (await readEntry(root, key)) return;
+  const broken = path.join(root, `.broken-${key}-${randomBytes(4).toString("hex")}`);
+  await rename(target, broken);
+  await rm(broken, { recursive: true, force: true });
+  await rename(staging, target);
 }
 
 async function du(dir: string): Promise<number | undefined> {

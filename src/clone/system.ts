@@ -1,20 +1,11 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  access,
-  appendFile,
-  chmod,
-  chown,
-  mkdtemp,
-  readdir,
-  readFile,
-  rm,
-  writeFile,
-} from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { access, appendFile, chmod, chown, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
-import { registerCleanup } from "../util/cleanup.ts";
+import { isStopping, registerCleanup } from "../util/cleanup.ts";
 import { clusterBase, DEFAULT_SETTINGS, freePort } from "./embedded.ts";
 import {
   CloneUnavailableError,
@@ -315,7 +306,10 @@ export class SystemProvider implements CloneProvider {
   async start(options: CloneOptions = {}): Promise<SystemClone> {
     const install = await resolveSystemInstall(options.version, this.opts.root);
     const ids = await serverUser();
-    const dir = await mkdtemp(path.join(await clusterBase(), "rehearse-"));
+    const base = await clusterBase();
+    // Checked, made and registered in one synchronous run: see isStopping.
+    if (isStopping()) throw new Error("interrupted before the cluster's directory was made");
+    const dir = mkdtempSync(path.join(base, "rehearse-"));
     const cluster = new SystemCluster(install, dir, ids);
     const unregister = registerCleanup(`stop PostgreSQL ${install.major} in ${dir}`, () => cluster.destroy());
     const port = await freePort();

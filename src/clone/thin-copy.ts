@@ -82,12 +82,18 @@ export async function thinCopy(
   const dir = path.join(workRoot, "data");
   const fellBack: { method: CloneMethod; error: string }[] = [];
   for (const method of methodsToTry(options)) {
-    // Registered before the side effect: an interrupt mid-mount must still unmount.
-    const unregister = registerCleanup(`remove the ${method} clone at ${dir}`, () =>
-      removeCopy(workRoot, dir),
-    );
+    // Registered before the side effect: an interrupt mid-mount must still unmount. It waits for the copy in
+    // flight first: removing while makeCopy still ran let its next mkdir or mount land after the removal,
+    // leaving the clone's directory behind (seen in CI, one interrupt in ten during "cloning").
+    let inflight: Promise<unknown> = Promise.resolve();
+    const unregister = registerCleanup(`remove the ${method} clone at ${dir}`, async () => {
+      await inflight;
+      await removeCopy(workRoot, dir);
+    });
     try {
-      await makeCopy(method, lower, workRoot, dir, options.owner);
+      const making = makeCopy(method, lower, workRoot, dir, options.owner);
+      inflight = making.catch(() => {});
+      await making;
       let removed = false;
       const remove = async () => {
         if (removed) return;

@@ -22,6 +22,16 @@ export function registerCleanup(label: string, fn: () => Promise<unknown> | unkn
 }
 
 let inProgress: Promise<void> = Promise.resolve();
+let stopping = false;
+
+/**
+ * Whether a signal has arrived: the process is tearing down. Code that creates something to clean up checks
+ * this, creates it and registers its cleanup in one synchronous run (mkdtempSync, not await mkdtemp): the
+ * teardown cannot slip between the three, so nothing is made after it has swept, or missed by it.
+ */
+export function isStopping(): boolean {
+  return stopping;
+}
 
 /**
  * Runs every pending cleanup, newest first, never throwing. A second call (the CLI's own exit path while the
@@ -69,6 +79,7 @@ function installSignalHandlers(): void {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
       lastSignal ??= signal;
+      stopping = true;
     });
   }
   // The library's default is 10 s; stopping a server that was mid-start, then removing its files, can take

@@ -38,7 +38,11 @@ const slot = limiter(2);
 
 async function check(c: InterruptCase): Promise<void> {
   const o = await runInterruptCase(c, scratch);
-  expect(o.signalled, `never reached ${c.name}:\n${o.stderr.slice(-2000)}`).toBe(true);
+  // The run's own reason says why it ended before the stage (it is in the report, not on stderr).
+  expect(
+    o.signalled,
+    `never reached ${c.name}: exit ${o.code}, ${o.report?.status}: ${o.report?.reason ?? "no report"}\n${o.stderr.slice(-2000)}`,
+  ).toBe(true);
   expect(o.code, o.stderr.slice(-2000)).toBe(c.signal === "SIGINT" ? 130 : 143);
   expect(o.report).toMatchObject({ status: "aborted", exit_code: o.code });
   expect(o.report?.reason).toMatch(c.reason);

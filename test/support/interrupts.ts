@@ -4,7 +4,7 @@
  * cases the tests assert. No vitest here: the caller judges the outcome.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { RunReport } from "../../src/report/model.ts";
@@ -131,7 +131,7 @@ export interface Leftovers {
   tempDirs: string[];
   /** /proc/mounts lines under the scratch directory (overlay clones). */
   mounts: string[];
-  /** Half-made cache entries (`.build-*` staging directories) in the cache. */
+  /** Half-made cache entries in the cache: `.build-*` staging directories, or an incomplete entry under a key. */
   staging: string[];
 }
 
@@ -212,7 +212,17 @@ export async function runInterruptCase(c: InterruptCase, scratch: string): Promi
       mounts: readFileSync("/proc/mounts", "utf8")
         .split("\n")
         .filter((l) => l.includes(scratch)),
-      staging: readdirSafe(path.join(scratch, "cache")).filter((f) => f.startsWith(".build-")),
+      staging: readdirSafe(path.join(scratch, "cache")).filter(
+        (f) =>
+          f.startsWith(".build-") ||
+          f.startsWith(".broken-") ||
+          // A published entry must be whole: a half-deleted one under the key makes every later run miss.
+          (!f.startsWith(".") &&
+            !(
+              existsSync(path.join(scratch, "cache", f, "meta.json")) &&
+              existsSync(path.join(scratch, "cache", f, "data", "PG_VERSION"))
+            )),
+      ),
     },
   };
 }
