@@ -94,16 +94,18 @@ export async function thinCopy(
       const making = makeCopy(method, lower, workRoot, dir, options.owner);
       inflight = making.catch(() => {});
       await making;
-      let removed = false;
-      const remove = async () => {
-        if (removed) return;
-        removed = true;
-        try {
-          await removeCopy(workRoot, dir);
-        } finally {
-          unregister();
-        }
-      };
+      // One removal, however many callers: a second caller (an interrupt's teardown racing the start's own
+      // error path) must wait for it, not return at once and rm the clone's directory under a live mount
+      // while the first is still unmounting (the process then exits with the directory left behind).
+      let removing: Promise<void> | undefined;
+      const remove = (): Promise<void> =>
+        (removing ??= (async () => {
+          try {
+            await removeCopy(workRoot, dir);
+          } finally {
+            unregister();
+          }
+        })());
       return { method, dir, fellBack, remove, [Symbol.asyncDispose]: remove };
     } catch (err) {
       await removeCopy(workRoot, dir).catch(() => {});
