@@ -67,13 +67,25 @@ fi
 
 # --- the Docker-compatible API ------------------------------------------------------------------------------------
 ping() { curl -fsS --max-time 2 --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; }
+# A service whose working directory was deleted (started from a checkout since removed) still answers the
+# ping but fails every container start ("write child: broken pipe"): replace it.
+for pid in $(pgrep -f "podman system service" || true); do
+  case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+    *" (deleted)")
+      say "replacing podman system service $pid: its working directory was deleted"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      ;;
+  esac
+done
 if ! ping; then
   say "starting podman system service on $SOCKET (log: $SERVICE_LOG)"
   mkdir -p "$(dirname "$SOCKET")"
   rm -f "$SOCKET"
   # --time=0: serve until killed (the default exits after 5 s idle). setsid: it outlives this script and CI step.
   # Closing 3 and 9: an inherited stdout would keep `$(… --env)` waiting, an inherited lock would block the next run.
-  setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null 3>&- 9>&- &
+  # cd /: it must not hold (and depend on) the checkout it was started from.
+  (cd / && setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null 3>&- 9>&- &)
   for _ in $(seq 1 100); do
     ping && break
     sleep 0.1
