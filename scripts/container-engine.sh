@@ -84,8 +84,9 @@ if ! ping; then
   rm -f "$SOCKET"
   # --time=0: serve until killed (the default exits after 5 s idle). setsid: it outlives this script and CI step.
   # Closing 3 and 9: an inherited stdout would keep `$(… --env)` waiting, an inherited lock would block the next run.
-  # cd /: it must not hold (and depend on) the checkout it was started from.
-  (cd / && setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null 3>&- 9>&- &)
+  # env -C /: it must not hold (and depend on) the checkout it was started from. Not a ( cd / && … & )
+  # subshell: that subshell stayed alive holding the lock on fd 9, and the next run waited on it forever.
+  env -C / setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$SERVICE_LOG" 2>&1 </dev/null 3>&- 9>&- &
   for _ in $(seq 1 100); do
     ping && break
     sleep 0.1
