@@ -14,7 +14,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { SeedTableResult } from "../report/model.ts";
-import { registerCleanup } from "../util/cleanup.ts";
+import { isStopping, registerCleanup } from "../util/cleanup.ts";
 import { mountPoints } from "./thin-copy.ts";
 
 const run = promisify(execFile);
@@ -115,20 +115,26 @@ export async function storeCache(
   // here on must still remove it, and the half-made entry, before the process exits. The interrupt's
   // removal waits for the file operation in flight and stops the next one: removing staging while the
   // rename below moves it published a half-deleted entry under the key (seen in CI: every later run of
-  // that scenario missed the cache, then failed to store it).
+  // that scenario missed the cache, then failed to store it). Each step also refuses once a signal has
+  // arrived at all (isStopping), not only once our own cleanup ran: a signal during stopAndKeep's server
+  // stop set the clone's own teardown removing the cluster, and this function, called after, moved the
+  // half-removed data in and published it before the teardown reached our cleanup (seen in CI).
   let aborted = false;
   let inflight: Promise<unknown> = Promise.resolve();
-  const step = <T>(op: () => Promise<T>): Promise<T> => {
-    if (aborted) throw new Error("interrupted while storing the seeded cluster in the cache");
+  const broken: string[] = [];
+  const step: Step = (op) => {
+    if (aborted || isStopping()) throw new Error("interrupted while storing the seeded cluster in the cache");
     const p = op();
     inflight = p.catch(() => {});
     return p;
   };
+  const removeAll = async () => {
+    for (const dir of [staging, built.root, ...broken]) await rm(dir, { recursive: true, force: true });
+  };
   const unregister = registerCleanup(`remove ${built.root} and ${staging}`, async () => {
     aborted = true;
     await inflight;
-    await rm(staging, { recursive: true, force: true });
-    await rm(built.root, { recursive: true, force: true });
+    await removeAll();
   });
   try {
     await step(() => mkdir(root, { recursive: true, mode: 0o700 }));
@@ -145,11 +151,10 @@ export async function storeCache(
     }
     await step(() => writeFile(path.join(staging, "secret"), `${built.password}\n`, { mode: 0o600 }));
     await step(() => writeFile(path.join(staging, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`));
-    await step(() => publish(staging, root, meta.key));
+    await publish(staging, root, meta.key, step, broken);
   } finally {
     if (!aborted) {
-      await rm(staging, { recursive: true, force: true });
-      await rm(built.root, { recursive: true, force: true });
+      await removeAll();
       unregister();
     }
   }
@@ -158,25 +163,36 @@ export async function storeCache(
   return entry;
 }
 
+/** Runs one file operation of a store, unless the store was interrupted. */
+type Step = <T>(op: () => Promise<T>) => Promise<T>;
+
 /**
  * Renames the finished staging directory to the key. When the key is taken by a complete entry (another
  * run stored it first), ours is discarded; when it is taken by something incomplete (a crash of an older
- * version), that is moved aside and removed, and ours takes its place.
+ * version), that is moved aside (into `broken`, for the caller's teardown) and removed, and ours takes its
+ * place. Each rename is its own step, so an interrupt stops between them, never inside one.
  */
-async function publish(staging: string, root: string, key: string): Promise<void> {
+async function publish(
+  staging: string,
+  root: string,
+  key: string,
+  step: Step,
+  broken: string[],
+): Promise<void> {
   const target = path.join(root, key);
   try {
-    await rename(staging, target);
+    await step(() => rename(staging, target));
     return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
   }
-  if (await readEntry(root, key)) return;
-  const broken = path.join(root, `.broken-${key}-${randomBytes(4).toString("hex")}`);
-  await rename(target, broken);
-  await rm(broken, { recursive: true, force: true });
-  await rename(staging, target);
+  if (await step(() => readEntry(root, key))) return;
+  const aside = path.join(root, `.broken-${key}-${randomBytes(4).toString("hex")}`);
+  broken.push(aside);
+  await step(() => rename(target, aside));
+  await step(() => rm(aside, { recursive: true, force: true }));
+  await step(() => rename(staging, target));
 }
 
 async function du(dir: string): Promise<number | undefined> {

@@ -2,10 +2,12 @@
  * The seeded-cluster cache: a second run of the same dataset skips seeding and sees exactly the data seeding
  * would have produced; the thin copy (an overlayfs mount here) is gone after every run, failed ones included.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedProvider } from "../../src/clone/embedded.ts";
@@ -172,5 +174,36 @@ describe("seeded-cluster cache", () => {
     const r = await pruneCache();
     expect(r.removed.map((e) => e.key)).toEqual([entry.key]);
     expect(await listCache()).toEqual([]);
+  });
+});
+
+describe("storing in the cache during an interrupt", () => {
+  // The race behind a red CI: SIGINT during stopAndKeep set the clone's teardown removing the cluster, and
+  // the store, called after, published the half-removed data under the key (every later run then missed
+  // the cache and failed to store it). A real child process: the signal and the exit hook are the test.
+  it("a store begun after the signal publishes nothing and leaves nothing", async () => {
+    const scratch = mkdtempSync(path.join(tmpdir(), "rehearse-store-signal-"));
+    try {
+      const cache = path.join(scratch, "cache");
+      const root = path.join(scratch, "cluster");
+      const script = path.join(fixture("cache-store"), "store-after-signal.ts");
+      const child = await promisify(execFile)(process.execPath, [
+        "--import",
+        "tsx",
+        script,
+        root,
+        cache,
+      ]).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code?: number; stdout?: string }) => ({ code: e.code, stdout: e.stdout ?? "" }),
+      );
+      expect(child.stdout).toMatch(/^refused: interrupted while storing/);
+      expect(child.code).toBe(130);
+      // Neither a published entry (it could only be the half-removed one) nor a staging directory.
+      expect(existsSync(cache) ? readdirSync(cache) : []).toEqual([]);
+      expect(existsSync(root)).toBe(false);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
