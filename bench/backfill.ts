@@ -1,46 +1,49 @@
 /**
- * Backfill throughput against its ceiling, on one embedded clone (`npm run bench:backfill`).
- *
- * A ledger-shaped source of 1M rows (bigint primary key) is copied into an empty target of the same shape,
- * also with its primary key, three ways:
- *   (a) the ceiling: one `INSERT INTO target SELECT * FROM source` — one statement, one transaction, nothing
- *       resumable, and in production a multi-minute transaction holding every row lock it took;
- *   (b) the backfill engine with 1 worker, batches of 5,000 (one transaction per batch, state updated in it);
- *   (c) the same with 4 workers over disjoint key ranges.
- * The target is truncated and a CHECKPOINT taken before each, so no run pays for the previous one's dirty pages.
- * Each run is checked to have copied exactly the source's rows.
+ * Backfill throughput against its ceiling, on one embedded clone (`npm run bench:backfill`), on the
+ * `events-dual-write` scenario (write-up 000): its `events` table, seeded by its own generators at 1M rows,
+ * copied into its partitioned `events_partitioned` (PK (id, occurred_at), monthly range partitions, three
+ * indexes), as its `copy_history` step does, three ways:
+ *   (a) the ceiling: one `INSERT INTO events_partitioned SELECT … FROM events` — one statement, one
+ *       transaction, nothing resumable, and in production a multi-minute transaction holding every row lock;
+ *   (b) the backfill engine with 1 worker, batches of 5,000, `on_conflict: skip` (one transaction per batch,
+ *       state updated in it);
+ *   (c) the same with 4 workers over disjoint key ranges (002's movers).
+ * The scenario's throttle (a 50 ms sleep and the replica's lag) is left out: it measures the replica, not the
+ * engine. The target is truncated and a CHECKPOINT taken before each run, so no run pays for the previous
+ * one's dirty pages. Each run is checked to have copied exactly the source's rows.
  *
  * Output lines are meant to be grepped: `ceiling rows/s: X`, `backfill 1 worker rows/s: Y`,
  * `backfill 4 workers rows/s: Z`, `ratio (1 worker/ceiling): …`, `ratio (4 workers/ceiling): …`.
  * Env: BENCH_ROWS (default 1,000,000), BENCH_ROUNDS (default 2; the best round of each counts).
  */
+import path from "node:path";
 import pg from "pg";
 import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { runBackfillStep } from "../src/migration/backfill.ts";
-import type { ResolvedBackfillStep } from "../src/scenario/load.ts";
-import { Backfill, Dataset } from "../src/scenario/schema.ts";
+import { loadScenario, type ResolvedBackfillStep } from "../src/scenario/load.ts";
+import { Backfill } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
-import { LEDGER_COLUMNS } from "./ledger-columns.ts";
 
 const ROWS = Math.max(1, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
-
-const dataset = Dataset.parse({
-  schema: "-- created by the bench",
-  seed: 42,
-  tables: [
-    {
-      name: "bf_source",
-      rows: ROWS,
-      columns: LEDGER_COLUMNS,
-    },
-  ],
-});
-
-const SHAPE =
-  "(id bigint PRIMARY KEY, account_id bigint, amount numeric(12,2), created_at timestamptz, kind text, ref uuid)";
+const SCENARIO = path.resolve(import.meta.dirname, "../scenarios/events-dual-write");
+const SOURCE = "events";
+const TARGET = "events_partitioned";
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+const rs = await loadScenario(SCENARIO);
+const steps = rs.phases.flatMap((p) => p.steps);
+const createTarget = steps.find((s) => s.kind === "sql" && s.name === "create_partitioned");
+const copyHistory = steps.find((s) => s.kind === "backfill" && s.name === "copy_history");
+if (createTarget?.kind !== "sql" || copyHistory?.kind !== "backfill")
+  throw new Error(`${SCENARIO}: no create_partitioned or copy_history step (the bench follows the scenario)`);
+const copyBackfill = copyHistory.backfill;
+const createTargetSql = createTarget.sqlText.text;
+const dataset = {
+  ...rs.scenario.dataset,
+  tables: rs.scenario.dataset.tables.map((t) => (t.name === SOURCE ? { ...t, rows: ROWS } : t)),
+};
 
 let stepNo = 0;
 function step(workers: number): ResolvedBackfillStep {
@@ -50,7 +53,7 @@ function step(workers: number): ResolvedBackfillStep {
     // A new step identity per run: each starts from scratch rather than resuming the last one's state.
     name: `copy_${++stepNo}`,
     kind: "backfill",
-    backfill: Backfill.parse({ source: "bf_source", target: "bf_target", key: "id", batch: 5000, workers }),
+    backfill: Backfill.parse({ ...copyBackfill, throttle: undefined, workers }),
     at: [],
   };
 }
@@ -66,26 +69,44 @@ async function main(): Promise<void> {
   const admin = await connect();
   try {
     const { rows } = await admin.query("SHOW server_version");
-    console.log(`server: PostgreSQL ${rows[0].server_version}; ${fmt(ROWS)} rows; ${ROUNDS} round(s)`);
-    await admin.query(`CREATE TABLE bf_source ${SHAPE}`);
-    await admin.query(`CREATE TABLE bf_target ${SHAPE}`);
+    console.log(
+      `server: PostgreSQL ${rows[0].server_version}; scenario events-dual-write, ${fmt(ROWS)} rows; ${ROUNDS} round(s)`,
+    );
+    await admin.query(rs.schemaSql.text);
     const s0 = performance.now();
     await seedDataset(connect, dataset);
-    await admin.query("VACUUM ANALYZE bf_source");
-    console.log(`seeded bf_source in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
-    const want = (await admin.query("SELECT count(*)::int AS n, sum(id)::text AS s FROM bf_source")).rows[0];
+    if (rs.afterSql) await admin.query(rs.afterSql.text);
+    await admin.query(createTargetSql);
+    await admin.query(`VACUUM ANALYZE ${pg.escapeIdentifier(SOURCE)}`);
+    console.log(`seeded ${SOURCE} in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
+    const src = pg.escapeIdentifier(SOURCE);
+    const dst = pg.escapeIdentifier(TARGET);
+    // The engine's default column list: every column both tables share (here all of them).
+    const cols = (
+      await admin.query<{ name: string }>(
+        `SELECT a.attname AS name FROM pg_attribute a
+          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            AND EXISTS (SELECT 1 FROM pg_attribute b WHERE b.attrelid = $2::regclass AND b.attname = a.attname
+                        AND NOT b.attisdropped)
+          ORDER BY a.attnum`,
+        [SOURCE, TARGET],
+      )
+    ).rows
+      .map((r) => pg.escapeIdentifier(r.name))
+      .join(", ");
+    const want = (await admin.query(`SELECT count(*)::int AS n, sum(id)::text AS s FROM ${src}`)).rows[0];
 
     const check = async (what: string) => {
       const got = (
         await admin.query(
-          "SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::text AS s FROM bf_target",
+          `SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, sum(id)::text AS s FROM ${dst}`,
         )
       ).rows[0];
       if (got.n !== want.n || got.d !== want.n || got.s !== want.s)
         throw new Error(`${what}: target has ${got.n} rows (${got.d} distinct), expected ${want.n}`);
     };
     const fresh = async () => {
-      await admin.query("TRUNCATE bf_target");
+      await admin.query(`TRUNCATE ${dst}`);
       await admin.query("CHECKPOINT");
     };
 
@@ -93,7 +114,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       await fresh();
       let t0 = performance.now();
-      await admin.query("INSERT INTO bf_target SELECT * FROM bf_source");
+      await admin.query(`INSERT INTO ${dst} (${cols}) SELECT ${cols} FROM ${src}`);
       const ceiling = (performance.now() - t0) / 1000;
       await check("ceiling");
 
