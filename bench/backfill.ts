@@ -23,6 +23,7 @@ import { runBackfillStep } from "../src/migration/backfill.ts";
 import { loadScenario, type ResolvedBackfillStep } from "../src/scenario/load.ts";
 import { Backfill } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
+import { closeClients, connector } from "../src/util/connect.ts";
 
 const ROWS = Math.max(1, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
@@ -61,11 +62,8 @@ function step(workers: number): ResolvedBackfillStep {
 async function main(): Promise<void> {
   await using clone = await new EmbeddedProvider().start({ settings: { autovacuum: "off" } });
   const cfg = clone.connectionConfig();
-  const connect = async (): Promise<pg.Client> => {
-    const c = new pg.Client(cfg);
-    await c.connect();
-    return c;
-  };
+  const clients: pg.Client[] = [];
+  const connect = connector(cfg, clients);
   const admin = await connect();
   try {
     const { rows } = await admin.query("SHOW server_version");
@@ -146,7 +144,7 @@ async function main(): Promise<void> {
     console.log(`ratio (1 worker/ceiling): ${(rate.one / rate.ceiling).toFixed(2)}`);
     console.log(`ratio (4 workers/ceiling): ${(rate.four / rate.ceiling).toFixed(2)}`);
   } finally {
-    await admin.end();
+    await closeClients(clients);
   }
 }
 

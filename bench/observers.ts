@@ -19,6 +19,7 @@ import { nativeEngine } from "../src/load/native-engine.ts";
 import { startObservers } from "../src/observers/runner.ts";
 import { Load } from "../src/scenario/schema.ts";
 import { silentLogger } from "../src/util/logger.ts";
+import { closeClients, connector } from "../src/util/connect.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -35,13 +36,7 @@ const admin = new pg.Client(cfg);
 await admin.connect();
 const dir = await mkdtemp(path.join(tmpdir(), "rehearse-bench-obs-"));
 const clients: pg.Client[] = [];
-const connect = async () => {
-  const c = new pg.Client(cfg);
-  c.on("error", () => {});
-  await c.connect();
-  clients.push(c);
-  return c;
-};
+const connect = connector(cfg, clients);
 
 const load = Load.parse({
   source: { table: "bench_source", key: "id", columns: ["v"] },
@@ -96,7 +91,7 @@ try {
   console.log(`overhead %: ${(((a - b) / a) * 100).toFixed(2)}`);
   console.log(`target < 3 %: ${(a - b) / a < 0.03 ? "met" : "NOT met"}`);
 } finally {
-  for (const c of clients) await c.end().catch(() => {});
+  await closeClients(clients);
   await admin.end().catch(() => {});
   await rm(dir, { recursive: true, force: true });
 }

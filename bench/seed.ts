@@ -22,6 +22,7 @@ import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { Dataset } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
 import { LEDGER_COLUMNS } from "./ledger-columns.ts";
+import { closeClients, connector } from "../src/util/connect.ts";
 
 const run = promisify(execFile);
 const ROWS = 1_000_000;
@@ -69,11 +70,8 @@ async function main(): Promise<void> {
   // load runs, taking a core from whichever loader comes next; on two cores that is pure noise.
   await using clone = await new EmbeddedProvider().start({ settings: { autovacuum: "off" } });
   const cfg = clone.connectionConfig();
-  const connect = async (): Promise<pg.Client> => {
-    const c = new pg.Client(cfg);
-    await c.connect();
-    return c;
-  };
+  const clients: pg.Client[] = [];
+  const connect = connector(cfg, clients);
   const admin = await connect();
   try {
     const { rows } = await admin.query("SHOW server_version");
@@ -133,7 +131,7 @@ async function main(): Promise<void> {
     console.log(`ratio (seed/pgbench): ${(seedRate / pgbenchRate).toFixed(2)}`);
     console.log(`seed ledger rows/s: ${fmt(ROWS / bestLedger)}`);
   } finally {
-    await admin.end();
+    await closeClients(clients);
   }
 }
 

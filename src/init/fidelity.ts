@@ -11,6 +11,7 @@ import { syncSeededSequences } from "../seed/sequences.ts";
 import { registerSecret } from "../util/redact.ts";
 import { distinctCount } from "./fit.ts";
 import { type ColumnStats, readSource, type SourceTable } from "./source.ts";
+import { closeClients, connector } from "../util/connect.ts";
 
 /** The stated tolerances a fitted column must meet. */
 export const TOLERANCE = {
@@ -172,13 +173,7 @@ export async function measureFidelity(
     const cfg = clone.connectionConfig();
     if (typeof cfg.password === "string") registerSecret(cfg.password);
     const clients: pg.Client[] = [];
-    const connect = async () => {
-      const c = new pg.Client(cfg);
-      c.on("error", () => {});
-      await c.connect();
-      clients.push(c);
-      return c;
-    };
+    const connect = connector(cfg, clients);
     const db = await connect();
     try {
       for (const stmt of rs.schemaSql.statements) await db.query(stmt.sql);
@@ -196,7 +191,7 @@ export async function measureFidelity(
       );
       return compareStatistics(source, fitted.tables, rows);
     } finally {
-      for (const c of clients) await c.end().catch(() => {});
+      await closeClients(clients);
     }
   } finally {
     await clone.stop();

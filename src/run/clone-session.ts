@@ -14,6 +14,7 @@ import { registerCleanup } from "../util/cleanup.ts";
 import type { Logger } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
 import { defaultProviders, newRunId, resolveRows, type RehearsalOptions, runSetupSql } from "./rehearsal.ts";
+import { closeClients, connector } from "../util/connect.ts";
 
 export interface CloneSession {
   clone: Clone;
@@ -52,13 +53,7 @@ export async function provisionClone(
     let seededRows: number | undefined;
     if (rs && !clone.hasData) {
       const clients: pg.Client[] = [];
-      const connect = async () => {
-        const c = new pg.Client(cfg);
-        c.on("error", () => {});
-        await c.connect();
-        clients.push(c);
-        return c;
-      };
+      const connect = connector(cfg, clients);
       try {
         const db = await connect();
         await runSetupSql(db, rs.schemaSql, "dataset.schema");
@@ -67,7 +62,7 @@ export async function provisionClone(
         await syncSeededSequences(db, rs.scenario.dataset);
         if (rs.afterSql) await runSetupSql(db, rs.afterSql, "dataset.after");
       } finally {
-        for (const c of clients) await c.end().catch(() => {});
+        await closeClients(clients);
       }
     }
     const dir = await mkdtemp(path.join(tmpdir(), "rehearse-pgpass-"));

@@ -62,6 +62,7 @@ import { systemClock } from "../util/clock.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
+import { connector } from "../util/connect.ts";
 
 export interface RehearsalOptions {
   scenarioPath: string;
@@ -248,15 +249,6 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
     const rows = resolveRows(rs, opts);
     report.context.rows = rows;
     const useCache = opts.cache ?? s.target.cache;
-    /** A connect function for one server: every client it makes is tracked so it can be closed. */
-    const connector = (cfg: pg.ClientConfig, into: pg.Client[]) => async (): Promise<pg.Client> => {
-      const c = new pg.Client({ ...cfg, application_name: "rehearse" });
-      // A server that goes away must surface as an error on the next query, not crash the process.
-      c.on("error", () => {});
-      await c.connect();
-      into.push(c);
-      return c;
-    };
     /** target.extensions, before the schema runs: its CREATE EXTENSION would fail with less to go on. */
     const checkExtensions = async (on: pg.Client, providerLabel: string) => {
       if (s.target.extensions.length === 0) return;
