@@ -79,19 +79,6 @@ async function main(): Promise<void> {
     console.log(`seeded ${SOURCE} in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
     const src = pg.escapeIdentifier(SOURCE);
     const dst = pg.escapeIdentifier(TARGET);
-    // The engine's default column list: every column both tables share (here all of them).
-    const cols = (
-      await admin.query<{ name: string }>(
-        `SELECT a.attname AS name FROM pg_attribute a
-          WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-            AND EXISTS (SELECT 1 FROM pg_attribute b WHERE b.attrelid = $2::regclass AND b.attname = a.attname
-                        AND NOT b.attisdropped)
-          ORDER BY a.attnum`,
-        [SOURCE, TARGET],
-      )
-    ).rows
-      .map((r) => pg.escapeIdentifier(r.name))
-      .join(", ");
     const want = (await admin.query(`SELECT count(*)::int AS n, sum(id)::text AS s FROM ${src}`)).rows[0];
 
     const check = async (what: string) => {
@@ -112,7 +99,9 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       await fresh();
       let t0 = performance.now();
-      await admin.query(`INSERT INTO ${dst} (${cols}) SELECT ${cols} FROM ${src}`);
+      // The scenario gives the partitioned copy the legacy table's column order ("same column shape"), so *
+      // lines up; a drift would fail the insert or the row check below.
+      await admin.query(`INSERT INTO ${dst} SELECT * FROM ${src}`);
       const ceiling = (performance.now() - t0) / 1000;
       await check("ceiling");
 

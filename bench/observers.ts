@@ -18,8 +18,8 @@ import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { nativeEngine } from "../src/load/native-engine.ts";
 import { startObservers } from "../src/observers/runner.ts";
 import { Load } from "../src/scenario/schema.ts";
-import { silentLogger } from "../src/util/logger.ts";
 import { closeClients, connector } from "../src/util/connect.ts";
+import { silentLogger } from "../src/util/logger.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);

@@ -21,8 +21,8 @@ import { findPgbench } from "./pgbench.ts";
 import { EmbeddedProvider } from "../src/clone/embedded.ts";
 import { Dataset } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
-import { LEDGER_COLUMNS } from "./ledger-columns.ts";
 import { closeClients, connector } from "../src/util/connect.ts";
+import { LEDGER_COLUMNS } from "./ledger-columns.ts";
 
 const run = promisify(execFile);
 const ROWS = 1_000_000;

@@ -8,10 +8,10 @@ import { EmbeddedProvider } from "../clone/embedded.ts";
 import { loadScenario } from "../scenario/load.ts";
 import { seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
+import { closeClients, connector } from "../util/connect.ts";
 import { registerSecret } from "../util/redact.ts";
 import { distinctCount } from "./fit.ts";
 import { type ColumnStats, readSource, type SourceTable } from "./source.ts";
-import { closeClients, connector } from "../util/connect.ts";
 
 /** The stated tolerances a fitted column must meet. */
 export const TOLERANCE = {

@@ -11,10 +11,10 @@ import { loadScenario } from "../scenario/load.ts";
 import { seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
 import { registerCleanup } from "../util/cleanup.ts";
+import { closeClients, connector } from "../util/connect.ts";
 import type { Logger } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
 import { defaultProviders, newRunId, resolveRows, type RehearsalOptions, runSetupSql } from "./rehearsal.ts";
-import { closeClients, connector } from "../util/connect.ts";
 
 export interface CloneSession {
   clone: Clone;

@@ -59,10 +59,10 @@ import { LOAD_APPLICATION_NAME } from "../observers/lock-waits.ts";
 import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import { onInterrupt, registerCleanup, signalExitCode } from "../util/cleanup.ts";
 import { systemClock } from "../util/clock.ts";
+import { closeClients, connector } from "../util/connect.ts";
 import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { redact, registerSecret } from "../util/redact.ts";
 import { TOOL_VERSION } from "../version.ts";
-import { connector } from "../util/connect.ts";
 
 export interface RehearsalOptions {
   scenarioPath: string;
@@ -355,9 +355,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
           database: CLONE_DATABASE,
         });
         const buildClients: pg.Client[] = [];
-        const closeBuild = async () => {
-          for (const c of buildClients.splice(0)) await c.end().catch(() => {});
-        };
+        const closeBuild = () => closeClients(buildClients);
         try {
           const buildCfg = build.connectionConfig();
           if (typeof buildCfg.password === "string") registerSecret(buildCfg.password);
@@ -743,7 +741,7 @@ export async function rehearse(opts: RehearsalOptions): Promise<RunReport> {
   } finally {
     enter("stopping the clone");
     stopListening();
-    for (const c of clients) await c.end().catch(() => {});
+    await closeClients(clients);
     for (const p of pools) await p.end().catch(() => {});
     setAckLedger(undefined);
     if (ackDir) {
