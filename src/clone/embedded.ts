@@ -214,9 +214,20 @@ export class EmbeddedProvider implements CloneProvider {
     // mkdtemp left the directory behind, made after the teardown had already swept (seen in CI).
     if (isStopping()) throw new Error("interrupted before the clone's directory was made");
     const dir = mkdtempSync(path.join(base, "rehearse-"));
-    const cleanupDir = registerCleanup(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
+    // The removal waits (bounded) for the preparation in flight: removing the directory while the thin copy
+    // was still making its subdirectories left the directory behind, re-filled after it was swept (seen in
+    // CI, an interrupt during "cloning the cached cluster"). Retries cover an rmdir that still found an entry.
+    let preparing: Promise<unknown> = Promise.resolve();
+    const cleanupDir = registerCleanup(`remove ${dir}`, async () => {
+      await Promise.race([preparing, sleep(8_000, undefined, { ref: false })]);
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    });
+    const prepare = <T>(p: Promise<T>): Promise<T> => {
+      preparing = p.catch(() => {});
+      return p;
+    };
     // When we run as root the server runs as the `postgres` user, which must be able to traverse this dir.
-    await chmod(dir, 0o711);
+    await prepare(chmod(dir, 0o711));
     const port = await freePort();
     const password = randomBytes(18).toString("base64url");
     const database = options.database ?? "rehearsal";
@@ -225,10 +236,11 @@ export class EmbeddedProvider implements CloneProvider {
     let copy: ThinCopy | undefined;
     if (from) {
       try {
-        copy = await thinCopy(from.dataDir, dir, { owner: await serverOwner() });
+        const owner = await serverOwner();
+        copy = await prepare(thinCopy(from.dataDir, dir, { owner }));
       } catch (err) {
         cleanupDir();
-        await rm(dir, { recursive: true, force: true });
+        await rm(dir, { recursive: true, force: true, maxRetries: 3 });
         throw err;
       }
       for (const f of copy.fellBack)
@@ -266,9 +278,11 @@ export class EmbeddedProvider implements CloneProvider {
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     });
     const unlessCancelled = () => {
-      if (cancelled) throw new Error("interrupted while the clone was starting");
+      if (cancelled || isStopping()) throw new Error("interrupted while the clone was starting");
     };
     try {
+      // A signal before cleanupServer was registered: the teardown may have removed the copy already.
+      unlessCancelled();
       if (!from) await track(initialiseWithPrivateTmp(server, dir));
       unlessCancelled();
       await track(startServer(server));

@@ -7,9 +7,18 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { registerCleanup } from "../util/cleanup.ts";
+import { isStopping, registerCleanup } from "../util/cleanup.ts";
 
 const run = promisify(execFile);
+
+/**
+ * Refuses a side effect once a signal has arrived: the teardown may already have swept the clone's directory,
+ * and a mkdir, mount or copy landing after that is never removed (an empty clone directory was left in CI
+ * when the signal fell between the clone's directory being made and this copy registering its cleanup).
+ */
+function unlessStopping(): void {
+  if (isStopping()) throw new Error("interrupted while copying the cached cluster");
+}
 
 export type CloneMethod = "overlay" | "reflink" | "copy";
 export const CLONE_METHODS: readonly CloneMethod[] = ["overlay", "reflink", "copy"];
@@ -82,6 +91,8 @@ export async function thinCopy(
   const dir = path.join(workRoot, "data");
   const fellBack: { method: CloneMethod; error: string }[] = [];
   for (const method of methodsToTry(options)) {
+    // Not the next method either: an interrupt is not a method that failed.
+    unlessStopping();
     // Registered before the side effect: an interrupt mid-mount must still unmount. It waits for the copy in
     // flight first: removing while makeCopy still ran let its next mkdir or mount land after the removal,
     // leaving the clone's directory behind (seen in CI, one interrupt in ten during "cloning").
@@ -128,15 +139,17 @@ async function makeCopy(
   if (method === "overlay") {
     const upper = path.join(workRoot, "upper");
     const work = path.join(workRoot, "work");
-    await mkdir(upper, { mode: 0o700 });
-    await mkdir(work, { mode: 0o700 });
-    await mkdir(dir, { mode: 0o700 });
+    for (const d of [upper, work, dir]) {
+      unlessStopping();
+      await mkdir(d, { mode: 0o700 });
+    }
     // The merged root takes the upper directory's owner and mode; PostgreSQL insists on both.
     if (owner) await run("chown", [`${owner.uid}:${owner.gid}`, upper]);
     // Commas and colons separate overlay options; our paths are made by mkdtemp and the cache, but check.
     for (const p of [lower, upper, work]) {
       if (/[,:\\]/.test(p)) throw new Error(`path ${p} contains a character overlayfs options cannot carry`);
     }
+    unlessStopping();
     await run("mount", [
       "-t",
       "overlay",
@@ -148,6 +161,7 @@ async function makeCopy(
     return;
   }
   const args = method === "reflink" ? ["-a", "--reflink=always", lower, dir] : ["-a", lower, dir];
+  unlessStopping();
   await run("cp", args);
   if (owner) await run("chown", [`${owner.uid}:${owner.gid}`, dir]);
 }
