@@ -1,6 +1,6 @@
 /** Today's behaviour: timestamped, redacted lines; progress lines throttled. Greppable in CI logs. */
-import { createLogger, type Logger, type ProgressEvent } from "../util/logger.ts";
-import type { ProgressStream, ProgressView } from "./progress.ts";
+import { createLogger, type Logger, type ProgressEvent } from "../index.ts";
+import type { ProgressStream, ProgressView } from "./progress-view.ts";
 
 export interface PlainProgressOptions {
   stream: ProgressStream;

@@ -7,9 +7,8 @@
  *     seeding ledger [██████████░░░░░░░░░░]  52%  520,000/1,000,000  85,000 rows/s  ETA 6s
  *     load 480 writes/s  ·  p99 12 ms  ·  3 blocked  ·  2 locks held
  */
-import { formatLine, type LoadSnapshot, type ProgressEvent } from "../util/logger.ts";
-import { redact } from "../util/redact.ts";
-import type { ProgressStream, ProgressView } from "./progress.ts";
+import { formatLine, type LoadSnapshot, type ProgressEvent, redact } from "../index.ts";
+import type { ProgressStream, ProgressView } from "./progress-view.ts";
 
 const ESC = "\x1b[";
 /** Cursor to the start of the line `n` lines up, then clear to the end of the screen. */

@@ -3,24 +3,13 @@
  * `--no-progress`) and a live status block redrawn in place on a terminal. Both are Loggers, so the rest of
  * the harness logs to them as before; the rehearsal adds structured events through `Logger.event`.
  */
-import type { Logger, ProgressEvent } from "../util/logger.ts";
 import { PlainProgress } from "./progress-plain.ts";
 import { TtyProgress } from "./progress-tty.ts";
 
-export type { LoadSnapshot, ProgressEvent } from "../util/logger.ts";
+import type { ProgressStream, ProgressView } from "./progress-view.ts";
 
-/** The part of a stream a view writes to (process.stderr, or a fake in tests). */
-export interface ProgressStream {
-  write(chunk: string): unknown;
-  isTTY?: boolean;
-  columns?: number;
-}
-
-export interface ProgressView extends Logger {
-  event(e: ProgressEvent): void;
-  /** Leaves the terminal as it found it (clears a live block). Safe to call twice. */
-  finish(): void;
-}
+export type { LoadSnapshot, ProgressEvent } from "../index.ts";
+export type { ProgressStream, ProgressView } from "./progress-view.ts";
 
 export interface ProgressViewOptions {
   debug?: boolean;

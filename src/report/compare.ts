@@ -312,5 +312,3 @@ export function compareReports(a: RunReport, b: RunReport): Comparison {
           : "unchanged";
   return { a: side(a), b: side(b), notConclusive, warnings, phases: comparePhases(a, b), checks, verdict };
 }
-
-export { renderComparisonHtml, renderComparisonMarkdown } from "./compare-render.ts";

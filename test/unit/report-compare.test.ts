@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { compareReports, delta } from "../../src/report/compare.ts";
 import {
-  compareReports,
-  delta,
+  formatDelta,
   renderComparisonHtml,
   renderComparisonMarkdown,
-} from "../../src/report/compare.ts";
-import { formatDelta } from "../../src/report/compare-render.ts";
+} from "../../src/report/compare-render.ts";
 import type { RunReport } from "../../src/report/model.ts";
 import { failingRun, inconclusiveRun, loadRun, passingRun } from "./report-fixtures.ts";
 
