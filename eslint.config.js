@@ -28,6 +28,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tool configs that must be CommonJS (.dependency-cruiser.cjs).
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly" } },
+  },
+  {
     // A newcomer reads a file in one sitting and a function on one screen or two (ARCHITECTURE.md). The limits
     // count a function's nested closures too: shared mutable locals across closures is what they prevent.
     files: ["src/**/*.ts"],
