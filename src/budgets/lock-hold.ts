@@ -1,4 +1,4 @@
-import { lockBudgetId } from "../scenario/load.ts";
+import { lockBudgetId } from "../scenario/ids.ts";
 import type { Budget } from "./budget.ts";
 import { ms, where } from "./budget.ts";
 

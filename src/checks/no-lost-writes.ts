@@ -23,12 +23,9 @@
  * Needs a single connection (temporary tables are per session) and the load stopped: the harness gathers at
  * stage "after", once the load has drained.
  */
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { from as copyFrom } from "pg-copy-streams";
 import { relationKey } from "../catalog/types.ts";
+import { copyLinesFromFile } from "../db/copy.ts";
 import { ident, type Queryable, qualified } from "../db/sql.ts";
 import type { Invariant } from "../scenario/schema.ts";
 import type { CheckInput, InvariantCheck, Stage } from "./check.ts";
@@ -73,31 +70,6 @@ export interface NoLostWritesGathered {
   indeterminatePresent: number;
 }
 
-/**
- * Escapes ledger lines for COPY's text format, where backslash starts an escape, tab separates columns and a
- * bare carriage return is an error. Each special is one ASCII byte, which never occurs inside a UTF-8
- * multi-byte sequence, so escaping chunk by chunk is safe at any chunk boundary. Keys the load writes (uuids,
- * numbers) contain none of them and pass through untouched.
- */
-export function copyTextEscape(): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      if (chunk.indexOf(0x5c) < 0 && chunk.indexOf(0x09) < 0 && chunk.indexOf(0x0d) < 0) {
-        cb(null, chunk);
-        return;
-      }
-      const out: number[] = [];
-      for (const b of chunk) {
-        if (b === 0x5c) out.push(0x5c, 0x5c);
-        else if (b === 0x09) out.push(0x5c, 0x74);
-        else if (b === 0x0d) out.push(0x5c, 0x72);
-        else out.push(b);
-      }
-      cb(null, Buffer.from(out));
-    },
-  });
-}
-
 async function exists(file: string): Promise<boolean> {
   try {
     return (await stat(file)).isFile();
@@ -110,11 +82,7 @@ async function exists(file: string): Promise<boolean> {
 async function copyKeys(db: Queryable, file: string, tempTable: string): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS pg_temp.${ident(tempTable)}`);
   await db.query(`CREATE TEMP TABLE ${ident(tempTable)} (key text)`);
-  await pipeline(
-    createReadStream(file),
-    copyTextEscape(),
-    db.query(copyFrom(`COPY pg_temp.${ident(tempTable)} (key) FROM STDIN`)),
-  );
+  await copyLinesFromFile(db, `COPY pg_temp.${ident(tempTable)} (key) FROM STDIN`, file);
   // Temporary tables get no autovacuum statistics: without them the planner guesses the join sizes.
   await db.query(`ANALYZE pg_temp.${ident(tempTable)}`);
 }

@@ -4,7 +4,7 @@
  * (a timestamptz bound to epoch seconds, a numeric bound to a number), in the same session that printed them,
  * so time zones and date styles cannot skew the comparison; evaluate() then stays pure arithmetic.
  */
-import { splitTopLevel } from "../catalog/snapshot.ts";
+import { splitTopLevel } from "../catalog/parse.ts";
 import type { Queryable } from "../db/sql.ts";
 
 export type BoundValue = { kind: "minvalue" } | { kind: "maxvalue" } | { kind: "value"; text: string | null };

@@ -14,7 +14,7 @@
  *    are not a gap. Without load both are the same number.
  * Values are compared as BigInt (ids beyond 2^53 are common with time-sortable ids, seeds/003).
  */
-import { sequenceFromDefault } from "../catalog/snapshot.ts";
+import { sequenceFromDefault } from "../catalog/parse.ts";
 import { relationKey } from "../catalog/types.ts";
 import { ident, type Queryable, qualified } from "../db/sql.ts";
 import type { Invariant } from "../scenario/schema.ts";

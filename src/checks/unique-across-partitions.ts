@@ -14,8 +14,8 @@
  *       any other error                        → error: inconclusive, with the SQLSTATE and message.
  * Sequences the probe advanced (ROLLBACK does not undo nextval) are set back afterwards.
  */
-import pg from "pg";
 import { relationKey } from "../catalog/types.ts";
+import { withOneConnection } from "../db/connection.ts";
 import { ident, type Queryable, qualified } from "../db/sql.ts";
 import type { Invariant } from "../scenario/schema.ts";
 import type { CheckInput, InvariantCheck, Stage } from "./check.ts";
@@ -126,160 +126,155 @@ interface ColumnMeta {
   default_expr: string | null;
 }
 
-async function withConnection<T>(db: Queryable, fn: (c: Queryable) => Promise<T>): Promise<T> {
-  // The probe needs BEGIN … ROLLBACK on one connection; a Pool would spread them over several.
-  if (db instanceof pg.Pool) {
-    const client = await db.connect();
-    try {
-      return await fn(client);
-    } finally {
-      client.release();
-    }
-  }
-  return fn(db);
+/** Where the probe takes an existing key from, and (builtin probe) the partition its copy is aimed at. */
+interface ProbePlan {
+  sources: Array<{ name: string }>;
+  target: PartitionEntry | null;
+  /** The partition key columns the builtin copy overrides so that it routes to `target`. */
+  setColumns: Array<{ column: string; value: string | null }>;
 }
 
-async function runProbe(
-  db: Queryable,
-  inv: Inv,
-  rel: { oid: number; relkind: string; qualifiedName: string },
-): Promise<ProbeResult> {
-  const table = qualified(rel.qualifiedName);
-  const notNull = inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ");
-  const layout = rel.relkind === "p" ? await readPartitionLayout(db, rel.oid) : null;
+/** An existing row whose key the probe writes again. */
+interface SourceRow {
+  name: string;
+  ctid: string;
+  tableoid: number;
+  key: Array<string | null>;
+}
 
-  // Where to take the key from, and where the copy should go.
-  let sources: Array<{ name: string }>;
-  let target: PartitionEntry | null = null;
-  let setColumns: Array<{ column: string; value: string | null }> = [];
-  const keyHasPartitionKey = layout?.keyColumns.every(
+/** The statement the probe sends, with its parameters. */
+interface ProbeStatement {
+  text: string;
+  values: Array<string | number | null>;
+}
+
+/**
+ * Decides where the key comes from and where its copy must land, from the partition layout alone (null: not
+ * partitioned); a skip when the builtin probe cannot aim a copy at another partition.
+ */
+function planProbe(inv: Inv, qualifiedName: string, layout: PartitionLayout | null): ProbePlan | ProbeResult {
+  if (!layout) return { sources: [{ name: qualifiedName }], target: null, setColumns: [] };
+  const ordered = orderPartitions(layout);
+  const withDefault = [...ordered, ...(layout.defaultPartition ? [{ name: layout.defaultPartition }] : [])];
+  const keyHasPartitionKey = layout.keyColumns.every(
     (k) => k.column !== null && inv.columns.includes(k.column),
   );
-  if (!layout) {
-    sources = [{ name: rel.qualifiedName }];
-  } else {
-    const ordered = orderPartitions(layout);
-    const withDefault = [...ordered, ...(layout.defaultPartition ? [{ name: layout.defaultPartition }] : [])];
-    if (inv.probe || keyHasPartitionKey) {
-      // probe.sql decides where its write goes. And when the key contains the partition key, a copy with the
-      // same key routes to the same partition, whose UNIQUE index (if any) is then global: copy it unchanged.
-      sources = withDefault;
-    } else {
-      if (layout.strategy === "hash") {
-        return {
-          status: "skipped",
-          conclusive: false,
-          reason:
-            "hash partitioning: the builtin probe cannot pick a value routed to another partition; give probe.sql",
-        };
-      }
-      if (layout.keyColumns.some((k) => k.column === null)) {
-        return {
-          status: "skipped",
-          conclusive: false,
-          reason: "the partition key is an expression: the builtin probe cannot set it; give probe.sql",
-        };
-      }
-      if (ordered.length < 2) {
-        return {
-          status: "skipped",
-          conclusive: !layout.defaultPartition,
-          reason: `${rel.qualifiedName} has ${plural(ordered.length, "non-default partition")}: no second partition to duplicate into`,
-        };
-      }
-      target = ordered[ordered.length - 1]!;
-      sources = withDefault.filter((p) => p !== target);
-      const values = routingValues(target);
-      if (!values) {
-        return {
-          status: "skipped",
-          conclusive: false,
-          reason: `cannot derive a key value routed to ${target.name} (bound ${target.bound}); give probe.sql`,
-        };
-      }
-      setColumns = layout.keyColumns.map((k, i) => ({ column: k.column!, value: values[i] ?? null }));
-    }
+  if (inv.probe || keyHasPartitionKey) {
+    // probe.sql decides where its write goes. And when the key contains the partition key, a copy with the
+    // same key routes to the same partition, whose UNIQUE index (if any) is then global: copy it unchanged.
+    return { sources: withDefault, target: null, setColumns: [] };
   }
+  if (layout.strategy === "hash") {
+    return {
+      status: "skipped",
+      conclusive: false,
+      reason:
+        "hash partitioning: the builtin probe cannot pick a value routed to another partition; give probe.sql",
+    };
+  }
+  if (layout.keyColumns.some((k) => k.column === null)) {
+    return {
+      status: "skipped",
+      conclusive: false,
+      reason: "the partition key is an expression: the builtin probe cannot set it; give probe.sql",
+    };
+  }
+  if (ordered.length < 2) {
+    return {
+      status: "skipped",
+      conclusive: !layout.defaultPartition,
+      reason: `${qualifiedName} has ${plural(ordered.length, "non-default partition")}: no second partition to duplicate into`,
+    };
+  }
+  const target = ordered[ordered.length - 1]!;
+  const values = routingValues(target);
+  if (!values) {
+    return {
+      status: "skipped",
+      conclusive: false,
+      reason: `cannot derive a key value routed to ${target.name} (bound ${target.bound}); give probe.sql`,
+    };
+  }
+  return {
+    sources: withDefault.filter((p) => p !== target),
+    target,
+    setColumns: layout.keyColumns.map((k, i) => ({ column: k.column!, value: values[i] ?? null })),
+  };
+}
 
-  // An existing key, from the oldest partition that has a row with the whole key non-null.
-  let source: { name: string; ctid: string; tableoid: number; key: Array<string | null> } | null = null;
+/** An existing key, from the first source (oldest partition first) that has a row with the whole key non-null. */
+async function findSourceRow(
+  db: Queryable,
+  inv: Inv,
+  sources: Array<{ name: string }>,
+): Promise<SourceRow | null> {
+  const notNull = inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ");
   for (const s of sources) {
     const res = await db.query<{ ctid: string; tableoid: number; key: Array<string | null> }>(
       `SELECT ctid::text AS ctid, tableoid::oid AS tableoid, ARRAY[${inv.columns.map((c) => `${ident(c)}::text`).join(", ")}] AS key
        FROM ${qualified(s.name)} WHERE ${notNull} LIMIT 1`,
     );
     const r = res.rows[0];
-    if (r) {
-      source = { name: s.name, ...r };
-      break;
-    }
+    if (r) return { name: s.name, ...r };
   }
-  if (!source) {
-    return {
-      status: "skipped",
-      conclusive: false,
-      reason: `no row of ${rel.qualifiedName} has a non-null ${inv.columns.join(", ")} to duplicate`,
-    };
-  }
+  return null;
+}
 
-  let statement: string;
-  let values: Array<string | number | null>;
-  if (inv.probe) {
-    let bound: { text: string; values: Array<string | null> };
-    try {
-      bound = bindKeyPlaceholders(inv.probe.sql, source.key);
-    } catch (err) {
-      return {
-        status: "error",
-        mode: "custom",
-        key: source.key.map(String),
-        source: source.name,
-        message: pgError(err).message,
-      };
-    }
-    statement = bound.text;
-    values = bound.values;
-  } else {
-    const meta = (
-      await db.query<ColumnMeta>(
-        `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity::text AS identity,
-                a.attgenerated::text AS generated, pg_get_expr(d.adbin, d.adrelid) AS default_expr
-         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-         WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-        [rel.oid],
-      )
-    ).rows;
-    const setNames = new Set(setColumns.map((s) => s.column));
-    // Columns the database fills itself get their defaults, as a real insert would (a new id, not a copy).
-    const copy = meta.filter(
-      (c) =>
-        !setNames.has(c.name) &&
-        c.identity === "" &&
-        c.generated === "" &&
-        !/\bnextval\(/.test(c.default_expr ?? ""),
-    );
-    values = [];
-    const setExprs = setColumns.map((s) => {
-      values.push(s.value);
-      // format_type() prints a valid, already quoted type name: it is PostgreSQL's own output, not user input.
-      const type = meta.find((c) => c.name === s.column)?.type ?? "text";
-      return `$${values.length}::text::${type}`;
-    });
-    values.push(source.tableoid, source.ctid);
-    const names = [...copy.map((c) => ident(c.name)), ...setColumns.map((s) => ident(s.column))].join(", ");
-    statement =
-      `INSERT INTO ${table} (${names}) SELECT ${[...copy.map((c) => ident(c.name)), ...setExprs].join(", ")} ` +
-      `FROM ${qualified(source.name)} WHERE tableoid = $${values.length - 1}::oid AND ctid = $${values.length}::tid`;
-  }
+/**
+ * The builtin probe's INSERT: a copy of the source row into the table, with the partition key set to route it
+ * to the target partition.
+ */
+async function builtinStatement(
+  db: Queryable,
+  rel: { oid: number; qualifiedName: string },
+  setColumns: ProbePlan["setColumns"],
+  source: SourceRow,
+): Promise<ProbeStatement> {
+  const meta = (
+    await db.query<ColumnMeta>(
+      `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity::text AS identity,
+              a.attgenerated::text AS generated, pg_get_expr(d.adbin, d.adrelid) AS default_expr
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      [rel.oid],
+    )
+  ).rows;
+  const setNames = new Set(setColumns.map((s) => s.column));
+  // Columns the database fills itself get their defaults, as a real insert would (a new id, not a copy).
+  const copy = meta.filter(
+    (c) =>
+      !setNames.has(c.name) &&
+      c.identity === "" &&
+      c.generated === "" &&
+      !/\bnextval\(/.test(c.default_expr ?? ""),
+  );
+  const values: ProbeStatement["values"] = [];
+  const setExprs = setColumns.map((s) => {
+    values.push(s.value);
+    // format_type() prints a valid, already quoted type name: it is PostgreSQL's own output, not user input.
+    const type = meta.find((c) => c.name === s.column)?.type ?? "text";
+    return `$${values.length}::text::${type}`;
+  });
+  values.push(source.tableoid, source.ctid);
+  const names = [...copy.map((c) => ident(c.name)), ...setColumns.map((s) => ident(s.column))].join(", ");
+  const text =
+    `INSERT INTO ${qualified(rel.qualifiedName)} (${names}) SELECT ${[...copy.map((c) => ident(c.name)), ...setExprs].join(", ")} ` +
+    `FROM ${qualified(source.name)} WHERE tableoid = $${values.length - 1}::oid AND ctid = $${values.length}::tid`;
+  return { text, values };
+}
 
-  const mode = inv.probe ? "custom" : "builtin";
-  const base = {
-    mode,
-    key: source.key.map((k) => k ?? "NULL"),
-    source: source.name,
-    targetPartition: target?.name ?? null,
-    statement,
-  } as const;
+/**
+ * Sends the duplicate write inside a transaction that is always rolled back, and counts the rows carrying the
+ * key before the rollback. `base` is what the result reports about the probe whatever the outcome.
+ */
+async function writeDuplicate(
+  db: Queryable,
+  inv: Inv,
+  qualifiedName: string,
+  statement: ProbeStatement,
+  key: Array<string | null>,
+  base: Omit<ProbeResult, "status">,
+): Promise<ProbeResult> {
   const sequences = await readSequenceStates(db);
   await db.query("BEGIN");
   try {
@@ -287,7 +282,7 @@ async function runProbe(
     await db.query("SET LOCAL lock_timeout = '10s'");
     await db.query("SET LOCAL statement_timeout = '60s'");
     try {
-      await db.query(statement, values);
+      await db.query(statement.text, statement.values);
     } catch (err) {
       const e = pgError(err);
       return {
@@ -299,14 +294,57 @@ async function runProbe(
     }
     const where = inv.columns.map((c, i) => `${ident(c)} = $${i + 1}`).join(" AND ");
     const count = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${table} WHERE ${where}`,
-      source.key,
+      `SELECT count(*)::int AS n FROM ${qualified(qualifiedName)} WHERE ${where}`,
+      key,
     );
     return { ...base, status: "inserted", rowsWithKey: count.rows[0]!.n };
   } finally {
     await db.query("ROLLBACK");
     await restoreSequences(db, sequences);
   }
+}
+
+async function runProbe(
+  db: Queryable,
+  inv: Inv,
+  rel: { oid: number; relkind: string; qualifiedName: string },
+): Promise<ProbeResult> {
+  const layout = rel.relkind === "p" ? await readPartitionLayout(db, rel.oid) : null;
+  const plan = planProbe(inv, rel.qualifiedName, layout);
+  if ("status" in plan) return plan;
+  const source = await findSourceRow(db, inv, plan.sources);
+  if (!source) {
+    return {
+      status: "skipped",
+      conclusive: false,
+      reason: `no row of ${rel.qualifiedName} has a non-null ${inv.columns.join(", ")} to duplicate`,
+    };
+  }
+
+  let statement: ProbeStatement;
+  if (inv.probe) {
+    try {
+      statement = bindKeyPlaceholders(inv.probe.sql, source.key);
+    } catch (err) {
+      return {
+        status: "error",
+        mode: "custom",
+        key: source.key.map(String),
+        source: source.name,
+        message: pgError(err).message,
+      };
+    }
+  } else {
+    statement = await builtinStatement(db, rel, plan.setColumns, source);
+  }
+
+  return writeDuplicate(db, inv, rel.qualifiedName, statement, source.key, {
+    mode: inv.probe ? "custom" : "builtin",
+    key: source.key.map((k) => k ?? "NULL"),
+    source: source.name,
+    targetPartition: plan.target?.name ?? null,
+    statement: statement.text,
+  });
 }
 
 export async function gatherUnique(db: Queryable, inv: Inv, _stage: Stage): Promise<UniqueGathered> {
@@ -331,7 +369,7 @@ export async function gatherUnique(db: Queryable, inv: Inv, _stage: Stage): Prom
      FROM ${qualified(rel.qualifiedName)} WHERE ${inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ")}
      GROUP BY ${cols} HAVING count(*) > 1 LIMIT 5`,
   );
-  const probe = await withConnection(db, (c) => runProbe(c, inv, rel));
+  const probe = await withOneConnection(db, (c) => runProbe(c, inv, rel));
   return {
     table,
     exists: true,

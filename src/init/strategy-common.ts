@@ -1,11 +1,27 @@
-/** Helpers shared by the migration scaffolds (scaffold.ts, strategies.ts). */
+/** Naming and the partition key: shared by every strategy under strategies/. */
 import type { ColumnInfo } from "../catalog/types.ts";
+import { ident } from "../db/sql.ts";
 import { isoInstant } from "./fit.ts";
 import { InitError, type SourceTable } from "./source.ts";
 
 /** Keeps a generated name within PostgreSQL's 63 bytes. */
 export function name63(n: string): string {
   return n.length <= 63 ? n : n.slice(0, 63);
+}
+
+export type Info = SourceTable["info"];
+
+/** Names and quoting for one source table. */
+export function names(info: Info) {
+  const T = info.name;
+  const rel = (n: string) => (info.schema === "public" ? ident(n) : `${ident(info.schema)}.${ident(n)}`);
+  const display = (n: string) => (info.schema === "public" ? n : `${info.schema}.${n}`);
+  const colList = (cols: string[]) => cols.map(ident).join(", ");
+  /** orders_ref_key → <prefix>_ref_key; other names gain the prefix. */
+  const renamed = (prefix: string, n: string) =>
+    name63(n.startsWith(`${T}_`) ? `${prefix}_${n.slice(T.length + 1)}` : `${prefix}_${n}`);
+  const allCols = info.columns.filter((c) => !c.generated).map((c) => c.name);
+  return { T, rel, display, colList, renamed, allCols };
 }
 
 export interface KeyChoice {

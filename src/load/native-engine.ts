@@ -20,6 +20,9 @@
  * write that failed with an ERROR from the server was rolled back (its statements ran in one implicit
  * transaction) and is just an error; one whose fate is unknown (the connection died, FATAL, the stop deadline
  * passed, or a non-transactional write failed after an earlier statement committed) is indeterminate.
+ *
+ * Parts. This file schedules and counts; statements.ts compiles and binds the templates, connection.ts runs
+ * one request on one connection, request-queue.ts holds the arrived requests, error-tally.ts what failed.
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
@@ -30,16 +33,14 @@ import type { Load } from "../scenario/schema.ts";
 import { AckLedger } from "./ack-ledger.ts";
 import { Alarm } from "./alarm.ts";
 import { type ArrivalProcess, ArrivalSchedule, describeRate } from "./arrivals.ts";
+import { Conn } from "./connection.ts";
 import { WRITES_PAUSED_FLAG, type LoadContext, type LoadEngine, type RunningLoad } from "./engine.ts";
+import { classify, ErrorTally } from "./error-tally.ts";
 import { FlagBoard } from "./flags.ts";
 import { Measurements, type Section } from "./measurements.ts";
+import { READ, RequestQueue, WRITE, type KindCode } from "./request-queue.ts";
 import { SourceReader, type SourceRow } from "./source-reader.ts";
-import { GENERATED_PARAMS, parseTemplate, resolveParams, TemplateError } from "./template.ts";
-import { WireOp, type PreparedStatement } from "./wire.ts";
-
-const WRITE = 0;
-const READ = 1;
-type KindCode = typeof WRITE | typeof READ;
+import { compileLoad, type Generated, type LoadStatements } from "./statements.ts";
 
 /** A request sent this much after its intended start counts as late. */
 const LATE_MS = 1;
@@ -52,98 +53,15 @@ const RECONNECT_MAX_MS = 5000;
 /** When no connection is free, arrivals only need counting: wake at most this often for them. */
 const COARSE_TICK_MS = 2;
 
-// A statement parameter's source: ≥ 0 is a history row index, negative a generated value.
-const GEN_UUID = -1;
-const GEN_NOW = -2;
-const GEN_RUN = -3;
-const GEN_OP = -4;
-const GEN_CODE: Record<(typeof GENERATED_PARAMS)[number], number> = {
-  new_uuid: GEN_UUID,
-  now: GEN_NOW,
-  run_id: GEN_RUN,
-  op: GEN_OP,
-};
-
-interface Compiled {
-  prepared: PreparedStatement;
-  when: string | undefined;
-  unless: string | undefined;
-  sources: Int32Array;
-}
-
-/** Compiles one template against the history columns; names each statement for PREPARE. */
-function compile(sql: string, name: string, source: SourceReader, where: string): Compiled {
-  try {
-    const t = parseTemplate(sql);
-    const params = resolveParams(t.names, source.columns);
-    const sources = Int32Array.from(params, (p) => (p.kind === "column" ? p.index : GEN_CODE[p.name]));
-    // History columns are bound with their own column's type, so `-:amount` resolves (an untyped parameter
-    // would leave `-` ambiguous); generated values stay untyped and take the type their context needs.
-    const types = Array.from(sources, (s) => (s >= 0 ? (source.types[s] ?? 0) : 0));
-    return { prepared: { name, text: t.text, types }, when: undefined, unless: undefined, sources };
-  } catch (err) {
-    if (err instanceof TemplateError) throw new Error(`${where}: ${err.message}`);
-    throw err;
-  }
-}
-
-/** SQLSTATE (or "connection"/"timeout") and whether the write may have committed. */
-function classify(err: Error): { code: string; unknown: boolean } {
-  const e = err as Error & { code?: unknown; severity?: unknown };
-  if (typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === "string") {
-    // FATAL/PANIC end the session: the server may have committed before it died. Class 08 is the
-    // connection itself; 57P0x is an administrator or crash shutdown.
-    const unknown = e.severity !== "ERROR" || e.code.startsWith("08") || e.code.startsWith("57P");
-    return { code: e.code, unknown };
-  }
-  return { code: "connection", unknown: true };
-}
-
-/** One connection and the request it is running; replaced by a fresh one when it dies. */
-class Conn {
-  readonly op: WireOp;
-  alive = true;
-  busy = false;
-  /** Abandoned at stop: a late completion is ignored. */
-  abandoned = false;
-  kind: KindCode = WRITE;
-  intended = 0;
-  sent = 0;
-  ackKey: string | null = null;
-  /** Non-transactional writes: the next statement to run, how many, how many already committed. */
-  next = 0;
-  total = 0;
-  committed = 0;
-  /** Values arrays, one per write statement and one for the read, reused for every request. */
-  readonly writeValues: (string | null)[][];
-  readonly readValues: (string | null)[];
-
-  constructor(
-    readonly client: pg.Client,
-    readonly position: number,
-    writes: Compiled[],
-    read: Compiled | undefined,
-    onDone: (conn: Conn, err: Error | null) => void,
-  ) {
-    this.op = new WireOp((err) => onDone(this, err));
-    this.writeValues = writes.map((w) => new Array<string | null>(w.sources.length).fill(null));
-    this.readValues = new Array<string | null>(read?.sources.length ?? 0).fill(null);
-  }
-}
-
 class NativeLoad implements RunningLoad {
   readonly #ctx: LoadContext;
   readonly #load: Load;
   readonly #source: SourceReader;
   readonly #flags: FlagBoard;
   readonly #ledger: AckLedger;
-  readonly #writes: Compiled[];
-  readonly #read: Compiled | undefined;
-  readonly #transaction: boolean;
-  readonly #ackSource: number;
-  readonly #needUuid: boolean;
-  readonly #needNow: boolean;
-  readonly #needOp: boolean;
+  readonly #st: LoadStatements;
+  /** The current request's generated values: one object, refilled per request. */
+  readonly #gen: Generated;
 
   readonly #conns: (Conn | undefined)[];
   readonly #free: Conn[] = [];
@@ -161,11 +79,7 @@ class NativeLoad implements RunningLoad {
   #nextWrite = Infinity;
   #nextRead = Infinity;
 
-  // FIFO of arrived requests waiting for a connection: intended start and kind, in a ring.
-  readonly #qAt: Float64Array;
-  readonly #qKind: Uint8Array;
-  #qHead = 0;
-  #qLen = 0;
+  readonly #queue: RequestQueue;
   #running = 0;
   #writesRunning = 0;
   #writesOutstanding = 0;
@@ -174,13 +88,10 @@ class NativeLoad implements RunningLoad {
   #intended = 0;
   #writesOk = 0;
   #readsOk = 0;
-  #errors = 0;
+  readonly #errors = new ErrorTally();
   #late = 0;
   #dropped = 0;
   #pausedCount = 0;
-  readonly #errorsBy: Record<string, number> = {};
-  /** The first message seen for each SQLSTATE: counts say how often, this says what. */
-  readonly #errorSamples = new Map<string, { sqlstate: string; message: string; first_ms: number }>();
   #opCounter = 0;
 
   #paused = false;
@@ -198,40 +109,12 @@ class NativeLoad implements RunningLoad {
     this.#load = ctx.load;
     this.#source = source;
     this.#flags = flags;
-    const load = ctx.load;
-    this.#writes = load.write.statements.map((st, i) => ({
-      ...compile(st.sql, `rehearse_w${i}`, source, `load.write.statements[${i}].sql`),
-      when: st.when,
-      unless: st.unless,
-    }));
-    this.#read = load.read ? compile(load.read.sql, "rehearse_r", source, "load.read.sql") : undefined;
-    this.#transaction = load.write.transaction;
-
-    const used = new Set<number>();
-    for (const c of [...this.#writes, ...(this.#read ? [this.#read] : [])])
-      for (const s of c.sources) used.add(s);
-    const ackKey = load.write.ack_key;
-    const ackGen = (GENERATED_PARAMS as readonly string[]).includes(ackKey);
-    const ackCol = source.columns.get(ackKey);
-    if (!ackGen && ackCol === undefined)
-      throw new Error(
-        `load.write.ack_key: :${ackKey} is neither a history column (source.columns) nor a generated value (${GENERATED_PARAMS.join(", ")})`,
-      );
-    this.#ackSource = ackGen ? GEN_CODE[ackKey as (typeof GENERATED_PARAMS)[number]] : ackCol!;
-    if (!this.#writes.some((w) => w.sources.includes(this.#ackSource)))
-      ctx.logger.info(
-        `load: no write statement uses :${ackKey} (write.ack_key), so the ack ledger's keys are not in the table`,
-      );
-    used.add(this.#ackSource);
-    this.#needUuid = used.has(GEN_UUID);
-    this.#needNow = used.has(GEN_NOW);
-    this.#needOp = used.has(GEN_OP);
-
+    this.#st = compileLoad(ctx.load, source, ctx.logger);
+    this.#gen = { uuid: "", now: "", runId: ctx.runId, op: "" };
     this.#ledger = new AckLedger(ctx.ackFile);
-    this.#conns = new Array<Conn | undefined>(load.connections).fill(undefined);
-    this.#backoff = new Array<number>(load.connections).fill(RECONNECT_MIN_MS);
-    this.#qAt = new Float64Array(load.max_in_flight);
-    this.#qKind = new Uint8Array(load.max_in_flight);
+    this.#conns = new Array<Conn | undefined>(ctx.load.connections).fill(undefined);
+    this.#backoff = new Array<number>(ctx.load.connections).fill(RECONNECT_MIN_MS);
+    this.#queue = new RequestQueue(ctx.load.max_in_flight);
   }
 
   /** Opens the connections (half must succeed), then starts the schedule. */
@@ -246,7 +129,7 @@ class NativeLoad implements RunningLoad {
     for (let i = 0; i < n; i++) if (!this.#conns[i]) this.#reconnectLater(i);
 
     this.#start = performance.now();
-    this.#m = new Measurements(this.#ctx.t0, this.#start, this.#read !== undefined);
+    this.#m = new Measurements(this.#ctx.t0, this.#start, this.#st.read !== undefined);
     if (this.#flags.values[WRITES_PAUSED_FLAG] === true) {
       this.#paused = true;
       this.#m.paused(true, this.#start);
@@ -312,7 +195,8 @@ class NativeLoad implements RunningLoad {
       await client.end().catch(() => {});
       return;
     }
-    const conn = new Conn(client, position, this.#writes, this.#read, (c, err) => this.#complete(c, err));
+    const st = this.#st;
+    const conn = new Conn(client, position, st.writes, st.read, (c, err) => this.#complete(c, err));
     const died = () => this.#died(conn);
     client.on("error", died);
     client.on("end", died);
@@ -371,7 +255,7 @@ class NativeLoad implements RunningLoad {
         this.#nextRead = this.#start + this.#readSchedule.next();
       }
     this.#dispatch(now);
-    this.#m.inFlight(this.#qLen + this.#running, now);
+    this.#m.inFlight(this.#queue.length + this.#running, now);
     const next = Math.min(this.#nextWrite, this.#nextRead);
     if (next === Infinity) return;
     // Precision matters only when the next arrival could be sent at once; otherwise completions pump anyway
@@ -387,27 +271,22 @@ class NativeLoad implements RunningLoad {
       this.#pausedCount++;
       return;
     }
-    if (this.#qLen + this.#running >= this.#load.max_in_flight) {
+    if (this.#queue.length + this.#running >= this.#load.max_in_flight) {
       this.#dropped++;
       return;
     }
-    const cap = this.#qAt.length;
-    const tail = (this.#qHead + this.#qLen) % cap;
-    this.#qAt[tail] = at;
-    this.#qKind[tail] = kind;
-    this.#qLen++;
+    this.#queue.push(at, kind);
     if (kind === WRITE) this.#writesOutstanding++;
     else this.#readsOutstanding++;
   }
 
   #dispatch(now: number): void {
     const dropAfter = this.#load.drop_after;
-    const cap = this.#qAt.length;
-    while (this.#qLen > 0 && this.#free.length > 0) {
-      const at = this.#qAt[this.#qHead]!;
-      const kind = this.#qKind[this.#qHead]! as KindCode;
-      this.#qHead = (this.#qHead + 1) % cap;
-      this.#qLen--;
+    const queue = this.#queue;
+    while (queue.length > 0 && this.#free.length > 0) {
+      const at = queue.headAt();
+      const kind = queue.headKind();
+      queue.shift();
       if (now - at > dropAfter || (kind === WRITE && this.#paused)) {
         if (kind === WRITE && this.#paused) this.#pausedCount++;
         else this.#dropped++;
@@ -428,88 +307,27 @@ class NativeLoad implements RunningLoad {
   }
 
   #send(conn: Conn, kind: KindCode, at: number, now: number, row: SourceRow): void {
-    conn.busy = true;
-    conn.kind = kind;
-    conn.intended = at;
-    conn.sent = now;
+    conn.assign(kind, at, now);
     if (now - at > LATE_MS) this.#late++;
+    const st = this.#st;
     const n = ++this.#opCounter;
-    const uuid = this.#needUuid ? randomUUID() : "";
-    const iso = this.#needNow ? new Date().toISOString() : "";
-    const opStr = this.#needOp ? String(n) : "";
-    const op = conn.op;
-    if (kind === READ) {
-      const read = this.#read!;
-      this.#fill(conn.readValues, read.sources, row, uuid, iso, opStr);
-      op.statements[0] = read.prepared;
-      op.values[0] = conn.readValues;
-      op.start = 0;
-      op.count = 1;
-    } else {
-      let k = 0;
-      const flags = this.#flags.values;
-      for (let i = 0; i < this.#writes.length; i++) {
-        const w = this.#writes[i]!;
-        if (w.when !== undefined && flags[w.when] !== true) continue;
-        if (w.unless !== undefined && flags[w.unless] === true) continue;
-        const values = conn.writeValues[i]!;
-        this.#fill(values, w.sources, row, uuid, iso, opStr);
-        op.statements[k] = w.prepared;
-        op.values[k] = values;
-        k++;
-      }
-      const a = this.#ackSource;
-      conn.ackKey = this.#value(a, row, uuid, iso, opStr);
-      conn.committed = 0;
-      op.start = 0;
-      if (this.#transaction || k <= 1) {
-        op.count = k;
-        conn.next = conn.total = k;
-      } else {
-        op.count = 1;
-        conn.next = 1;
-        conn.total = k;
-      }
+    const g = this.#gen;
+    g.uuid = st.needUuid ? randomUUID() : "";
+    g.now = st.needNow ? new Date().toISOString() : "";
+    g.op = st.needOp ? String(n) : "";
+    if (kind === READ) conn.bindRead(st.read!, row, g);
+    else {
+      conn.bindWrite(st.writes, this.#flags.values, this.#load.write.transaction, st.ackSource, row, g);
       this.#writesRunning++;
     }
     this.#running++;
-    op.run(conn.client);
-  }
-
-  #value(s: number, row: SourceRow, uuid: string, iso: string, opStr: string): string | null {
-    return s >= 0
-      ? row[s]!
-      : s === GEN_UUID
-        ? uuid
-        : s === GEN_NOW
-          ? iso
-          : s === GEN_RUN
-            ? this.#ctx.runId
-            : opStr;
-  }
-
-  /** Binds one statement's values in place (the array is reused for every request on the connection). */
-  #fill(
-    values: (string | null)[],
-    sources: Int32Array,
-    row: SourceRow,
-    uuid: string,
-    iso: string,
-    opStr: string,
-  ) {
-    for (let p = 0; p < sources.length; p++) values[p] = this.#value(sources[p]!, row, uuid, iso, opStr);
+    conn.run();
   }
 
   #complete(conn: Conn, err: Error | null): void {
     if (conn.abandoned || !conn.busy) return;
     // A non-transactional write runs its statements one round trip each; each commits alone.
-    if (err === null && conn.kind === WRITE && conn.next < conn.total) {
-      conn.committed++;
-      conn.op.start = conn.next++;
-      conn.op.count = 1;
-      conn.op.run(conn.client);
-      return;
-    }
+    if (err === null && conn.continueWrite()) return;
     const done = performance.now();
     conn.busy = false;
     this.#running--;
@@ -517,15 +335,7 @@ class NativeLoad implements RunningLoad {
     if (err !== null) {
       const c = classify(err);
       code = c.code;
-      this.#errors++;
-      this.#errorsBy[code] = (this.#errorsBy[code] ?? 0) + 1;
-      if (!this.#errorSamples.has(code)) {
-        this.#errorSamples.set(code, {
-          sqlstate: code,
-          message: err.message.slice(0, 300),
-          first_ms: done - this.#ctx.t0,
-        });
-      }
+      this.#errors.record(code, err.message, done - this.#ctx.t0);
       if (conn.kind === WRITE && (c.unknown || conn.committed > 0)) this.#ledger.unknown(conn.ackKey ?? "");
       // FATAL: the server is closing this session; do not hand it another request meanwhile.
       const severity = (err as { severity?: unknown }).severity;
@@ -579,10 +389,31 @@ class NativeLoad implements RunningLoad {
     this.#stopping = true;
     this.#alarm.close();
     // Arrived but never sent: dropped.
-    this.#dropped += this.#qLen;
-    this.#qLen = 0;
+    this.#dropped += this.#queue.length;
+    this.#queue.clear();
     this.#writesOutstanding = this.#writesRunning;
     this.#readsOutstanding = this.#running - this.#writesRunning;
+    await this.#drain();
+    const now = performance.now();
+    this.#abandonRunning(now);
+    for (const w of this.#idleWaiters) w();
+    this.#idleWaiters = [];
+    await this.#closeAll();
+    await Promise.all([this.#source.stop(), this.#flags.stop(), this.#ledger.close()]);
+    const report = this.#report(now);
+    const t = report.totals;
+    this.#ctx.logger.info(
+      `load: stopped: ${t.writes_ok} writes, ${t.reads_ok} reads, ${t.errors} errors, ${t.dropped} dropped, ` +
+        `${t.paused} paused, ${t.late} late of ${t.intended} intended` +
+        (this.#source.starved > 0
+          ? `; ${this.#source.starved} rows replayed while source batches were late`
+          : ""),
+    );
+    return report;
+  }
+
+  /** Waits for the requests still running, at most STOP_WAIT_MS. */
+  async #drain(): Promise<void> {
     if (this.#running > 0)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, STOP_WAIT_MS);
@@ -591,27 +422,28 @@ class NativeLoad implements RunningLoad {
           resolve();
         };
       });
-    const now = performance.now();
+  }
+
+  /** Still running after the deadline: abandoned, counted as timeouts, and a write's outcome is unknown. */
+  #abandonRunning(now: number): void {
     for (const conn of this.#conns) {
       if (!conn?.busy) continue;
-      // Still running after the deadline: abandoned, and a write's outcome is unknown.
       conn.abandoned = true;
       conn.busy = false;
       this.#running--;
-      this.#errors++;
-      this.#errorsBy.timeout = (this.#errorsBy.timeout ?? 0) + 1;
+      this.#errors.timeout();
       if (conn.kind === WRITE) {
         this.#writesRunning--;
         this.#ledger.unknown(conn.ackKey ?? "");
       }
       this.#m.complete(conn.kind === WRITE ? "write" : "read", conn.intended, conn.sent, now, "timeout", 0);
     }
-    for (const w of this.#idleWaiters) w();
-    this.#idleWaiters = [];
-    await this.#closeAll();
-    await Promise.all([this.#source.stop(), this.#flags.stop(), this.#ledger.close()]);
+  }
+
+  /** What the load saw, once everything is closed. */
+  #report(now: number): LoadReport {
     const parts = this.#m.finish(now);
-    const report: LoadReport = {
+    return {
       engine: "native",
       mode: this.#load.mode,
       rate: describeRate(this.#load.rate),
@@ -620,13 +452,13 @@ class NativeLoad implements RunningLoad {
         intended: this.#intended,
         writes_ok: this.#writesOk,
         reads_ok: this.#readsOk,
-        errors: this.#errors,
+        errors: this.#errors.count,
         late: this.#late,
         dropped: this.#dropped,
         paused: this.#pausedCount,
-        errors_by_sqlstate: { ...this.#errorsBy },
+        errors_by_sqlstate: { ...this.#errors.bySqlstate },
       },
-      error_samples: [...this.#errorSamples.values()],
+      error_samples: this.#errors.samples(),
       windows: parts.windows,
       series: parts.series,
       unavailability: parts.unavailability,
@@ -639,15 +471,6 @@ class NativeLoad implements RunningLoad {
       flags: this.#flags.records,
       ...(this.#losses.length > 0 ? { connection_losses: [...this.#losses] } : {}),
     };
-    const t = report.totals;
-    this.#ctx.logger.info(
-      `load: stopped: ${t.writes_ok} writes, ${t.reads_ok} reads, ${t.errors} errors, ${t.dropped} dropped, ` +
-        `${t.paused} paused, ${t.late} late of ${t.intended} intended` +
-        (this.#source.starved > 0
-          ? `; ${this.#source.starved} rows replayed while source batches were late`
-          : ""),
-    );
-    return report;
   }
 
   /** begin() failed: release what the constructor opened. */

@@ -1,11 +1,7 @@
 /** The catalog module's pure parts: decoding helpers of takeSnapshot and the snapshot builders. */
 import { describe, expect, it } from "vitest";
-import {
-  decodeTriggerType,
-  parseIdentifierChain,
-  sequenceFromDefault,
-  splitTopLevel,
-} from "../../src/catalog/snapshot.ts";
+import { parseIdentifierChain, sequenceFromDefault, splitTopLevel } from "../../src/catalog/parse.ts";
+import { decodeTriggerType } from "../../src/catalog/triggers.ts";
 import { relationKey } from "../../src/catalog/types.ts";
 import { col, fk, rangeOn, snapshot, table } from "../support/catalog-fixtures.ts";
 

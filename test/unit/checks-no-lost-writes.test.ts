@@ -2,12 +2,9 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { describe, expect, it } from "vitest";
 import type { CatalogSnapshot } from "../../src/catalog/types.ts";
-import {
-  copyTextEscape,
-  gatherNoLostWrites,
-  type NoLostWritesGathered,
-} from "../../src/checks/no-lost-writes.ts";
+import { gatherNoLostWrites, type NoLostWritesGathered } from "../../src/checks/no-lost-writes.ts";
 import { evaluateInvariant } from "../../src/checks/registry.ts";
+import { copyTextEscape } from "../../src/db/copy.ts";
 import { type Invariant, Invariant as InvariantSchema } from "../../src/scenario/schema.ts";
 
 const inv = InvariantSchema.parse({ check: "no_lost_writes", table: "ledger", column: "idempotency_key" });
