@@ -4,8 +4,9 @@
  * printed), tags that let `rehearse gc` find it once expired, and teardown on every exit path.
  *
  * Safety: the source cluster is only ever read (DescribeDBClusters, and as SourceDBClusterIdentifier of the
- * restore). Every write-capable call goes through `Rds.write` (aurora-rds.ts), which refuses any identifier that is not the clone
- * this provider created, and the source above all.
+ * restore). Every write-capable call goes through `Rds.write` (aurora/rds.ts), which refuses any identifier
+ * that is not the clone this provider created, and the source above all. The parts, under aurora/: preflight
+ * (refusals before the first write), provision (restore, instance, password), teardown, rds (the guarded API).
  */
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
@@ -13,15 +14,15 @@ import type { RDSClient, Tag } from "@aws-sdk/client-rds";
 import pg from "pg";
 import type { AuroraTarget } from "../scenario/schema.ts";
 import { registerSecret } from "../util/redact.ts";
-import { describeSource, refuseCloneNamedLikeSource, refuseIncompleteSettings } from "./aurora-preflight.ts";
-import { provisionClone } from "./aurora-provision.ts";
-import { type CloneTarget, type Created, DEFAULT_WAIT, Rds, type WaitSettings } from "./aurora-rds.ts";
-import { registerTeardown } from "./aurora-teardown.ts";
+import { describeSource, refuseCloneNamedLikeSource, refuseIncompleteSettings } from "./aurora/preflight.ts";
+import { provisionClone } from "./aurora/provision.ts";
+import { type CloneTarget, type Created, DEFAULT_WAIT, Rds, type WaitSettings } from "./aurora/rds.ts";
+import { registerTeardown } from "./aurora/teardown.ts";
 import { writeProvenance } from "./provenance.ts";
 import type { Clone, CloneOptions, CloneProvider } from "./provider.ts";
 
-export { auroraProblems } from "./aurora-preflight.ts";
-export { AuroraError, type WaitSettings } from "./aurora-rds.ts";
+export { auroraProblems } from "./aurora/preflight.ts";
+export { AuroraError, type WaitSettings } from "./aurora/rds.ts";
 
 export const TAG_RUN_ID = "rehearse:run-id";
 export const TAG_EXPIRES_AT = "rehearse:expires-at";

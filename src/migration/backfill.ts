@@ -7,31 +7,30 @@
  * state. Never throws for the step's own failures: those come back as an `error` result; a rejection means
  * the harness itself could not work (the clone is unreachable).
  *
- * The parts, in the order a step uses them: backfill-connect (connections, the coordinator), backfill-state
- * (the progress table), backfill-plan (the batch statement, the workers' ranges), backfill-crew (the workers
- * together, how they ended; with backfill-progress and the fault hook backfill-kill), backfill-worker (one
- * worker's batches and reconnects), backfill-report (the step's result); backfill-errors tells the kinds of
- * failure apart.
+ * The parts, under backfill/, in the order a step uses them: connect (connections, the coordinator), state
+ * (the progress table), plan (the batch statement, the workers' ranges), crew (the workers together, how
+ * they ended; with progress and the fault hook kill), worker (one worker's batches and reconnects), report
+ * (the step's result); errors tells the kinds of failure apart.
  */
 import type pg from "pg";
 import type { ResolvedBackfillStep } from "../scenario/load.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { connector, Coordinator, DEFAULT_RECONNECT, type Reconnect } from "./backfill-connect.ts";
-import { crewVerdict, runCrew } from "./backfill-crew.ts";
-import { failureInfo } from "./backfill-errors.ts";
+import { connector, Coordinator, DEFAULT_RECONNECT, type Reconnect } from "./backfill/connect.ts";
+import { crewVerdict, runCrew } from "./backfill/crew.ts";
+import { failureInfo } from "./backfill/errors.ts";
 import type { BackfillFaults } from "./backfill-faults.ts";
-import { planWorkerRanges, resolveBatchStatement } from "./backfill-plan.ts";
-import type { BackfillProgress } from "./backfill-progress.ts";
-import { type BackfillResult, emptyFacts, stepResult } from "./backfill-report.ts";
-import { ensureStateTable, type StateKey, totals } from "./backfill-state.ts";
-import { WorkerBoard } from "./backfill-worker.ts";
+import { planWorkerRanges, resolveBatchStatement } from "./backfill/plan.ts";
+import type { BackfillProgress } from "./backfill/progress.ts";
+import { type BackfillResult, emptyFacts, stepResult } from "./backfill/report.ts";
+import { ensureStateTable, type StateKey, totals } from "./backfill/state.ts";
+import { WorkerBoard } from "./backfill/worker.ts";
 import { createThrottle, type ReplicaLagSource } from "./throttle.ts";
 
-export { isConnectionLoss } from "./backfill-errors.ts";
-export { splitRange } from "./backfill-plan.ts";
-export type { BackfillProgress } from "./backfill-progress.ts";
-export type { BackfillResult } from "./backfill-report.ts";
-export { STATE_SCHEMA, STATE_TABLE } from "./backfill-state.ts";
+export { isConnectionLoss } from "./backfill/errors.ts";
+export { splitRange } from "./backfill/plan.ts";
+export type { BackfillProgress } from "./backfill/progress.ts";
+export type { BackfillResult } from "./backfill/report.ts";
+export { STATE_SCHEMA, STATE_TABLE } from "./backfill/state.ts";
 
 export interface BackfillOptions {
   /** How to open connections to the clone: one per worker, plus one to coordinate. */

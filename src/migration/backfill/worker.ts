@@ -1,20 +1,13 @@
 /** One worker: a transaction per batch with its progress; on a lost connection it reconnects and resumes. */
 import type pg from "pg";
-import type { ResolvedBackfillStep } from "../scenario/load.ts";
-import type { Clock } from "../util/clock.ts";
-import { backendPid, backoff, type Connect, type Reconnect } from "./backfill-connect.ts";
-import { batchError, isConnectionLoss, isServerError, StepFailure } from "./backfill-errors.ts";
-import type { LiveWorker } from "./backfill-kill.ts";
-import type { BatchStatement } from "./backfill-plan.ts";
-import {
-  committedNext,
-  type Range,
-  recordBatch,
-  STATE_SCHEMA,
-  STATE_TABLE,
-  type StateKey,
-} from "./backfill-state.ts";
-import type { Throttler } from "./throttle.ts";
+import type { ResolvedBackfillStep } from "../../scenario/load.ts";
+import type { Clock } from "../../util/clock.ts";
+import { backendPid, backoff, type Connect, type Reconnect } from "./connect.ts";
+import { batchError, isConnectionLoss, isServerError, StepFailure } from "./errors.ts";
+import type { LiveWorker } from "./kill.ts";
+import type { BatchStatement } from "./plan.ts";
+import { committedNext, type Range, recordBatch, STATE_SCHEMA, STATE_TABLE, type StateKey } from "./state.ts";
+import type { Throttler } from "../throttle.ts";
 
 /** What the workers of one step share while they run side by side. */
 export class WorkerBoard {

@@ -1,13 +1,13 @@
 /** The workers run side by side: commits pace progress and the fault hook, the first failure stops all. */
-import type { SqlErrorInfo } from "../report/model.ts";
-import type { Coordinator } from "./backfill-connect.ts";
-import { StepFailure } from "./backfill-errors.ts";
-import type { ArmedKill } from "./backfill-faults.ts";
-import { WorkerKill } from "./backfill-kill.ts";
-import { type BackfillProgress, ProgressPacer } from "./backfill-progress.ts";
-import { keysIn, type Range, STATE_SCHEMA, STATE_TABLE } from "./backfill-state.ts";
-import { runWorker, type WorkerBoard, type WorkerDeps } from "./backfill-worker.ts";
-import { ThrottleRefusal, ThrottleStopped } from "./throttle.ts";
+import type { SqlErrorInfo } from "../../report/model.ts";
+import type { Coordinator } from "./connect.ts";
+import { StepFailure } from "./errors.ts";
+import type { ArmedKill } from "../backfill-faults.ts";
+import { WorkerKill } from "./kill.ts";
+import { type BackfillProgress, ProgressPacer } from "./progress.ts";
+import { keysIn, type Range, STATE_SCHEMA, STATE_TABLE } from "./state.ts";
+import { runWorker, type WorkerBoard, type WorkerDeps } from "./worker.ts";
+import { ThrottleRefusal, ThrottleStopped } from "../throttle.ts";
 
 export interface CrewDeps extends Omit<WorkerDeps, "workers" | "afterCommit"> {
   coord: Coordinator;

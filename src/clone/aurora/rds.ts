@@ -3,7 +3,7 @@
  * throttles long provisioning polls), and every write-capable call passes the interlock of aurora-guard.ts.
  */
 import type { RDSClient } from "@aws-sdk/client-rds";
-import { writeRefusal } from "./aurora-guard.ts";
+import { writeRefusal } from "../aurora-guard.ts";
 
 /** The SDK module, loaded on demand (it is large, and only an aurora run needs it). */
 export type RdsSdk = typeof import("@aws-sdk/client-rds");

@@ -1,7 +1,7 @@
 /** Backfill connections are labelled and timed out alike; coordinator queries outlive a lost connection. */
 import pg from "pg";
-import type { Clock } from "../util/clock.ts";
-import { isConnectionLoss } from "./backfill-errors.ts";
+import type { Clock } from "../../util/clock.ts";
+import { isConnectionLoss } from "./errors.ts";
 
 /** Retrying a lost connection: `attempts` reconnections, waiting `backoffMs` doubling to `maxBackoffMs`. */
 export interface Reconnect {

@@ -1,5 +1,5 @@
 /** The CLI shows a running backfill's progress: at most once a second, with the share done and an ETA. */
-import { keysIn, type Range } from "./backfill-state.ts";
+import { keysIn, type Range } from "./state.ts";
 
 /** Progress of a running backfill, reported at most once a second. */
 export interface BackfillProgress {

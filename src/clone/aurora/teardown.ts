@@ -4,8 +4,8 @@
  * during provisioning still deletes whatever exists by then; what it cannot delete is named with the
  * commands that would.
  */
-import { registerCleanup } from "../util/cleanup.ts";
-import { AuroraError, type CloneTarget, type Created, errorName } from "./aurora-rds.ts";
+import { registerCleanup } from "../../util/cleanup.ts";
+import { AuroraError, type CloneTarget, type Created, errorName } from "./rds.ts";
 
 /**
  * Registers the clone's deletion as a cleanup and returns it. `created` is read when it runs, not now:

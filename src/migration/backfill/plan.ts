@@ -1,11 +1,11 @@
 /** Settled before any row moves: what each batch runs, and which key range each worker covers. */
 import type pg from "pg";
-import { ident, qualified } from "../db/sql.ts";
-import { parseTemplate, TemplateError } from "../load/template.ts";
-import type { ResolvedBackfillStep } from "../scenario/load.ts";
-import type { Coordinator } from "./backfill-connect.ts";
-import { StepFailure, toInt } from "./backfill-errors.ts";
-import { type Range, recordedRanges, recordRanges, type StateKey, totals } from "./backfill-state.ts";
+import { ident, qualified } from "../../db/sql.ts";
+import { parseTemplate, TemplateError } from "../../load/template.ts";
+import type { ResolvedBackfillStep } from "../../scenario/load.ts";
+import type { Coordinator } from "./connect.ts";
+import { StepFailure, toInt } from "./errors.ts";
+import { type Range, recordedRanges, recordRanges, type StateKey, totals } from "./state.ts";
 
 type Backfill = ResolvedBackfillStep["backfill"];
 

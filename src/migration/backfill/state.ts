@@ -1,8 +1,8 @@
 /** Progress lives in the clone, committed with each batch, so a killed worker or a rerun resumes exactly. */
 import type pg from "pg";
-import { ident } from "../db/sql.ts";
-import type { Queries } from "./backfill-connect.ts";
-import { isServerError, toInt } from "./backfill-errors.ts";
+import { ident } from "../../db/sql.ts";
+import type { Queries } from "./connect.ts";
+import { isServerError, toInt } from "./errors.ts";
 
 export const STATE_SCHEMA = "_rehearse";
 export const STATE_TABLE = "backfill_state";

@@ -1,5 +1,5 @@
 /** An armed kill_backfill_worker terminates a worker's backend once, to prove it reconnects and resumes. */
-import type { ArmedKill } from "./backfill-faults.ts";
+import type { ArmedKill } from "../backfill-faults.ts";
 
 /** A worker with an open connection: its backend, and whether it is inside a batch right now. */
 export interface LiveWorker {

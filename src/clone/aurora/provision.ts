@@ -6,8 +6,8 @@
  */
 import type { DBCluster, Tag } from "@aws-sdk/client-rds";
 import type pg from "pg";
-import type { AuroraTarget } from "../scenario/schema.ts";
-import { AuroraError, type CloneTarget, type Created, errorName } from "./aurora-rds.ts";
+import type { AuroraTarget } from "../../scenario/schema.ts";
+import { AuroraError, type CloneTarget, type Created, errorName } from "./rds.ts";
 
 const DEFAULT_INSTANCE_CLASS = "db.r6g.large";
 

@@ -1,7 +1,7 @@
 /** A backfill tells the step's own failures from a lost connection (resumed) and the harness's (thrown). */
-import type { SqlErrorInfo } from "../report/model.ts";
-import type { ResolvedBackfillStep } from "../scenario/load.ts";
-import { ThrottleRefusal, ThrottleStopped } from "./throttle.ts";
+import type { SqlErrorInfo } from "../../report/model.ts";
+import type { ResolvedBackfillStep } from "../../scenario/load.ts";
+import { ThrottleRefusal, ThrottleStopped } from "../throttle.ts";
 
 export type PgError = Error & { code?: string; detail?: string; hint?: string; position?: string };
 

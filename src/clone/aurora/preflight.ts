@@ -4,9 +4,9 @@
  * Each ends the run with a fix (CloneRefusedError) while nothing exists yet that would need deleting.
  */
 import type { DBCluster } from "@aws-sdk/client-rds";
-import type { AuroraTarget } from "../scenario/schema.ts";
-import { errorName, type Rds, type RdsSdk } from "./aurora-rds.ts";
-import { CloneRefusedError } from "./provider.ts";
+import type { AuroraTarget } from "../../scenario/schema.ts";
+import { errorName, type Rds, type RdsSdk } from "./rds.ts";
+import { CloneRefusedError } from "../provider.ts";
 
 /** Settings problems, all at once, each with its fix; empty when the clone can be made. */
 export function auroraProblems(s: Partial<AuroraTarget>): string[] {

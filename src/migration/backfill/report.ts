@@ -1,7 +1,7 @@
 /** A backfill step's result has one shape however it ended: a summary statement, its facts, an error. */
-import type { BackfillFacts, SqlErrorInfo, StatementResult, StepResult } from "../report/model.ts";
-import type { ResolvedBackfillStep } from "../scenario/load.ts";
-import type { ThrottleStats } from "./throttle.ts";
+import type { BackfillFacts, SqlErrorInfo, StatementResult, StepResult } from "../../report/model.ts";
+import type { ResolvedBackfillStep } from "../../scenario/load.ts";
+import type { ThrottleStats } from "../throttle.ts";
 
 export type BackfillResult = Omit<StepResult, "section" | "phase" | "name">;
 
