@@ -14,7 +14,11 @@ import { registerCleanup } from "../util/cleanup.ts";
 import { closeClients, connector } from "../util/connect.ts";
 import type { Logger } from "../util/logger.ts";
 import { registerSecret } from "../util/redact.ts";
-import { defaultProviders, newRunId, resolveRows, type RehearsalOptions, runSetupSql } from "./rehearsal.ts";
+import type { RehearsalOptions } from "./options.ts";
+import { CLONE_DATABASE, defaultProviders } from "./providers.ts";
+import { resolveRows } from "./rows.ts";
+import { newRunId } from "./run-id.ts";
+import { runSetupSql } from "./setup-sql.ts";
 
 export interface CloneSession {
   clone: Clone;
@@ -43,7 +47,7 @@ export async function provisionClone(
     settings: rs?.scenario.target.settings,
     version: rs?.scenario.target.version,
     image: rs?.scenario.target.image,
-    database: "rehearsal",
+    database: CLONE_DATABASE,
     runId: newRunId(rs?.scenario.name ?? "clone"),
     log: (l) => opts.logger.debug(l),
   });

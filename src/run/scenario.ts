@@ -1,0 +1,27 @@
+/** The first stage: the scenario read, and what the report says of it before anything starts for it. */
+import { loadScenario, type ResolvedScenario } from "../scenario/load.ts";
+import type { RunContext } from "./context.ts";
+import { newRunId } from "./run-id.ts";
+
+export async function readScenario(ctx: RunContext): Promise<ResolvedScenario> {
+  const { opts, report } = ctx;
+  const rs = await loadScenario(opts.scenarioPath);
+  const s = rs.scenario;
+  report.scenario = {
+    name: s.name,
+    path: opts.scenarioPath,
+    description: s.description,
+    writeup: s.writeup,
+  };
+  report.run_id = opts.runId ?? newRunId(s.name);
+  report.context.seed = s.dataset.seed;
+  report.context.settings = s.target.settings;
+  report.context.provider = s.target.provider;
+  report.expectation = {
+    verdict: s.expect.verdict,
+    failing: s.expect.failing,
+    met: false,
+    explanation: "",
+  };
+  return rs;
+}
