@@ -38,7 +38,10 @@ export default tseslint.config(
     files: ["src/**/*.ts"],
     rules: {
       "max-lines": ["error", { max: 700, skipBlankLines: false, skipComments: false }],
-      "max-lines-per-function": ["error", { max: 150, skipBlankLines: false, skipComments: false, IIFEs: true }],
+      "max-lines-per-function": [
+        "error",
+        { max: 150, skipBlankLines: false, skipComments: false, IIFEs: true },
+      ],
     },
   },
 );
