@@ -2,6 +2,7 @@ import type {
   CheckResult,
   LoadReport,
   LockHold,
+  LockWait,
   Observations,
   PhaseResult,
   StatementEffect,
@@ -14,6 +15,8 @@ export interface RunFacts {
   phases: PhaseResult[];
   steps: StepResult[];
   locks: LockHold[];
+  /** Time the migration waited to acquire locks (absent: not traced). */
+  lock_waits?: LockWait[];
   effects: StatementEffect[];
   /** What the replayed load saw (present when the scenario has a load). */
   load?: LoadReport;

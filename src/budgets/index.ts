@@ -4,14 +4,19 @@ import type { Budget, RunFacts } from "./budget.ts";
 import { durationBudgets } from "./durations.ts";
 import { loadBudgets } from "./load.ts";
 import { lockHoldBudget } from "./lock-hold.ts";
+import { lockQueueBudget, lockWaitBudget } from "./lock-wait.ts";
 import { noRewriteUnderAccessExclusive, noScanUnderAccessExclusive } from "./under-access-exclusive.ts";
+import { noScanBlockingWrites } from "./blocking-writes.ts";
 
 export type { RunFacts } from "./budget.ts";
 
 const BUDGETS: Budget[] = [
   lockHoldBudget,
+  lockWaitBudget,
+  lockQueueBudget,
   noScanUnderAccessExclusive,
   noRewriteUnderAccessExclusive,
+  noScanBlockingWrites,
   durationBudgets,
   loadBudgets,
 ];

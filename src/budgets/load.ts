@@ -1,13 +1,20 @@
 /**
  * Load budgets: limits on what the replayed application traffic saw during a phase (`budgets.load`, keyed by
- * phase name, or "*" for every migration phase separately; a phase's own entry overrides "*" metric by
- * metric). One check per (metric, phase), id `budget.load.<metric>.<phase>`, e.g.
+ * phase name, "soak" for the window after the last step, or "*" for every migration phase and the soak
+ * separately; a phase's own entry overrides "*" metric by metric). One check per (metric, phase), id `budget.load.<metric>.<phase>`, e.g.
  * `budget.load.write_p99.cutover`.
  *
  * What each metric reads:
  * - write_p95 / write_p99 / write_max / read_p99: the phase's whole-phase load window (step null) of that
  *   kind; latency counted from each request's intended start, so a stall shows in full.
- * - error_rate: errors / completed operations over the phase's write and read windows (measured in %).
+ * - error_rate: failed / attempted operations over the phase's write and read windows (measured in %). Failed:
+ *   errors (but the SQLSTATEs the scenario declares in load.expected_errors, and the connection losses a
+ *   fault step of the run caused: class 08, 57P01-57P03 after terminate_load_connections or restart_server),
+ *   dropped requests (never sent:
+ *   over max_in_flight or waiting past drop_after) and completions later than drop_after (a client with that
+ *   timeout gave up on them); attempted: completed plus dropped. With a load, every migration phase and the
+ *   soak get error_rate 0 by default: an application that errors at all fails the run unless the scenario
+ *   says what it tolerates.
  * - min_write_throughput: the write window's successful writes per second.
  * - max_write_unavailability: the write window's longest stretch without a successful write.
  * - max_blocked_by_one_lock: blocking episodes overlapping the phase (from the lock observer), whoever the
@@ -26,9 +33,11 @@
  */
 import { formatNumber } from "../report/format.ts";
 import type { BlockingEpisode, CheckResult, LoadReport, LoadWindow, PhaseResult } from "../report/model.ts";
+import { SOAK_PHASE } from "../scenario/ids.ts";
 import type { LoadBudget } from "../scenario/schema.ts";
 import type { Budget, RunFacts } from "./budget.ts";
 import { ms } from "./budget.ts";
+import { failuresOf, faultCaused } from "./load-failures.ts";
 
 export type LoadMetric = keyof LoadBudget;
 
@@ -60,9 +69,17 @@ interface Target {
   limit: number;
 }
 
-/** The (metric, phase) pairs to judge: "*" over every migration phase, then explicit phases over it. */
+/** With a load, what every phase and the soak are held to unless the scenario says otherwise. */
+export const DEFAULT_LOAD_BUDGET: LoadBudget = { error_rate: 0 };
+
+/**
+ * The (metric, phase) pairs to judge: the defaults, then "*", over every migration phase and the soak (when
+ * the load reached it), then explicit phases over them.
+ */
 function targets(budgets: Record<string, LoadBudget>, facts: RunFacts): Target[] {
   const phases = [...new Set(facts.phases.filter((p) => p.section === "migration").map((p) => p.name))];
+  if (facts.load?.windows.some((w) => w.phase === SOAK_PHASE && w.section !== "migration"))
+    phases.push(SOAK_PHASE);
   const out = new Map<string, Target>();
   const add = (phase: string, limits: LoadBudget) => {
     for (const metric of LOAD_METRICS) {
@@ -70,6 +87,7 @@ function targets(budgets: Record<string, LoadBudget>, facts: RunFacts): Target[]
       if (limit !== undefined) out.set(loadBudgetId(metric, phase), { metric, phase, limit });
     }
   };
+  if (facts.load) for (const p of phases) add(p, DEFAULT_LOAD_BUDGET);
   const star = budgets["*"];
   if (star) for (const p of phases) add(p, star);
   for (const [phase, limits] of Object.entries(budgets)) if (phase !== "*") add(phase, limits);
@@ -227,8 +245,20 @@ function slowHint(ctx: Ctx, kind: "write" | "read"): string {
 
 function errorHint(ctx: Ctx, byState: Record<string, number>): string {
   const top = Object.entries(byState).sort(([, a], [, b]) => b - a)[0]?.[0] ?? "";
+  if (top === "dropped" || top === "late")
+    return (
+      `The load's requests waited past drop_after or overflowed max_in_flight (${top}): the application ` +
+      `would have timed them out. ${slowHint(ctx, "write")}`
+    );
   if (top === "55P03" || top === "57014" || top === "timeout")
     return `The load's requests timed out waiting (${top}). ${slowHint(ctx, "write")}`;
+  if (ctx.phase === SOAK_PHASE && ["42P01", "42703", "42883"].includes(top))
+    return (
+      `The application still fails after the last step (${top}: a table, column or function it uses is gone): ` +
+      `the migration removed or renamed what the running code names. Expand and contract: add the new name, ` +
+      `keep old and new in sync (a trigger or a dual write), switch the application, and drop the old name in ` +
+      `a later migration, once nothing uses it.`
+    );
   if (["42P01", "42703", "42883", "42P10"].includes(top))
     return (
       `The writes met the schema in between versions (${top}: a table, column or function missing): keep the ` +
@@ -314,32 +344,43 @@ function errorRate(ctx: Ctx, t: Target): Verdict {
       limit,
       unit,
     );
-  const count = ws.reduce((n, w) => n + w.count, 0);
-  const errors = ws.reduce((n, w) => n + w.errors, 0);
-  if (count === 0) return skipped(`no operations in ${ctx.phase} to measure`, limit, unit);
-  const byState: Record<string, number> = {};
-  for (const w of ws)
-    for (const [s, n] of Object.entries(w.errors_by_sqlstate)) byState[s] = (byState[s] ?? 0) + n;
-  const rate = errors / count;
-  const states = Object.entries(byState)
+  const declared = ctx.load.expected_errors ?? [];
+  const faultStates = faultCaused(ctx.facts, ws);
+  const f = failuresOf(ws, [...declared, ...faultStates]);
+  const byFault = ws.reduce(
+    (n, w) => n + faultStates.reduce((m, st) => m + (w.errors_by_sqlstate[st] ?? 0), 0),
+    0,
+  );
+  if (f.attempted === 0) return skipped(`no operations in ${ctx.phase} to measure`, limit, unit);
+  const rate = f.failed / f.attempted;
+  const states = Object.entries(f.byState)
     .sort(([, a], [, b]) => b - a)
     .map(([s, n]) => `${s} ×${formatNumber(n)}`)
     .join(", ");
+  const stepFailures = (w: LoadWindow) => failuresOf([w], [...declared, ...faultStates]).failed;
   const worst = ctx.windows
-    .filter((w) => w.step !== null && w.errors > 0)
-    .sort((a, b) => b.errors - a.errors)[0];
+    .filter((w) => w.step !== null && stepFailures(w) > 0)
+    .sort((a, b) => stepFailures(b) - stepFailures(a))[0];
+  const of = `${formatNumber(f.failed)} of ${formatNumber(f.attempted)}`;
   const findings = [
-    `${ctx.phase}: ${formatNumber(errors)} of ${formatNumber(count)} operations failed (${round(rate * 100, 2)}%)${states ? `: ${states}` : ""}`,
+    `${ctx.phase}: ${of} operations failed (${round(rate * 100, 2)}%)${states ? `: ${states}` : ""}`,
   ];
   if (worst)
     findings.push(
-      `most errors in ${ctx.phase}/${worst.step}: ${formatNumber(worst.errors)} of ${formatNumber(worst.count)} ${worst.kind}s`,
+      `most failures in ${ctx.phase}/${worst.step}: ${formatNumber(stepFailures(worst))} of ${formatNumber(worst.count + (worst.dropped ?? 0))} ${worst.kind}s`,
     );
+  const expectedText =
+    (f.expected - byFault > 0
+      ? `; ${formatNumber(f.expected - byFault)} expected (${declared.join(", ")}) not counted`
+      : "") +
+    (byFault > 0
+      ? `; ${formatNumber(byFault)} lost with the connections the injected fault ended (${faultStates.join(", ")}) not counted`
+      : "");
   return verdict(
     rate > t.limit,
-    `error rate in ${ctx.phase}: ${round(rate * 100, 2)}% (${formatNumber(errors)} of ${formatNumber(count)}); limit ${limit}%`,
+    `error rate in ${ctx.phase}: ${round(rate * 100, 2)}% (${of})${expectedText}; limit ${limit}%`,
     findings,
-    errorHint(ctx, byState),
+    errorHint(ctx, f.byState),
     round(rate * 100, 4),
     limit,
     unit,

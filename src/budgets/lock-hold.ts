@@ -4,13 +4,17 @@ import { ms, where } from "./budget.ts";
 
 const TABLE_KINDS = new Set(["r", "p", null]);
 
-function matches(relation: string, pattern: string): boolean {
+/** A budget's relation pattern: "*", a qualified name, or a bare name in public. */
+export function matches(relation: string, pattern: string): boolean {
   if (pattern === "*") return true;
   const qualifiedPattern = pattern.includes(".") ? pattern : `public.${pattern}`;
   return relation === qualifiedPattern;
 }
 
-/** Longest hold of a lock mode on matching tables (per phase when the budget names one). */
+/**
+ * Longest hold of a lock mode on matching tables (per phase when the budget names one): from the moment the
+ * lock was granted to commit or rollback. Time spent waiting to acquire it is judged by budget.lock_wait.
+ */
 export const lockHoldBudget: Budget = (budgets, facts) =>
   budgets.locks.map((b) => {
     const holds = facts.locks
@@ -35,7 +39,7 @@ export const lockHoldBudget: Budget = (budgets, facts) =>
       findings: over.map((h) => `${h.mode} on ${h.relation} held ${ms(h.held_ms)} from ${where(facts, h)}`),
       remediation:
         over.length > 0
-          ? "Shorten the transaction that holds the lock: do scans and index builds before it (CHECK … NOT VALID + VALIDATE, CREATE INDEX CONCURRENTLY), keep only catalog changes inside it, and set lock_timeout with retries."
+          ? "The migration itself held the lock this long: make the step smaller — do scans and index builds before it (CHECK … NOT VALID + VALIDATE, CREATE INDEX CONCURRENTLY), keep only catalog changes inside the transaction, and split batches of work into shorter transactions."
           : undefined,
       measured: worst ? Math.round(worst.held_ms) : 0,
       limit: b.max,

@@ -1,6 +1,7 @@
 import type { StatementEffect } from "../report/model.ts";
 import type { Budget, RunFacts } from "./budget.ts";
 import { where } from "./budget.ts";
+import { remediationFor } from "./remedies.ts";
 
 const AEL = "AccessExclusiveLock";
 
@@ -14,8 +15,9 @@ function describeScan(facts: RunFacts, e: StatementEffect): string {
  */
 export const noScanUnderAccessExclusive: Budget = (budgets, facts) => {
   if (!budgets.no_scan_under_access_exclusive) return [];
+  // Tables only: an index's own ACCESS EXCLUSIVE (REINDEX) is judged by no_scan_blocking_writes.
   const bad = facts.effects.filter(
-    (e) => e.hot && e.held_mode === AEL && e.seq_scans > 0 && e.seq_tup_read > 0,
+    (e) => e.hot && e.relkind !== "i" && e.held_mode === AEL && e.seq_scans > 0 && e.seq_tup_read > 0,
   );
   const rows = bad.reduce((n, e) => n + e.seq_tup_read, 0);
   return [
@@ -28,9 +30,14 @@ export const noScanUnderAccessExclusive: Budget = (budgets, facts) => {
           ? `${bad.length} full scan(s) of a hot table under ACCESS EXCLUSIVE (${rows} rows read here; production reads them all while every query waits)`
           : "no hot table was scanned while ACCESS EXCLUSIVE was held",
       findings: bad.map((e) => describeScan(facts, e)),
+      // Named for the statement that scanned (an ADD COLUMN is not told how to ATTACH).
       remediation:
         bad.length > 0
-          ? "ATTACH PARTITION scanned under ACCESS EXCLUSIVE: add CHECK … NOT VALID matching the partition bound and VALIDATE CONSTRAINT it in an earlier step (SHARE UPDATE EXCLUSIVE), so ATTACH skips the scan; likewise prove SET NOT NULL with a validated CHECK (col IS NOT NULL), and build indexes CONCURRENTLY before attaching."
+          ? remediationFor(
+              facts,
+              bad,
+              "Move the scan out of the ACCESS EXCLUSIVE window: prove constraints with a CHECK … NOT VALID validated in an earlier step (SHARE UPDATE EXCLUSIVE), build indexes CONCURRENTLY beforehand, and keep the window catalog-only.",
+            )
           : undefined,
       measured: rows,
       limit: 0,
@@ -42,7 +49,7 @@ export const noScanUnderAccessExclusive: Budget = (budgets, facts) => {
 /** A hot table rewritten (new relfilenode) while ACCESS EXCLUSIVE is held: 000's ADD COLUMN … DEFAULT outage. */
 export const noRewriteUnderAccessExclusive: Budget = (budgets, facts) => {
   if (!budgets.no_rewrite_under_access_exclusive) return [];
-  const bad = facts.effects.filter((e) => e.hot && e.held_mode === AEL && e.rewritten);
+  const bad = facts.effects.filter((e) => e.hot && e.relkind !== "i" && e.held_mode === AEL && e.rewritten);
   return [
     {
       id: "budget.no_rewrite_under_access_exclusive",
@@ -57,7 +64,11 @@ export const noRewriteUnderAccessExclusive: Budget = (budgets, facts) => {
       ),
       remediation:
         bad.length > 0
-          ? "Avoid table rewrites on a live table: add columns nullable (or with a non-volatile DEFAULT, metadata-only since PG 11) and backfill in batches; change types via a new column plus backfill; never VACUUM FULL/CLUSTER a hot table."
+          ? remediationFor(
+              facts,
+              bad,
+              "Avoid table rewrites on a live table: add columns nullable (or with a non-volatile DEFAULT, metadata-only since PG 11) and backfill in batches; change types via a new column plus backfill; never VACUUM FULL/CLUSTER a hot table.",
+            )
           : undefined,
       measured: bad.length,
       limit: 0,

@@ -10,6 +10,14 @@ export interface CheckInput<G> {
   before: CatalogSnapshot;
   after: CatalogSnapshot;
   gathered: { before?: G; after?: G };
+  /** Facts of the run the data does not hold (absent without a load, and in unit tests that need none). */
+  run?: RunFacts;
+}
+
+/** What the load saw, for checks whose evidence it explains (a failed insert still consumed its id). */
+export interface RunFacts {
+  /** Load writes that completed with an error, over every section. */
+  failed_writes: number;
 }
 
 /**

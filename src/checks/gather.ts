@@ -3,7 +3,7 @@ import type { CatalogSnapshot } from "../catalog/types.ts";
 import type { Queryable } from "../db/sql.ts";
 import type { CheckResult } from "../report/model.ts";
 import type { Invariant } from "../scenario/schema.ts";
-import { type InvariantCheck, invariantId, type Stage } from "./check.ts";
+import { type InvariantCheck, invariantId, type RunFacts, type Stage } from "./check.ts";
 import { CHECKS } from "./registry.ts";
 
 /** What each invariant's check gathered, by invariant id, before and after. */
@@ -38,6 +38,7 @@ export function evaluateAll(
   after: CatalogSnapshot,
   gathered: Gathered,
   stage: CheckResult["stage"],
+  run?: RunFacts,
 ): CheckResult[] {
   return invariants.map((inv) => {
     const id = invariantId(inv);
@@ -65,7 +66,12 @@ export function evaluateAll(
       };
     }
     try {
-      return { id, kind: "invariant", ...check.evaluate(inv, { before, after, gathered: g }), stage };
+      return {
+        id,
+        kind: "invariant",
+        ...check.evaluate(inv, { before, after, gathered: g, ...(run ? { run } : {}) }),
+        stage,
+      };
     } catch (err) {
       return {
         id,

@@ -7,11 +7,13 @@
  *    OID, so a renamed sequence still counts as the same one).
  *  - no collision: the id the next INSERT gets (gathered after by calling nextval() on the clone, then
  *    restoring the sequence with setval()) is above max(column) over the table and the `also` tables.
- *  - gap: next id − highest id ≤ max_gap (default: the sequence's CACHE × INCREMENT, the ids another
- *    session may legitimately hold; with CACHE 1 that is exactly one step).
- *    Decision: "highest id" is the larger of max(id) before and after the migration, rather than strictly
- *    the max before: under the rehearsal's write load, ids consumed by rows written during the migration
- *    are not a gap. Without load both are the same number.
+ *  - gap: the largest step between consecutive ids above the pre-migration maximum — the ids present in the
+ *    table and the `also` tables, bounded below by max(id) before and above by the next id — is at most
+ *    max_gap (default: the sequence's CACHE × INCREMENT, the ids another session may legitimately hold; with
+ *    CACHE 1 that is exactly one step), plus one INCREMENT per load write that failed (a failed INSERT still
+ *    consumed its id). Comparing only the next id with the new max(id) misses a jump under load:
+ *    `setval(max(id) + 1000)` leaves a 1000-id hole, and the writes after it raise max(id) past the hole.
+ *    Without load nothing lies above the old max and the step is next id − max before, as it always was.
  * Values are compared as BigInt (ids beyond 2^53 are common with time-sortable ids, seeds/003).
  */
 import { sequenceFromDefault } from "../catalog/parse.ts";
@@ -43,6 +45,12 @@ export interface SequenceGathered {
   sequence: SequenceState | null;
   /** After only: nextval() of that sequence, i.e. the id the next INSERT would get. */
   nextId?: string;
+  /**
+   * After only (with a max before and a positive INCREMENT): the largest step between consecutive ids from the
+   * pre-migration maximum up to the next id, over the table and the `also` tables, and how many ids lie above
+   * the old maximum. Absent in facts gathered before it existed.
+   */
+  largestStep?: { from: string; to: string; above: number };
 }
 
 // Same resolution as the snapshot: the attrdef's dependency on the sequence, or the identity sequence.
@@ -111,7 +119,40 @@ async function columnSequence(
   };
 }
 
-export async function gatherSequence(db: Queryable, inv: Inv, stage: Stage): Promise<SequenceGathered> {
+/**
+ * The largest step between consecutive ids in [floor, next] over the tables: the ids above the old maximum are
+ * the rows written during the migration (thousands, not the table), read through the column's index.
+ */
+async function largestStep(
+  db: Queryable,
+  column: string,
+  tables: string[],
+  floor: string,
+  next: string,
+): Promise<SequenceGathered["largestStep"]> {
+  const col = ident(column);
+  const above = tables
+    .map(
+      (t) => `SELECT ${col}::bigint FROM ${qualified(t)} WHERE ${col} > $1::bigint AND ${col} < $2::bigint`,
+    )
+    .join(" UNION ALL ");
+  const res = await db.query<{ from: string; to: string; above: string }>(
+    `WITH ids AS (SELECT DISTINCT v FROM (SELECT $1::bigint UNION ALL SELECT $2::bigint${above ? ` UNION ALL ${above}` : ""}) u(v)),
+          steps AS (SELECT v, lead(v) OVER (ORDER BY v) AS nxt FROM ids)
+     SELECT v::text AS from, nxt::text AS to, (SELECT count(*) - 2 FROM ids)::text AS above
+       FROM steps WHERE nxt IS NOT NULL ORDER BY nxt - v DESC, v LIMIT 1`,
+    [floor, next],
+  );
+  const row = res.rows[0];
+  return row ? { from: row.from, to: row.to, above: Number(row.above) } : undefined;
+}
+
+export async function gatherSequence(
+  db: Queryable,
+  inv: Inv,
+  stage: Stage,
+  earlier?: SequenceGathered,
+): Promise<SequenceGathered> {
   const maxima: SequenceGathered["maxima"] = [];
   let tableOid: number | null = null;
   let missingColumn = false;
@@ -150,6 +191,15 @@ export async function gatherSequence(db: Queryable, inv: Inv, stage: Stage): Pro
       sequence.isCalled,
     ]);
     out.nextId = next.rows[0]!.v;
+    const floor = earlier ? maxOf(earlier.maxima.map((m) => m.max)) : null;
+    if (floor !== null && BigInt(sequence.increment) > 0n && BigInt(out.nextId) > floor)
+      out.largestStep = await largestStep(
+        db,
+        inv.column,
+        maxima.map((m) => m.table),
+        floor.toString(),
+        out.nextId,
+      );
   }
   return out;
 }
@@ -229,28 +279,52 @@ export function evaluateSequence(inv: Inv, input: CheckInput<SequenceGathered>):
   const highest = maxOf([maxBefore?.toString() ?? null, maxAfter?.toString() ?? null]);
   // One cached block spans CACHE values of INCREMENT ids each: with cache 1, increment 5 the next id is 5 up.
   const step = BigInt(seq.increment) < 0n ? -BigInt(seq.increment) : BigInt(seq.increment);
-  const limit = inv.max_gap !== undefined ? BigInt(inv.max_gap) : BigInt(seq.cache) * step;
+  const base = inv.max_gap !== undefined ? BigInt(inv.max_gap) : BigInt(seq.cache) * step;
+  const failed = BigInt(input.run?.failed_writes ?? 0);
+  // Each failed load write may have consumed an id that no row holds: a run of them is not a jump.
+  const limit = base + failed * step;
+  const allowed = `allowed gap ${limit}${inv.max_gap === undefined ? " (the sequence CACHE × INCREMENT" : ` (max_gap ${base}`}${failed > 0n ? ` + ${failed} failed load writes × ${step})` : ")"}`;
   let gap: bigint | null = null;
-  if (highest !== null) {
+  const run = after.largestStep;
+  if (run && maxBefore !== null && (maxAfter === null || nextId > maxAfter)) {
+    gap = BigInt(run.to) - BigInt(run.from);
+    if (gap > limit) {
+      const missing = gap / (step === 0n ? 1n : step) - 1n;
+      const where =
+        BigInt(run.to) === nextId
+          ? `between ${run.from} and the next id ${nextId}`
+          : `between ${run.from} and ${run.to}, with ${run.above} ids written above the pre-migration max since, the next id ${nextId}`;
+      findings.push(
+        `${missing} ids skipped ${where}: a jump of ${gap} above the pre-migration max ${maxBefore} (${allowed})`,
+      );
+    }
+  } else if (highest !== null) {
     gap = nextId - highest;
     if (gap > limit) {
       findings.push(
-        `next id ${nextId} is ${gap} above the highest id ${highest} (max before ${maxBefore ?? "none"}, after ${maxAfter ?? "none"}); allowed gap ${limit}${inv.max_gap === undefined ? " (the sequence CACHE × INCREMENT)" : ""}`,
+        `next id ${nextId} is ${gap} above the highest id ${highest} (max before ${maxBefore ?? "none"}, after ${maxAfter ?? "none"}); ${allowed}`,
       );
     }
   }
   const measure = gap !== null ? { measured: Number(gap), limit: Number(limit), unit: "ids" } : {};
 
   if (findings.length === 0) {
-    return pass(
-      `${table}.${inv.column} draws from ${seq.name}; next id ${nextId}${highest !== null ? `, ${gap} above the highest id ${highest}` : " (no rows)"}.`,
-      measure,
-    );
+    const shown =
+      highest === null
+        ? " (no rows)"
+        : run && gap !== null && maxBefore !== null
+          ? `; largest step ${gap} between consecutive ids above the max before ${maxBefore} (${run.above} ids written during the migration)`
+          : `, ${gap} above the highest id ${highest}`;
+    return pass(`${table}.${inv.column} draws from ${seq.name}; next id ${nextId}${shown}.`, measure);
   }
+  // Only the jump is wrong: the sequence is the right one and ahead of every id, but was set too far.
+  const onlyJump = findings.length === 1 && sameSequence && (maxAfter === null || nextId > maxAfter);
   return fail(
     `Sequence for ${table}.${inv.column} is not safe after the migration: ${findings.length === 1 ? findings[0] : `${findings.length} problems`}.`,
     findings,
-    `In the cutover, point the default at the intended sequence (ALTER TABLE … ALTER COLUMN ${inv.column} SET DEFAULT nextval('${intendedName}'), ALTER SEQUENCE … OWNED BY the new table) and sync it: SELECT setval('${intendedName}', GREATEST((SELECT max(${inv.column}) FROM <old>), (SELECT max(${inv.column}) FROM <new>))).`,
+    onlyJump
+      ? `The sequence was moved past max(${inv.column}) by more than the ids it handed out: sync it to the largest id, not beyond it — SELECT setval('${intendedName}', GREATEST((SELECT max(${inv.column}) FROM <old>), (SELECT max(${inv.column}) FROM <new>), (SELECT last_value FROM ${intendedName}))) — and never add a margin: a skipped range breaks consumers that page or reconcile by id.`
+      : `In the cutover, point the default at the intended sequence (ALTER TABLE … ALTER COLUMN ${inv.column} SET DEFAULT nextval('${intendedName}'), ALTER SEQUENCE … OWNED BY the new table) and sync it: SELECT setval('${intendedName}', GREATEST((SELECT max(${inv.column}) FROM <old>), (SELECT max(${inv.column}) FROM <new>))).`,
     measure,
   );
 }

@@ -132,6 +132,11 @@ interface ProbePlan {
   target: PartitionEntry | null;
   /** The partition key columns the builtin copy overrides so that it routes to `target`. */
   setColumns: Array<{ column: string; value: string | null }>;
+  /**
+   * Hash and list: no bound to read a value from ahead of time, so once the key's row is found the target is
+   * another partition and the routing values are asked of the server (see routeElsewhere).
+   */
+  routeAtRuntime?: PartitionLayout;
 }
 
 /** An existing row whose key the probe writes again. */
@@ -164,14 +169,6 @@ function planProbe(inv: Inv, qualifiedName: string, layout: PartitionLayout | nu
     // same key routes to the same partition, whose UNIQUE index (if any) is then global: copy it unchanged.
     return { sources: withDefault, target: null, setColumns: [] };
   }
-  if (layout.strategy === "hash") {
-    return {
-      status: "skipped",
-      conclusive: false,
-      reason:
-        "hash partitioning: the builtin probe cannot pick a value routed to another partition; give probe.sql",
-    };
-  }
   if (layout.keyColumns.some((k) => k.column === null)) {
     return {
       status: "skipped",
@@ -186,6 +183,8 @@ function planProbe(inv: Inv, qualifiedName: string, layout: PartitionLayout | nu
       reason: `${qualifiedName} has ${plural(ordered.length, "non-default partition")}: no second partition to duplicate into`,
     };
   }
+  if (layout.strategy !== "range")
+    return { sources: withDefault, target: null, setColumns: [], routeAtRuntime: layout };
   const target = ordered[ordered.length - 1]!;
   const values = routingValues(target);
   if (!values) {
@@ -218,6 +217,58 @@ async function findSourceRow(
     if (r) return { name: s.name, ...r };
   }
   return null;
+}
+
+/**
+ * Hash and list partitions: a partition other than the key's own and partition key values that route there.
+ * The values come from the server, never from parsing: first a row already in that partition (its key values
+ * route there by construction; the default partition's rows route back to it), then, for an empty hash
+ * partition, a small integer-like candidate the server's satisfies_hash_partition() places there, then, for
+ * a list partition, the first value of its bound.
+ */
+async function routeElsewhere(
+  db: Queryable,
+  parentOid: number,
+  layout: PartitionLayout,
+  sourcePartition: string,
+): Promise<Pick<ProbePlan, "target" | "setColumns"> | ProbeResult> {
+  const columns = layout.keyColumns.map((k) => k.column!);
+  const others = [
+    ...orderPartitions(layout),
+    ...layout.partitions.filter((p) => p.bound === "DEFAULT"),
+  ].filter((p) => p.name !== sourcePartition);
+  const aim = (target: PartitionEntry, values: Array<string | null>) => ({
+    target,
+    setColumns: columns.map((column, i) => ({ column, value: values[i] ?? null })),
+  });
+  for (const p of others) {
+    const res = await db.query<{ key: Array<string | null> }>(
+      `SELECT ARRAY[${columns.map((c) => `${ident(c)}::text`).join(", ")}] AS key FROM ${qualified(p.name)} LIMIT 1`,
+    );
+    if (res.rows[0]) return aim(p, res.rows[0].key);
+  }
+  for (const p of others) {
+    const b = parseBound(p.bound);
+    if (b.kind === "list" && b.values.length > 0) return aim(p, [b.values[0] ?? null]);
+    if (b.kind !== "hash" || layout.keyColumns.length !== 1) continue;
+    // format_type() output: PostgreSQL's own, already quoted type name.
+    const type = layout.keyColumns[0]!.type ?? "text";
+    try {
+      const res = await db.query<{ v: string }>(
+        `SELECT g::text AS v FROM generate_series(1, 1000) g
+          WHERE satisfies_hash_partition($1::oid, $2::int, $3::int, g::text::${type}) LIMIT 1`,
+        [parentOid, b.modulus, b.remainder],
+      );
+      if (res.rows[0]) return aim(p, [res.rows[0].v]);
+    } catch {
+      // A key type no integer text casts to (uuid, a date…): no candidate from this partition.
+    }
+  }
+  return {
+    status: "skipped",
+    conclusive: false,
+    reason: `no partition of the table other than ${sourcePartition} has a row or a value the probe could route to it; give probe.sql`,
+  };
 }
 
 /**
@@ -335,6 +386,11 @@ async function runProbe(
       };
     }
   } else {
+    if (plan.routeAtRuntime) {
+      const routed = await routeElsewhere(db, rel.oid, plan.routeAtRuntime, source.name);
+      if ("status" in routed) return routed;
+      Object.assign(plan, routed);
+    }
     statement = await builtinStatement(db, rel, plan.setColumns, source);
   }
 

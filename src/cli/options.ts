@@ -13,13 +13,14 @@ export function parseScale(v: string): number {
 
 /** --rows 1000000 (every seeded table… no: the first) or --rows ledger=1000000 (repeatable). */
 export function parseRows(v: string, prev: Record<string, number> = {}): Record<string, number> {
-  const m = /^(?:([A-Za-z_][\w.$]*)=)?(\d+)$/.exec(v.replace(/_/g, ""));
-  if (!m || Number(m[2]) <= 0) {
+  // Only the count may use `_` separators (1_000_000): table names keep theirs (order_items=100000).
+  const m = /^(?:([A-Za-z_][\w.$]*)=)?(\d+(?:_\d+)*)$/.exec(v);
+  if (!m || Number(m[2].replace(/_/g, "")) <= 0) {
     throw new InvalidArgumentError(
       "--rows takes a positive row count for the largest table (--rows 1000000) or table=rows (--rows ledger=1000000)",
     );
   }
-  return { ...prev, [m[1] ?? "*"]: Number(m[2]) };
+  return { ...prev, [m[1] ?? "*"]: Number(m[2].replace(/_/g, "")) };
 }
 
 export function parseScales(v: string): number[] {

@@ -12,6 +12,12 @@
  * so a low rate's natural gaps are not outages. Gaps over 250 ms are listed with a reason: "paused" when the
  * writers' pause covered most of it, "errors" when writes completed only with errors, else "blocked"
  * (requests outstanding, none completing).
+ *
+ * Dropped and late requests. A request dropped (never sent: over max_in_flight, or waiting past drop_after) and
+ * one that completed more than drop_after after its intended start are what a client with that timeout saw
+ * as failures: both count in the window of their intended start (`dropped`, `late`) toward the error rate, and
+ * neither ends a stretch of unavailability — a write that succeeds 8 s late does not make the write path
+ * available, and a reason "errors" is given when such failures filled the gap.
  */
 import * as hdr from "hdr-histogram-js";
 import type { LatencySummary, LoadSecond, LoadWindow } from "../report/model.ts";
@@ -25,6 +31,8 @@ export const UNAVAILABILITY_THRESHOLD_MS = 250;
 /** The section a phase belongs to when the harness does not say: warmup/cooldown/rollback by name. */
 export function sectionOf(phase: string): Section {
   if (phase === "warmup" || phase === "cooldown" || phase === "rollback") return phase;
+  // The soak is the window after the last step: the cooldown section, judged under its own name.
+  if (phase === "soak") return "cooldown";
   return "migration";
 }
 
@@ -61,6 +69,8 @@ class KindStats {
   count = 0;
   ok = 0;
   errors = 0;
+  dropped = 0;
+  late = 0;
   readonly errorsBy: Record<string, number> = {};
   latency: hdr.Histogram | null = null;
   service: hdr.Histogram | null = null;
@@ -121,6 +131,7 @@ interface SecondBucket {
 export class Measurements {
   readonly #t0: number;
   readonly #withReads: boolean;
+  readonly #lateAfter: number;
   readonly #phases: Window[] = [];
   readonly #steps: Window[] = [];
   readonly #gaps: Record<Kind, GapTracker>;
@@ -132,10 +143,14 @@ export class Measurements {
   readonly #secWrite = newHistogram();
   readonly #secRead = newHistogram();
 
-  /** t0: the run's time origin (report times are ms since it); start: when the load started. */
-  constructor(t0: number, start: number, withReads: boolean) {
+  /**
+   * t0: the run's time origin (report times are ms since it); start: when the load started; lateAfter: the
+   * load's drop_after, past which a completion counts as late (see the file comment).
+   */
+  constructor(t0: number, start: number, withReads: boolean, lateAfter = Infinity) {
     this.#t0 = t0;
     this.#withReads = withReads;
+    this.#lateAfter = lateAfter;
     this.#phases.push(new Window("warmup", "warmup", null, start));
     this.#gaps = { write: new GapTracker(start), read: new GapTracker(start) };
     this.#second = { index: this.#secondOf(start), writes: 0, reads: 0, errors: 0, inFlight: 0 };
@@ -171,6 +186,20 @@ export class Measurements {
   }
 
   /**
+   * A request arrived at `intended` was dropped, never sent. `outstanding`: requests of the kind still waiting
+   * or running: the demand (and the gap) stays open while there are any.
+   */
+  dropped(kind: Kind, intended: number, now: number, outstanding: number): void {
+    this.#phaseAt(intended).stats(kind).dropped++;
+    const step = this.#stepAt(intended);
+    if (step) step.stats(kind).dropped++;
+    this.#rollSecond(now);
+    const g = this.#gaps[kind];
+    g.errorsInGap++;
+    if (outstanding > 0) g.demand(now);
+  }
+
+  /**
    * A request completed. `outstanding`: requests of the same kind still waiting or running after it (they
    * keep the demand, and so a following gap, open).
    */
@@ -184,10 +213,13 @@ export class Measurements {
   ): void {
     const latency = done - intended;
     const service = done - sent;
+    const late = error === null && latency > this.#lateAfter;
     const phase = this.#phaseAt(intended);
     phase.stats(kind).record(latency, service, error);
+    if (late) phase.stats(kind).late++;
     const step = this.#stepAt(intended);
     if (step) step.stats(kind).record(latency, service, error);
+    if (step && late) step.stats(kind).late++;
 
     this.#rollSecond(done);
     const sec = this.#second;
@@ -201,7 +233,7 @@ export class Measurements {
     }
 
     const g = this.#gaps[kind];
-    if (error !== null) {
+    if (error !== null || late) {
       g.errorsInGap++;
       if (outstanding > 0) g.demand(done);
       return;
@@ -291,6 +323,8 @@ export class Measurements {
       latency: summarize(s.latency),
       service: summarize(s.service),
       longest_unavailability_ms: round3(s.longestGap),
+      dropped: s.dropped,
+      late: s.late,
     };
   }
 

@@ -129,7 +129,7 @@ class NativeLoad implements RunningLoad {
     for (let i = 0; i < n; i++) if (!this.#conns[i]) this.#reconnectLater(i);
 
     this.#start = performance.now();
-    this.#m = new Measurements(this.#ctx.t0, this.#start, this.#st.read !== undefined);
+    this.#m = new Measurements(this.#ctx.t0, this.#start, this.#st.read !== undefined, this.#load.drop_after);
     if (this.#flags.values[WRITES_PAUSED_FLAG] === true) {
       this.#paused = true;
       this.#m.paused(true, this.#start);
@@ -272,7 +272,7 @@ class NativeLoad implements RunningLoad {
       return;
     }
     if (this.#queue.length + this.#running >= this.#load.max_in_flight) {
-      this.#dropped++;
+      this.#drop(kind, at, at);
       return;
     }
     this.#queue.push(at, kind);
@@ -288,22 +288,29 @@ class NativeLoad implements RunningLoad {
       const kind = queue.headKind();
       queue.shift();
       if (now - at > dropAfter || (kind === WRITE && this.#paused)) {
-        if (kind === WRITE && this.#paused) this.#pausedCount++;
-        else this.#dropped++;
         if (kind === WRITE) this.#writesOutstanding--;
         else this.#readsOutstanding--;
+        if (kind === WRITE && this.#paused) this.#pausedCount++;
+        else this.#drop(kind, at, now);
         continue;
       }
       const row = this.#source.next();
       if (row === undefined) {
         this.#exhausted();
-        this.#dropped++;
         if (kind === WRITE) this.#writesOutstanding--;
         else this.#readsOutstanding--;
+        this.#drop(kind, at, now);
         continue;
       }
       this.#send(this.#free.pop()!, kind, at, now, row);
     }
+  }
+
+  /** A request never sent: counted, and measured as a failure of its intended start's window. */
+  #drop(kind: KindCode, at: number, now: number): void {
+    this.#dropped++;
+    const k = kind === WRITE ? "write" : "read";
+    this.#m.dropped(k, at, now, kind === WRITE ? this.#writesOutstanding : this.#readsOutstanding);
   }
 
   #send(conn: Conn, kind: KindCode, at: number, now: number, row: SourceRow): void {

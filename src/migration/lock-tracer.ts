@@ -18,8 +18,8 @@ export interface TraceSample {
   locks: HeldLock[];
   /** oid → counters. */
   stats: Map<number, { seq_scan: number; seq_tup_read: number; idx_tup_fetch: number; name: string }>;
-  /** oid → relfilenode, for user tables, indexes and materialized views. */
-  filenodes: Map<number, { filenode: number; name: string }>;
+  /** oid → relfilenode, for user tables, indexes and materialized views; an index also names its table. */
+  filenodes: Map<number, { filenode: number; name: string; relkind?: string; table_oid?: number }>;
 }
 
 const USER_NS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'";
@@ -39,8 +39,9 @@ SELECT
             'name', s.schemaname || '.' || s.relname)), '[]')
      FROM ${statsView} s) AS stats,
   (SELECT coalesce(json_agg(json_build_object('oid', c.oid::bigint, 'filenode', c.relfilenode,
-            'name', n.nspname || '.' || c.relname)), '[]')
+            'name', n.nspname || '.' || c.relname, 'relkind', c.relkind, 'table_oid', i.indrelid::bigint)), '[]')
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_index i ON i.indexrelid = c.oid
     WHERE c.relkind IN ('r', 'i', 'm') AND ${USER_NS}) AS filenodes`;
 
 /** Reads the backend's locks, scan counters and relfilenodes in one query. */
@@ -51,13 +52,21 @@ export async function sample(db: Queryable, inTransaction: boolean): Promise<Tra
   const row = res.rows[0] as {
     locks: HeldLock[];
     stats: { oid: number; seq_scan: number; seq_tup_read: number; idx_tup_fetch: number; name: string }[];
-    filenodes: { oid: number; filenode: number; name: string }[];
+    filenodes: { oid: number; filenode: number; name: string; relkind: string; table_oid: number | null }[];
   };
   return {
     locks: row.locks.map((l) => ({ ...l, oid: Number(l.oid) })),
     stats: new Map(row.stats.map((s) => [Number(s.oid), s])),
     filenodes: new Map(
-      row.filenodes.map((f) => [Number(f.oid), { filenode: Number(f.filenode), name: f.name }]),
+      row.filenodes.map((f) => [
+        Number(f.oid),
+        {
+          filenode: Number(f.filenode),
+          name: f.name,
+          relkind: f.relkind,
+          ...(f.table_oid === null ? {} : { table_oid: Number(f.table_oid) }),
+        },
+      ]),
     ),
   };
 }
@@ -80,9 +89,17 @@ export interface RelationEffect {
   seq_tup_read: number;
   idx_tup_fetch: number;
   rewritten: boolean;
+  relkind?: string;
+  /** An index: the table it belongs to. */
+  table_oid?: number;
+  /** An index created by the statement on a table that existed before it (CREATE INDEX, ADD UNIQUE…). */
+  built?: boolean;
 }
 
-/** What changed between two samples: relations scanned and relations given a new relfilenode. */
+/**
+ * What changed between two samples: relations scanned, relations given a new relfilenode, and indexes built
+ * on a table that already existed (an index on a table created by the same statement was built on no rows).
+ */
 export function diffSamples(before: TraceSample, after: TraceSample): RelationEffect[] {
   const out = new Map<number, RelationEffect>();
   const get = (oid: number, name: string): RelationEffect => {
@@ -108,6 +125,13 @@ export function diffSamples(before: TraceSample, after: TraceSample): RelationEf
   for (const [oid, f] of after.filenodes) {
     const b = before.filenodes.get(oid);
     if (b && b.filenode !== f.filenode) get(oid, f.name).rewritten = true;
+    else if (!b && f.relkind === "i" && f.table_oid !== undefined && before.filenodes.has(f.table_oid))
+      get(oid, f.name).built = true;
+  }
+  for (const e of out.values()) {
+    const f = after.filenodes.get(e.oid);
+    if (f?.relkind) e.relkind = f.relkind;
+    if (f?.table_oid !== undefined) e.table_oid = f.table_oid;
   }
   return [...out.values()];
 }

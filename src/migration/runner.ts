@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import type {
   LockHold,
+  LockWait,
   PhaseResult,
   SqlErrorInfo,
   StatementEffect,
@@ -22,14 +23,8 @@ import type {
 } from "../scenario/load.ts";
 import { caretExcerpt, lineCol, type SqlStatement } from "../scenario/sql.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import {
-  diffSamples,
-  type HeldLock,
-  sample,
-  sampleLocksOf,
-  strongest,
-  type TraceSample,
-} from "./lock-tracer.ts";
+import { diffSamples, type HeldLock, sample, strongest, type TraceSample } from "./lock-tracer.ts";
+import { lockKey, type StatementWatch, watchStatement } from "./lock-wait-watch.ts";
 
 export interface RunnerOptions {
   /** The migration's connection. */
@@ -42,6 +37,8 @@ export interface RunnerOptions {
   hotOids: Set<number>;
   clock?: Clock;
   onStep?: (event: { phase: string; step: string; status: "start" | StepResult["status"] }) => void;
+  /** Awaited just before each step starts (the background sessions due at it are started there). */
+  beforeStep?: (phase: string, step: string) => Promise<void>;
   /** Checked between statements; when it returns true the run stops and the rest is not_executed. */
   shouldStop?: () => boolean;
   /** Told how many table locks the migration holds after each statement (0 once they are released). */
@@ -69,6 +66,8 @@ export interface RunnerResult {
   steps: StepResult[];
   phases: PhaseResult[];
   locks: LockHold[];
+  /** Time the migration's backend waited for relation locks (not part of the holds in `locks`). */
+  waits: LockWait[];
   effects: StatementEffect[];
   /** A failure of the harness, not of the migration: the run is inconclusive. */
   harnessError?: string;
@@ -141,7 +140,7 @@ export async function runPhases(
   const clock = opts.clock ?? systemClock;
   // Replaced by a fault step that hands back fresh connections.
   let o = opts;
-  const result: RunnerResult = { steps: [], phases: [], locks: [], effects: [] };
+  const result: RunnerResult = { steps: [], phases: [], locks: [], waits: [], effects: [] };
   const now = () => performance.now() - opts.t0;
   let failed = false;
 
@@ -160,6 +159,7 @@ export async function runPhases(
         result.steps.push(notExecuted(step));
         continue;
       }
+      await opts.beforeStep?.(phase.name, step.name);
       opts.onStep?.({ phase: phase.name, step: step.name, status: "start" });
       let sr: StepResult;
       try {
@@ -228,7 +228,7 @@ async function runFault(
   now: () => number,
 ): Promise<{ result: StepResult; connections?: RunnerConnections }> {
   const started = now();
-  const base = { ...notExecuted(step), attempts: 1, started_ms: started };
+  const base = { ...notExecuted(step), fault: step.fault, attempts: 1, started_ms: started };
   if (!opts.fault) {
     return {
       result: {
@@ -317,10 +317,12 @@ async function runStep(
       attempt++;
       const locks: LockHold[] = [];
       const effects: StatementEffect[] = [];
+      const waits: LockWait[] = [];
       const statements: StatementResult[] = [];
       const out = inTx
-        ? await runInOneTransaction(step, opts, now, statements, locks, effects)
-        : await runEachAlone(step, opts, now, statements, locks, effects);
+        ? await runInOneTransaction(step, opts, now, statements, locks, effects, waits)
+        : await runEachAlone(step, opts, now, statements, locks, effects, waits);
+      acc.waits.push(...waits.map((w) => ({ ...w, attempt })));
       const retryable = out.error?.sqlstate === LOCK_NOT_AVAILABLE && attempt < maxAttempts;
       if (!retryable) {
         // Locks and effects of failed attempts are still what production would have lived through.
@@ -369,36 +371,50 @@ async function traced(db: pg.Client, inTx: boolean): Promise<TraceSample> {
 }
 
 /**
- * For the live progress view only: while a statement runs, poll the migration backend's table locks from the
- * monitor connection every 100 ms (the tracer sees them only once the statement returns, and a long rewrite
- * under ACCESS EXCLUSIVE is exactly when a person wants to see them).
+ * Watches one statement from the monitor connection: the locks it waits for (and who for) and the locks it
+ * holds, which also feed the live progress view (the tracer sees them only once the statement returns, and a
+ * long rewrite under ACCESS EXCLUSIVE is exactly when a person wants to see them).
  */
-function watchLocksHeld(opts: RunnerOptions): () => Promise<void> {
-  const report = opts.onLocksHeld;
-  if (!report) return async () => {};
+function watch(opts: RunnerOptions, now: () => number, heldEveryMs?: number) {
   const pid = (opts.db as unknown as { processID: number }).processID;
-  let running = true;
-  let inFlight: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  // A fast statement must not wait for the poll: stopping clears the timer, and only an in-flight sample
-  // (one small query) is awaited.
-  const tick = () => {
-    inFlight = sampleLocksOf(opts.monitor, pid)
-      .then((held) => {
-        if (running) report(held.filter((l) => l.relkind === "r" || l.relkind === "p").length);
-      })
-      .catch(() => {})
-      .finally(() => {
-        inFlight = undefined;
-        if (running) timer = setTimeout(tick, 100);
-      });
-  };
-  timer = setTimeout(tick, 100);
-  return async () => {
-    running = false;
-    clearTimeout(timer);
-    await inFlight;
-  };
+  const report = opts.onLocksHeld;
+  return watchStatement(
+    opts.monitor,
+    pid,
+    now,
+    (held) => report?.(held.filter((l) => l.relkind === "r" || l.relkind === "p").length),
+    { heldEveryMs },
+  );
+}
+
+/** The watch's waits as the report's records; a wait still open when the statement failed is its cause. */
+function recordWaits(
+  step: ResolvedSqlStep,
+  statement: number,
+  w: StatementWatch,
+  error: SqlErrorInfo | undefined,
+  waits: LockWait[],
+): void {
+  for (const x of w.waits) {
+    waits.push({
+      section: step.section,
+      phase: step.phase,
+      step: step.name,
+      statement,
+      attempt: 1,
+      relation: x.lock.relation,
+      relation_oid: x.lock.oid,
+      relkind: x.lock.relkind,
+      mode: x.lock.mode,
+      started_ms: x.started_ms,
+      ended_ms: x.ended_ms,
+      wait_ms: Math.max(0, x.ended_ms - x.started_ms),
+      outcome: !x.open || !error ? "granted" : error.sqlstate === LOCK_NOT_AVAILABLE ? "timeout" : "error",
+      blockers: x.blockers,
+      queued_load_requests: x.queued_load_requests,
+      queued_load_max_ms: x.queued_load_max_ms,
+    });
+  }
 }
 
 /** BEGIN; each statement traced; COMMIT — locks are held from the statement that took them to COMMIT. */
@@ -409,31 +425,46 @@ async function runInOneTransaction(
   statements: StatementResult[],
   locks: LockHold[],
   effects: StatementEffect[],
+  waits: LockWait[],
 ): Promise<Outcome> {
   const { db } = opts;
   await db.query("BEGIN");
-  const firstSeen = new Map<string, { lock: HeldLock; at: number; statement: number }>();
+  const firstSeen = new Map<string, { lock: HeldLock; at: number; statement: number; waited?: number }>();
   let before = await traced(db, true);
   let error: SqlErrorInfo | undefined;
   for (const [i, stmt] of step.sqlText.statements.entries()) {
     const s0 = now();
-    const stopWatching = watchLocksHeld(opts);
+    const watching = watch(opts, now);
+    let failure: unknown;
     try {
       await db.query(stmt.sql);
     } catch (err) {
-      if (!isServerError(err) || isConnectionLoss(err)) throw err;
-      statements.push(stmtResult(i, stmt, step, now() - s0, "error"));
-      error = locateError(err, step, stmt);
-      break;
-    } finally {
-      await stopWatching();
+      failure = err;
     }
-    statements.push(stmtResult(i, stmt, step, now() - s0, "success"));
+    const s1 = now();
+    const w = await watching.stop(s1, failure !== undefined);
+    if (failure !== undefined) {
+      if (!isServerError(failure) || isConnectionLoss(failure)) throw failure;
+      statements.push(stmtResult(i, stmt, step, s1 - s0, "error"));
+      error = locateError(failure, step, stmt);
+      recordWaits(step, i, w, error, waits);
+      break;
+    }
+    recordWaits(step, i, w, undefined, waits);
+    statements.push(stmtResult(i, stmt, step, s1 - s0, "success"));
     const after = await traced(db, true);
     opts.onLocksHeld?.(after.locks.filter((l) => l.relkind === "r" || l.relkind === "p").length);
     for (const l of after.locks) {
-      const key = `${l.oid}/${l.mode}`;
-      if (!firstSeen.has(key)) firstSeen.set(key, { lock: l, at: s0, statement: i });
+      const key = lockKey(l);
+      if (firstSeen.has(key)) continue;
+      // The hold starts when the lock was granted, not when the statement started waiting for it.
+      const waited = w.waits.find((x) => lockKey(x.lock) === key);
+      firstSeen.set(key, {
+        lock: l,
+        at: w.acquiredAt(key, s0),
+        statement: i,
+        waited: waited && Math.round(waited.ended_ms - waited.started_ms),
+      });
     }
     recordEffects(step, i, before, after, opts.hotOids, effects);
     before = after;
@@ -452,7 +483,7 @@ async function runInOneTransaction(
   }
   const released = Math.max(endAt, now());
   opts.onLocksHeld?.(0);
-  for (const { lock, at, statement } of firstSeen.values()) {
+  for (const { lock, at, statement, waited } of firstSeen.values()) {
     locks.push({
       section: step.section,
       phase: step.phase,
@@ -466,6 +497,7 @@ async function runInOneTransaction(
       released_ms: released,
       held_ms: released - at,
       in_transaction: true,
+      ...(waited ? { waited_ms: waited } : {}),
     });
   }
   return { error };
@@ -483,6 +515,7 @@ async function runEachAlone(
   statements: StatementResult[],
   locks: LockHold[],
   effects: StatementEffect[],
+  waits: LockWait[],
 ): Promise<Outcome> {
   const { db } = opts;
   for (const [i, stmt] of step.sqlText.statements.entries()) {
@@ -491,43 +524,38 @@ async function runEachAlone(
       const sub: StatementResult[] = [];
       const subLocks: LockHold[] = [];
       const subEffects: StatementEffect[] = [];
-      const out = await runInOneTransaction(single, opts, now, sub, subLocks, subEffects);
+      const subWaits: LockWait[] = [];
+      const out = await runInOneTransaction(single, opts, now, sub, subLocks, subEffects, subWaits);
       statements.push(...sub.map((s) => ({ ...s, index: i })));
       locks.push(...subLocks.map((l) => ({ ...l, statement: i })));
       effects.push(...subEffects.map((e) => ({ ...e, statement: i })));
+      waits.push(...subWaits.map((w) => ({ ...w, statement: i })));
       if (out.error) return out;
       continue;
     }
     // Make the cumulative counters current before and after, so the delta is this statement's.
     await db.query("SELECT pg_stat_force_next_flush()");
     const before = await traced(db, false);
-    const pid = (db as unknown as { processID: number }).processID;
-    const seen = new Map<string, HeldLock>();
-    let running = true;
-    const poller = (async () => {
-      while (running) {
-        try {
-          for (const l of await sampleLocksOf(opts.monitor, pid)) seen.set(`${l.oid}/${l.mode}`, l);
-        } catch {
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    // Outside a transaction the held locks are seen only by the watch: sample them on every poll.
+    const watching = watch(opts, now, 0);
     const s0 = now();
-    let error: SqlErrorInfo | undefined;
+    let failure: unknown;
     try {
       await db.query(stmt.sql);
     } catch (err) {
-      if (!isServerError(err) || isConnectionLoss(err)) throw err;
-      error = locateError(err, step, stmt);
-    } finally {
-      running = false;
-      await poller;
+      failure = err;
     }
     const s1 = now();
+    const w = await watching.stop(s1, failure !== undefined);
+    if (failure !== undefined && (!isServerError(failure) || isConnectionLoss(failure))) throw failure;
+    const error = failure === undefined ? undefined : locateError(failure as PgError, step, stmt);
+    recordWaits(step, i, w, error, waits);
     statements.push(stmtResult(i, stmt, step, s1 - s0, error ? "error" : "success"));
-    for (const l of seen.values()) {
+    const seen = new Map([...w.held].map(([k, h]) => [k, h.lock]));
+    for (const [key, l] of seen) {
+      // Sampled: held from when it was granted (after any wait for it) to the statement's end.
+      const acquired = w.acquiredAt(key, s0);
+      const waited = w.waits.find((x) => lockKey(x.lock) === key);
       locks.push({
         section: step.section,
         phase: step.phase,
@@ -537,10 +565,11 @@ async function runEachAlone(
         relation_oid: l.oid,
         relkind: l.relkind,
         mode: l.mode,
-        acquired_ms: s0,
+        acquired_ms: acquired,
         released_ms: s1,
-        held_ms: s1 - s0,
+        held_ms: s1 - acquired,
         in_transaction: false,
+        ...(waited ? { waited_ms: Math.round(waited.ended_ms - waited.started_ms) } : {}),
       });
     }
     if (error) return { error };
@@ -548,7 +577,21 @@ async function runEachAlone(
     const after = await traced(db, false);
     // Outside a transaction nothing is held once the statement returns; attribute the sampled modes.
     const heldSample: TraceSample = { ...after, locks: [...seen.values()] };
-    recordEffects(step, i, before, heldSample, opts.hotOids, effects);
+    // The cumulative counters are cluster-wide: a relation this backend was never seen locking (nor the
+    // table of an index) was scanned by another session — the load, a background session — not by it.
+    // A statement too short for the sampler to see any of its locks keeps every delta (held_mode null).
+    const mine: StatementEffect[] = [];
+    recordEffects(step, i, before, heldSample, opts.hotOids, mine);
+    const lockedOids = new Set([...seen.values()].map((l) => l.oid));
+    const lockedNames = new Set([...seen.values()].map((l) => l.relation));
+    effects.push(
+      ...mine.filter(
+        (e) =>
+          seen.size === 0 ||
+          lockedOids.has(e.relation_oid) ||
+          (e.table !== undefined && lockedNames.has(e.table)),
+      ),
+    );
   }
   return {};
 }
@@ -561,8 +604,18 @@ function recordEffects(
   hotOids: Set<number>,
   effects: StatementEffect[],
 ): void {
+  const modesOn = (oid: number) => after.locks.filter((l) => l.oid === oid).map((l) => l.mode);
   for (const e of diffSamples(before, after)) {
-    const modes = after.locks.filter((l) => l.oid === e.oid).map((l) => l.mode);
+    const modes = modesOn(e.oid);
+    // An index is judged by what was held on its table too: that lock is what blocks the application.
+    const table =
+      e.table_oid === undefined
+        ? {}
+        : {
+            table: after.filenodes.get(e.table_oid)?.name ?? `oid:${e.table_oid}`,
+            table_hot: hotOids.has(e.table_oid),
+            table_mode: strongest(modesOn(e.table_oid)),
+          };
     effects.push({
       section: step.section,
       phase: step.phase,
@@ -576,6 +629,9 @@ function recordEffects(
       rewritten: e.rewritten,
       held_mode: strongest(modes),
       hot: hotOids.has(e.oid),
+      ...(e.relkind ? { relkind: e.relkind } : {}),
+      ...(e.built ? { built: true } : {}),
+      ...table,
     });
   }
 }
@@ -594,5 +650,6 @@ function stmtResult(
     line: stmt.line,
     duration_ms: duration,
     status,
+    ...(stmt.operations ? { operations: stmt.operations } : {}),
   };
 }

@@ -14,6 +14,7 @@ export const LOAD_APPLICATION_NAME = "rehearse-load";
 
 /** One (waiter, blocker) pair as the sample query returns it. */
 export interface WaitRow {
+  /** The waiting client backend: a parallel worker reports its leader's pid (one request, not three). */
   pid: number;
   app: string | null;
   blocker: number;
@@ -46,7 +47,7 @@ w AS MATERIALIZED (
                                 WHERE t.pid = l.pid AND t.locktype = 'tuple' AND t.granted LIMIT 1)) AS rel
     FROM l WHERE NOT l.granted AND l.pid <> pg_backend_pid())
 SELECT coalesce(json_agg(json_build_object(
-         'pid', w.pid,
+         'pid', coalesce(a.leader_pid, w.pid),
          'app', a.application_name,
          'blocker', b.pid,
          'locktype', w.locktype,
@@ -161,14 +162,16 @@ export function lockWaitsObserver(
         e.max_waiters = Math.max(e.max_waiters, pids.size);
         e.longest_wait_ms = Math.max(e.longest_wait_ms, Math.round(longest));
         e.ended_ms = nowMs;
-        let loadNow = 0;
+        // Distinct backends, not rows: pg_blocking_pids() may list one blocker more than once (parallel
+        // workers report their leader's pid), so one waiting request can come back as several rows.
+        const loadNow = new Set<number>();
         for (const w of waits) {
           if (w.app !== LOAD_APPLICATION_NAME) continue;
           o.loadPids.add(num(w.pid));
-          loadNow++;
+          loadNow.add(num(w.pid));
         }
         e.load_waiters = o.loadPids.size;
-        e.max_load_waiters = Math.max(e.max_load_waiters ?? 0, loadNow);
+        e.max_load_waiters = Math.max(e.max_load_waiters ?? 0, loadNow.size);
       }
     },
     sample(db: Queryable, nowMs: number) {

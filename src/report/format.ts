@@ -142,6 +142,8 @@ export interface LongestHold {
   relation: string;
   mode: string;
   held_ms: number;
+  /** How long the statement waited for the lock before holding it (not part of held_ms). */
+  waited_ms?: number;
   step: string;
   statement: number;
   in_transaction: boolean;
@@ -179,6 +181,7 @@ export function longestHolds(report: RunReport): LongestHold[][] {
           relation: l.relation,
           mode: l.mode,
           held_ms: l.held_ms,
+          waited_ms: l.waited_ms,
           step: l.step,
           statement: l.statement,
           in_transaction: l.in_transaction,

@@ -28,6 +28,7 @@ import {
   walChart,
 } from "./html-charts.ts";
 import { rateText } from "./load-view.ts";
+import { notableWaits, OUTCOME_WORD, queueText, waitedFor, waitWhere } from "./lock-waits-view.ts";
 import type { CheckResult, RunReport, StepResult } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -96,8 +97,9 @@ function banner(r: RunReport): string {
 function findingList(c: CheckResult): string {
   if (c.findings.length === 0) return "";
   const shown = c.findings.slice(0, MAX_FINDINGS).map((f) => `<li>${e(f)}</li>`);
-  const more = c.findings.length - shown.length;
-  if (more > 0) shown.push(`<li class="muted">… and ${more} more (see report.json)</li>`);
+  const cut = c.findings.length - shown.length;
+  const more = cut + (c.unlisted ?? 0);
+  if (more > 0) shown.push(`<li class="muted">… and ${more} more${cut > 0 ? " (see report.json)" : ""}</li>`);
   return `<ul>${shown.join("")}</ul>`;
 }
 
@@ -226,19 +228,40 @@ function stepsTable(r: RunReport): string {
 }
 
 function locksTable(r: RunReport): string {
-  if (r.locks.length === 0) return "";
+  if (r.locks.length === 0) return waitsTable(r);
   const rows = [...r.locks]
     .sort((a, b) => b.held_ms - a.held_ms)
     .slice(0, 50)
     .map(
       (l) =>
         `<tr><td><code>${e(l.relation)}</code></td><td>${e(l.mode)}</td><td class="num">${e(formatDuration(l.held_ms))}</td>` +
+        `<td class="num">${e(l.waited_ms ? formatDuration(l.waited_ms) : "-")}</td>` +
         `<td>${e(phaseLabel(l.section, l.phase))}/${e(l.step)} statement ${l.statement + 1}</td>` +
         `<td class="num">${e(formatDuration(l.acquired_ms))}</td></tr>`,
     );
   return (
+    waitsTable(r) +
     `<section id="locks"><h2>Locks held (longest first)</h2><table><thead><tr><th>Relation</th><th>Mode</th><th>Held</th>` +
-    `<th>Taken by</th><th>Acquired at</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
+    `<th>Waited first</th><th>Taken by</th><th>Acquired at</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
+  );
+}
+
+/** Waits apart from holds: whom the migration waited for, and the load that queued behind it meanwhile. */
+function waitsTable(r: RunReport): string {
+  const waits = notableWaits(r);
+  if (waits.length === 0) return "";
+  const rows = waits
+    .slice(0, 50)
+    .map(
+      (w) =>
+        `<tr><td><code>${e(w.relation)}</code></td><td>${e(w.mode)}</td><td class="num">${e(formatDuration(w.wait_ms))}</td>` +
+        `<td>${e(OUTCOME_WORD[w.outcome])}</td><td>${e(waitedFor(w))}</td><td>${e(queueText(w))}</td>` +
+        `<td>${e(waitWhere(w))}</td><td class="num">${e(formatDuration(w.started_ms))}</td></tr>`,
+    );
+  return (
+    `<section id="lock-waits"><h2>Lock waits (longest first; not counted as holding)</h2><table><thead><tr><th>Relation</th><th>Mode</th>` +
+    `<th>Waited</th><th>Then</th><th>Waited for</th><th>Load queued behind it</th><th>Statement</th><th>Started at</th></tr></thead>` +
+    `<tbody>${rows.join("")}</tbody></table></section>`
   );
 }
 

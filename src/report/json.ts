@@ -28,6 +28,7 @@ const TOP_LEVEL_ORDER: readonly string[] = [
   "phases",
   "steps",
   "locks",
+  "lock_waits",
   "effects",
   // Last: the load's per-second series is by far the longest part and would push the verdict's evidence
   // (checks, steps, locks) out of view in a diff.

@@ -88,6 +88,32 @@ const LockHold = z.looseObject({
   in_transaction: z.boolean(),
 });
 
+const LockWait = z.looseObject({
+  section: Section,
+  phase: z.string(),
+  step: z.string(),
+  statement: num,
+  attempt: num,
+  relation: z.string(),
+  relation_oid: num,
+  relkind: z.string().nullable(),
+  mode: z.string(),
+  started_ms: num,
+  ended_ms: num,
+  wait_ms: num,
+  outcome: z.enum(["granted", "timeout", "error"]),
+  blockers: z.array(
+    z.looseObject({
+      pid: num,
+      name: z.string(),
+      kind: z.enum(["background", "load", "query"]),
+      state: z.string().optional(),
+    }),
+  ),
+  queued_load_requests: num,
+  queued_load_max_ms: num,
+});
+
 const StatementEffect = z.looseObject({
   section: Section,
   phase: z.string(),
@@ -242,6 +268,7 @@ const RunReportSchema = z.looseObject({
   phases: z.array(PhaseResult),
   steps: z.array(StepResult),
   locks: z.array(LockHold),
+  lock_waits: z.array(LockWait).optional(),
   effects: z.array(StatementEffect),
   checks: z.array(CheckResult),
   failing: z.array(z.string()),

@@ -3,6 +3,7 @@
  * reads only the top: verdict, then what failed and how to fix it, then the evidence (budgets, invariants,
  * steps, locks), then the context needed to reproduce the run.
  */
+import { backgroundSection } from "./background-view.ts";
 import { markdownTable } from "markdown-table";
 import { redact, redactDeep } from "../util/redact.ts";
 import {
@@ -52,6 +53,7 @@ import {
   walPeak,
   windowLabel,
 } from "./load-view.ts";
+import { notableWaits, OUTCOME_WORD, queueText, waitedFor, waitWhere } from "./lock-waits-view.ts";
 import type { CheckResult, LoadReport, LoadWindow, RunReport, StepResult } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -145,8 +147,11 @@ function failingChecks(r: RunReport): string[] {
     }
     if (c.findings.length > 0) {
       for (const f of c.findings.slice(0, MAX_FINDINGS)) out.push(`- ${inline(f)}`);
-      if (c.findings.length > MAX_FINDINGS) {
-        out.push(`- … and ${c.findings.length - MAX_FINDINGS} more (see report.json)`);
+      const cut = Math.max(0, c.findings.length - MAX_FINDINGS);
+      const more = cut + (c.unlisted ?? 0);
+      if (more > 0) {
+        // report.json holds the cut findings, not the unlisted ones (only their count).
+        out.push(`- … and ${formatNumber(more)} more${cut > 0 ? " (see report.json)" : ""}`);
       }
       out.push("");
     }
@@ -234,7 +239,8 @@ function steps(r: RunReport): string[] {
 function locks(r: RunReport): string[] {
   const phases = longestHolds(r);
   const hot = hotExclusiveWork(r);
-  if (phases.length === 0 && hot.length === 0) return [];
+  const waits = notableWaits(r);
+  if (phases.length === 0 && hot.length === 0 && waits.length === 0) return [];
   const out = ["### Locks", ""];
   if (hot.length > 0) {
     // First because it is the usual cause of an outage: every query on the table, reads included, waits.
@@ -250,8 +256,12 @@ function locks(r: RunReport): string[] {
     }
     out.push("");
   }
+  out.push(...lockWaits(waits));
   if (phases.length > 0) {
-    out.push("Longest hold per relation and lock mode, per phase:", "");
+    out.push(
+      "Longest hold per relation and lock mode, per phase (from the grant to commit; waits are above):",
+      "",
+    );
     const rows: string[][] = [];
     for (const holds of phases) {
       for (const h of holds) {
@@ -260,6 +270,7 @@ function locks(r: RunReport): string[] {
           codeCell(h.relation),
           cell(h.mode),
           formatDuration(h.held_ms),
+          h.waited_ms ? formatDuration(h.waited_ms) : "-",
           cell(
             `${h.step} statement ${h.statement + 1}${h.in_transaction ? "" : " (sampled, no transaction)"}`,
           ),
@@ -267,11 +278,37 @@ function locks(r: RunReport): string[] {
       }
     }
     out.push(
-      table(["Phase", "Relation", "Mode", "Longest hold", "Taken by"], rows, ["l", "l", "l", "r", "l"]),
+      table(["Phase", "Relation", "Mode", "Longest hold", "Waited first", "Taken by"], rows, [
+        "l",
+        "l",
+        "l",
+        "r",
+        "r",
+        "l",
+      ]),
       "",
     );
   }
   return out;
+}
+
+/** Waits apart from holds: another session's doing, fixed by lock_timeout + retry (the first 20 shown). */
+function lockWaits(waits: ReturnType<typeof notableWaits>): string[] {
+  if (waits.length === 0) return [];
+  const rows = waits
+    .slice(0, MAX_FINDINGS)
+    .map((w) => [
+      ...[waitWhere(w)].map(cell),
+      codeCell(w.relation),
+      ...[w.mode, formatDuration(w.wait_ms), OUTCOME_WORD[w.outcome], waitedFor(w), queueText(w)].map(cell),
+    ]);
+  const head = ["Statement", "Relation", "Mode", "Waited", "Then", "Waited for", "Load queued behind it"];
+  return [
+    `Time the migration waited to acquire a lock (${waits.length}; behind another session, not counted as holding):`,
+    "",
+    table(head, rows, ["l", "l", "l", "r", "l", "l", "l"]),
+    "",
+  ];
 }
 
 function latencyRow(w: LoadWindow, label: string): string[] {
@@ -635,6 +672,7 @@ export function renderMarkdown(report: RunReport): string {
     // What the application saw, right after the verdict's evidence: a failing load budget is explained here.
     ...load(r),
     ...blocking(r),
+    ...backgroundSection(r, inline),
     ...vacuumAndWal(r),
     ...steps(r),
     ...locks(r),

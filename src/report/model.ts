@@ -31,6 +31,11 @@ export interface StatementResult {
   line?: number;
   duration_ms: number;
   status: StepStatus;
+  /**
+   * What the statement does, from its parse tree, when rehearse knows a non-blocking form of it
+   * ("create_index", "reindex", "add_foreign_key", "attach_partition", "add_column"…): the remediation names it.
+   */
+  operations?: string[];
 }
 
 export interface StepResult {
@@ -46,6 +51,8 @@ export interface StepResult {
   error?: SqlErrorInfo;
   /** What a backfill step did (backfill steps only). */
   backfill?: BackfillFacts;
+  /** The fault this step injected (fault steps only). */
+  fault?: string;
 }
 
 /** A backfill step's facts: rows moved, how fast, how often it was held back, how often a worker restarted. */
@@ -100,6 +107,49 @@ export interface LockHold {
   held_ms: number;
   /** false: observed by sampling while a statement ran outside a transaction (CONCURRENTLY …). */
   in_transaction: boolean;
+  /**
+   * How long the statement waited to acquire this lock before `acquired_ms` (behind another session); the
+   * wait is not part of `held_ms`. Absent when it did not wait (and in reports written before waits were told
+   * apart, whose held_ms included any wait).
+   */
+  waited_ms?: number;
+}
+
+/** Who a waiting migration statement waited for (pg_blocking_pids of the migration's backend). */
+export interface LockBlocker {
+  pid: number;
+  /** `background session <name>`, `load`, or the blocker's query text (redacted, truncated). */
+  name: string;
+  kind: "background" | "load" | "query";
+  /** pg_stat_activity.state when last seen: active, idle in transaction… */
+  state?: string;
+}
+
+/**
+ * Time the migration's backend spent waiting to acquire one relation lock, sampled from a second connection
+ * while the statement ran (pg_locks.waitstart gives the start). Times are ms since run start.
+ */
+export interface LockWait {
+  section: "migration" | "rollback";
+  phase: string;
+  step: string;
+  statement: number;
+  /** The step's attempt (retries on lock_timeout each wait again). */
+  attempt: number;
+  relation: string;
+  relation_oid: number;
+  relkind: string | null;
+  mode: string;
+  started_ms: number;
+  ended_ms: number;
+  wait_ms: number;
+  /** granted: the lock was acquired; timeout: the statement gave up (lock_timeout, 55P03); error: it failed otherwise. */
+  outcome: "granted" | "timeout" | "error";
+  blockers: LockBlocker[];
+  /** Distinct load requests seen waiting on the migration's backend while it waited (the lock queue). */
+  queued_load_requests: number;
+  /** Longest a load request spent queued behind the migration's backend during this wait, ms. */
+  queued_load_max_ms: number;
 }
 
 /** What one statement did to one relation: rows it read and whether it rewrote it, and under which lock. */
@@ -117,6 +167,14 @@ export interface StatementEffect {
   /** Strongest lock mode the backend held on the relation when the statement ended (null: none seen). */
   held_mode: string | null;
   hot: boolean;
+  /** pg_class.relkind of the relation ("r" table, "i" index, "m" materialized view), when known. */
+  relkind?: string;
+  /** An index created by the statement on a table that existed before it (CREATE INDEX, ADD UNIQUE…). */
+  built?: boolean;
+  /** An index: the table it belongs to, whether that table is hot, and the strongest lock held on it. */
+  table?: string;
+  table_hot?: boolean;
+  table_mode?: string | null;
 }
 
 export interface CheckResult {
@@ -128,6 +186,11 @@ export interface CheckResult {
   summary: string;
   /** Each concrete problem found, one line each. */
   findings: string[];
+  /**
+   * Problems the check counted but did not list (its examples are capped: no_lost_writes lists 10 missing
+   * keys of 293 → 283). Reporters add it to "… and N more". Absent when every problem is listed.
+   */
+  unlisted?: number;
   /** What to change in the migration to fix it. */
   remediation?: string;
   /** Budgets: the measured value and the limit, same unit. */
@@ -177,6 +240,13 @@ export interface LoadWindow {
   service: LatencySummary;
   /** Longest stretch in the window with no successful write, ms. */
   longest_unavailability_ms: number;
+  /**
+   * Requests that arrived in the window and were never sent (over max_in_flight, or waiting past drop_after):
+   * failures the application saw, counted in the error rate. Absent in reports written before it was counted.
+   */
+  dropped?: number;
+  /** Completed operations (counted in `count`) that finished more than drop_after after their intended start. */
+  late?: number;
 }
 
 /** One second of the load. */
@@ -225,6 +295,8 @@ export interface LoadReport {
   source: { rows_read: number; wrapped: number };
   /** Flag changes as the load saw them: when the step set them and when the load first acted on them. */
   flags: { name: string; value: boolean; set_ms: number; seen_ms: number }[];
+  /** SQLSTATEs the scenario declares the application expects and handles (load.expected_errors): not failures. */
+  expected_errors?: string[];
 }
 
 /** A backend waiting for a lock another backend holds: sampled by the lock observer. */
@@ -266,6 +338,40 @@ export interface Observations {
   replication_lag: { t: number; lag_ms: number }[];
   /** An observer that died makes the run inconclusive. */
   failure?: string;
+}
+
+/** One run of a background session (scenario `background:`): when it ran, what it held, what it got in the way of. */
+export interface BackgroundRun {
+  name: string;
+  kind: string;
+  table?: string;
+  /** 1 for a session started at a step; 1, 2, … for a scheduled one. */
+  occurrence: number;
+  /** What started it: the "phase/step" it was started just before, or "schedule". */
+  trigger: string;
+  /** Its backend (application_name `rehearse background <name>`). */
+  pid?: number;
+  /** How long it was to run, and when it ran (ms since run start). */
+  planned_ms: number;
+  started_ms: number;
+  ended_ms?: number;
+  /** completed: its duration ran out; ended_by_harness: the steps ended (or the run failed or was interrupted) first. */
+  ended?: "completed" | "ended_by_harness" | "error";
+  error?: { sqlstate?: string; message: string };
+  /** Relation locks it was seen holding ("AccessShareLock on public.ledger"), sampled every 100 ms. */
+  held: string[];
+  /** Backends seen waiting behind it (pg_blocking_pids), sampled every 100 ms. */
+  blocked: {
+    /** Longest observed wait of the migration's backend behind it, ms (0: never seen waiting for it). */
+    migration_wait_ms: number;
+    /** Distinct load backends seen waiting behind it, and the most at one sample. */
+    load_backends: number;
+    max_waiters: number;
+    /** Other sessions seen waiting behind it (their application_name). */
+    others: string[];
+  };
+  /** Longest observed wait of the session itself for a lock, ms. */
+  waited_ms: number;
 }
 
 export interface RunReport {
@@ -313,6 +419,10 @@ export interface RunReport {
   phases: PhaseResult[];
   steps: StepResult[];
   locks: LockHold[];
+  /** Lock waits of the migration's backend (absent in reports written before waits were traced). */
+  lock_waits?: LockWait[];
+  /** Runs of the scenario's background sessions (absent when it has none). */
+  background?: BackgroundRun[];
   effects: StatementEffect[];
   checks: CheckResult[];
   /** Ids of failing checks, failures first order as in `checks`. */

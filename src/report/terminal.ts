@@ -3,6 +3,7 @@
  * past to learn what broke. Full detail is in the report directory, whose path is the last line.
  */
 import { redact, redactDeep } from "../util/redact.ts";
+import { backgroundLine } from "./background-view.ts";
 import {
   backfillSummary,
   CHECK_WORD,
@@ -29,6 +30,7 @@ import {
   phaseWindows,
   windowLabel,
 } from "./load-view.ts";
+import { notableWaits, waitLine } from "./lock-waits-view.ts";
 import type { CheckResult, RunReport, RunStatus } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -90,7 +92,9 @@ function checkLines(r: RunReport, c: CheckResult, paint: Paint): string[] {
     );
   }
   for (const f of c.findings.slice(0, MAX_FINDINGS)) out.push(`${INDENT}- ${oneLineClean(f)}`);
-  if (c.findings.length > MAX_FINDINGS) out.push(`${INDENT}- … and ${c.findings.length - MAX_FINDINGS} more`);
+  // Findings cut here plus the problems the check counted but never listed (capped examples).
+  const more = Math.max(0, c.findings.length - MAX_FINDINGS) + (c.unlisted ?? 0);
+  if (more > 0) out.push(`${INDENT}- … and ${formatNumber(more)} more`);
   if (c.remediation) out.push(`${INDENT}fix: ${oneLineClean(c.remediation)}`);
   return out;
 }
@@ -121,9 +125,15 @@ function loadLines(r: RunReport, paint: Paint): string[] {
     const gap = hadUnavailability(r.load, c.w)
       ? `  unavailable ${formatDuration(c.w.longest_unavailability_ms)}`
       : "";
+    // Dropped and late requests failed as surely as errors (the error rate counts them): shown when any.
+    const lost = [
+      c.w.dropped ? `${formatNumber(c.w.dropped)} dropped` : "",
+      c.w.late ? `${formatNumber(c.w.late)} late` : "",
+    ].filter(Boolean);
+    const lostText = lost.length > 0 ? `  ${paint(33, lost.join("  "))}` : "";
     out.push(
       `load  ${phase}  p99 ${c.p99.padStart(width("p99"))} ms  max ${c.max.padStart(width("max"))} ms  ` +
-        `${c.rate.padStart(width("rate"))} w/s  ${c.w.errors > 0 ? paint(33, errors) : errors}${gap}`,
+        `${c.rate.padStart(width("rate"))} w/s  ${c.w.errors > 0 ? paint(33, errors) : errors}${lostText}${gap}`,
     );
   }
   const worst = r.observations ? migrationBlocking(r.observations)[0] : undefined;
@@ -160,6 +170,17 @@ export function renderTerminal(report: RunReport, options: TerminalOptions = { c
   // After the checks: a failing load budget above says that it failed, these lines say where and how badly.
   const load = loadLines(r, paint);
   if (load.length > 0) out.push("", ...load);
+
+  // Waiting apart from holding: the longest wait names whom the migration waited for.
+  const waits = notableWaits(r);
+  if (waits.length > 0) {
+    const more =
+      waits.length > 1 ? ` (${waits.length - 1} more wait${waits.length > 2 ? "s" : ""} in the report)` : "";
+    out.push("", `locks ${oneLineClean(waitLine(waits[0]!))}${more}`);
+  }
+
+  if (r.background?.length) out.push("");
+  for (const b of r.background ?? []) out.push(`background ${oneLineClean(backgroundLine(b))}`);
 
   const backfills = r.steps.filter((s) => s.backfill);
   if (backfills.length > 0) out.push("");

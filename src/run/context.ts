@@ -23,6 +23,8 @@ export interface RunResources {
   clients: pg.Client[];
   pools: pg.Pool[];
   clone?: Clone;
+  /** The background sessions: ended (their backends terminated) before the connections close. */
+  background?: { stop(): Promise<unknown> };
   /** The load's acknowledged-writes ledger, and the unregistering of its interrupt cleanup. */
   ackDir?: { path: string; unregister: () => void };
 }

@@ -5,7 +5,7 @@
 import { evaluateBudgets } from "../budgets/index.ts";
 import { takeSnapshot } from "../catalog/snapshot.ts";
 import type { CatalogSnapshot } from "../catalog/types.ts";
-import { invariantId } from "../checks/check.ts";
+import { invariantId, type RunFacts } from "../checks/check.ts";
 import { evaluateAll, type Gathered, gatherAll } from "../checks/gather.ts";
 import type { CheckResult, RunReport } from "../report/model.ts";
 import type { Invariant } from "../scenario/schema.ts";
@@ -24,7 +24,9 @@ export async function judge(ctx: RunContext, plan: RunPlan, migrated: Migrated):
   if (migrationOk) {
     const after = await takeSnapshot(migrated.conns.db);
     await gatherAll(migrated.conns.db, invariants, "after", pre.gathered);
-    checks.push(...evaluateAll(invariants, pre.before, after, pre.gathered, "after_migration"));
+    checks.push(
+      ...evaluateAll(invariants, pre.before, after, pre.gathered, "after_migration", runFacts(ctx.report)),
+    );
   } else {
     for (const inv of invariants) checks.push(skipped(inv, "the migration did not complete"));
   }
@@ -78,11 +80,18 @@ async function rollbackChecks(
   await gatherAll(conns.db, invs, "after", gRb);
   return [
     ...checks,
-    ...evaluateAll(invs, env.pre.before, afterRb, gRb, "after_rollback").map((c) => ({
+    ...evaluateAll(invs, env.pre.before, afterRb, gRb, "after_rollback", runFacts(ctx.report)).map((c) => ({
       ...c,
       id: `${c.id}@rollback`,
     })),
   ];
+}
+
+/** What the load saw that explains evidence in the data (a failed insert consumed a sequence id). */
+function runFacts(report: RunReport): RunFacts | undefined {
+  if (!report.load) return undefined;
+  const phases = report.load.windows.filter((w) => w.kind === "write" && w.step === null);
+  return { failed_writes: phases.reduce((n, w) => n + w.errors, 0) };
 }
 
 /** A failing check fails the run; one that could not be evaluated makes it inconclusive, whatever failed. */

@@ -10,6 +10,8 @@ import { nativeEngine } from "../load/native-engine.ts";
 import type { RunnerOptions } from "../migration/runner.ts";
 import { type RunningObservers, startObservers } from "../observers/runner.ts";
 import type { RunReport } from "../report/model.ts";
+import { SOAK_PHASE } from "../scenario/ids.ts";
+import { soakOf } from "../scenario/schema.ts";
 import type { LoadSnapshot } from "../util/logger.ts";
 import type { RunContext } from "./context.ts";
 import { Inconclusive } from "./errors.ts";
@@ -27,6 +29,8 @@ export interface LoadStart {
 
 export class SectionLoad {
   #current: { phase: string | null; step: string | null } = { phase: null, step: null };
+  /** The writers are paused by a pause_writes step that no resume_writes has undone yet. */
+  #writersPaused = false;
 
   private constructor(
     private readonly section: Section,
@@ -97,10 +101,12 @@ export class SectionLoad {
   control(): RunnerOptions["control"] {
     const load = this.load;
     if (!load) return undefined;
-    return (step) =>
-      load.setFlags(
+    return (step) => {
+      if (step.kind !== "flag") this.#writersPaused = step.kind === "pause_writes";
+      return load.setFlags(
         step.kind === "flag" ? step.flags : { [WRITES_PAUSED_FLAG]: step.kind === "pause_writes" },
       );
+    };
   }
 
   /** A planned outage: the observers pause sampling while `during` runs (nothing to pause without a load). */
@@ -110,24 +116,37 @@ export class SectionLoad {
   }
 
   /**
-   * After the steps: the cooldown (after the migration only), then the load and the observers stopped and
-   * their reports merged into the run's. Returns why the section cannot be judged, if the load broke.
+   * After the steps: the soak (after the migration only: the load keeps running against the migrated schema and
+   * is judged as phase "soak"), then the load and the observers stopped and their reports merged into the
+   * run's. Returns why the section cannot be judged, if the load broke.
    */
   async stop(ctx: RunContext, plan: RunPlan): Promise<string | undefined> {
     const spec = plan.rs.scenario.load;
     if (!this.load || !spec) return undefined;
+    let resumeFailed: string | undefined;
     if (this.section === "migration") {
-      this.mark("cooldown", null);
-      await sleep(spec.cooldown);
+      this.mark(SOAK_PHASE, null);
+      // The soak judges the application against the migrated schema, not a stopped one: writers the last
+      // steps left paused resume as it starts (the pause itself was judged in its phase).
+      if (this.#writersPaused) {
+        this.#writersPaused = false;
+        await this.load.setFlags({ [WRITES_PAUSED_FLAG]: false }).catch((err: Error) => {
+          resumeFailed = `the writers could not be resumed for the soak: ${err.message}`;
+        });
+      }
+      await sleep(soakOf(spec));
     }
     ctx.enter(`stopping the load (${this.section})`);
     const { report } = ctx;
     const failure = this.load.failure();
     const lr = await this.load.stop();
+    // The budgets read the declared SQLSTATEs from the report, so a re-rendered report judges alike.
+    if (spec.expected_errors.length > 0) lr.expected_errors = [...spec.expected_errors];
     const obs = await this.observers!.stop();
     report.load = report.load ? mergeLoadReports(report.load, lr) : lr;
     report.observations = report.observations ? mergeObservations(report.observations, obs) : obs;
     if (failure) return `the load stopped early: ${failure}`;
+    if (resumeFailed) return resumeFailed;
     return brokenLoad(lr) ?? (obs.failure ? `an observer died: ${obs.failure}` : undefined);
   }
 }

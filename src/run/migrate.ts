@@ -3,6 +3,7 @@
  * faults and backfills wired in. The judge runs the rollback through the same section runner.
  */
 import type pg from "pg";
+import { BackgroundSessions } from "../background/sessions.ts";
 import type { Clone } from "../clone/provider.ts";
 import { runPhases, type RunnerOptions, type RunnerResult } from "../migration/runner.ts";
 import type { ResolvedStep } from "../scenario/load.ts";
@@ -52,7 +53,7 @@ export async function migrate(
 
 /**
  * Runs phases with the load (and the observers) around them: warmup, the steps with every operation
- * attributed to the step running at its intended start, cooldown. Without a load section, just the steps.
+ * attributed to the step running at its intended start, the soak. Without a load section, just the steps.
  * Returns the connections as the steps left them.
  */
 export async function runSection(
@@ -70,6 +71,7 @@ export async function runSection(
     migrationPid: () => backendPid(live.migrationDb),
   });
   ctx.enter(section === "migration" ? "running the migration" : "rehearsing the rollback");
+  const background = backgroundFor(ctx, plan, env, section, () => backendPid(live.migrationDb));
   // Once a second: elapsed times move, and the load's last completed second (rate, p99) if it runs.
   let locksHeld = 0;
   const ticker = setInterval(() => ctx.emit({ kind: "tick", load: underLoad.tick(locksHeld) }), 1000);
@@ -100,14 +102,42 @@ export async function runSection(
     },
     control: underLoad.control(),
     onStep: (e) => onStep(ctx, underLoad, e),
+    beforeStep: background ? (phase, step) => background.beforeStep(phase, step) : undefined,
   }).finally(() => clearInterval(ticker));
+  // The sessions overlap the steps, not the soak: each still running is ended now.
+  await background?.stop();
   ctx.report.steps.push(...res.steps);
   ctx.report.phases.push(...res.phases);
   ctx.report.locks.push(...res.locks);
+  (ctx.report.lock_waits ??= []).push(...res.waits);
   ctx.report.effects.push(...res.effects);
   const broken = await underLoad.stop(ctx, plan);
   if (broken) res.harnessError ??= broken;
   return { res, conns: live };
+}
+
+/**
+ * The scenario's background sessions, for the migration (not the rollback); registered with the teardown, which
+ * ends them on every exit path the steps do not reach the end of. Undefined when there are none.
+ */
+function backgroundFor(
+  ctx: RunContext,
+  plan: RunPlan,
+  env: SectionEnv,
+  section: Section,
+  migrationPid: () => number,
+): BackgroundSessions | undefined {
+  if (section !== "migration" || plan.rs.background.length === 0) return undefined;
+  const sessions = new BackgroundSessions(plan.rs.background, {
+    connect: env.connect,
+    t0: ctx.t0,
+    seed: plan.rs.scenario.dataset.seed,
+    migrationPid,
+  });
+  // The report holds the live facts; on a failure or an interrupt the teardown ends the sessions.
+  ctx.report.background = sessions.facts;
+  ctx.resources.background = sessions;
+  return sessions;
 }
 
 /** A step started or ended: the load, the interrupt's reason, the log and the live view all follow it. */

@@ -8,6 +8,9 @@ export async function teardown(ctx: RunContext): Promise<void> {
   const { log, report, resources } = ctx;
   ctx.enter("stopping the clone");
   ctx.stopListening();
+  // A background session still running (a failure or an interrupt cut the steps short) is terminated
+  // server-side first: closing its socket alone would leave its pg_sleep or VACUUM running.
+  await resources.background?.stop().catch(() => {});
   // Connections first: one left open holds the server's shutdown (and its directory) hostage.
   await closeClients(resources.clients);
   for (const p of resources.pools) await p.end().catch(() => {});

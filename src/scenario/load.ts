@@ -2,6 +2,7 @@
  * Reads a scenario folder into a resolved, validated scenario — or into the complete list of problems, each
  * with its file, line and path, so a user fixes them all in one pass. Nothing here touches a database.
  */
+import { resolveBackground } from "./background.ts";
 import { emptyDatasetProblems, readDatasetSql } from "./dataset.ts";
 import { ScenarioError } from "./problem.ts";
 import { referenceProblems } from "./references.ts";
@@ -14,6 +15,7 @@ import { validateScenario } from "./validate.ts";
 export { formatProblem, type Problem, ScenarioError } from "./problem.ts";
 export type {
   ResolvedBackfillStep,
+  ResolvedBackground,
   ResolvedControlStep,
   ResolvedFaultStep,
   ResolvedScenario,
@@ -33,14 +35,26 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
   await loadSqlParser();
   const dataset = await readDatasetSql(scenario, yaml, options.now);
   const steps = await resolveSteps(scenario, yaml, options.now);
+  const background = await resolveBackground(scenario, steps, yaml, options.now);
   const problems = [
     ...dataset.problems,
     ...steps.problems,
+    ...background.problems,
     ...(await referenceProblems(scenario, steps, yaml)),
     ...emptyDatasetProblems(scenario, yaml),
   ];
   if (problems.length > 0 || !dataset.schemaSql) throw new ScenarioError(problems);
   const { dir, file, locate } = yaml;
   const { schemaSql, afterSql } = dataset;
-  return { dir, file, scenario, schemaSql, afterSql, phases: steps.phases, rollback: steps.rollback, locate };
+  return {
+    dir,
+    file,
+    scenario,
+    schemaSql,
+    afterSql,
+    phases: steps.phases,
+    rollback: steps.rollback,
+    background: background.sessions,
+    locate,
+  };
 }

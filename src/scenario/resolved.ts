@@ -2,7 +2,7 @@
  * What loading a scenario produces: its steps with their SQL read and parsed. Apart from the loader so the parts
  * that resolve steps and the code that runs them share these shapes without importing the loader itself.
  */
-import type { Backfill, FAULTS, Scenario, SqlStep } from "./schema.ts";
+import type { Backfill, BackgroundSession, FAULTS, Scenario, SqlStep } from "./schema.ts";
 import type { SqlText } from "./sql.ts";
 import type { YamlPath } from "./problem.ts";
 
@@ -39,6 +39,11 @@ export interface ResolvedFaultStep extends StepBase {
 
 export type ResolvedStep = ResolvedSqlStep | ResolvedControlStep | ResolvedBackfillStep | ResolvedFaultStep;
 
+/** A background session (see BackgroundSession in schema.ts), its SQL parsed for kind sql. */
+export interface ResolvedBackground extends BackgroundSession {
+  sqlText: SqlText | undefined;
+}
+
 export interface ResolvedScenario {
   dir: string;
   /** Path of scenario.yaml. */
@@ -48,6 +53,8 @@ export interface ResolvedScenario {
   afterSql?: SqlText;
   phases: { name: string; steps: ResolvedStep[] }[];
   rollback: ResolvedStep[];
+  /** The background sessions, in scenario order. */
+  background: ResolvedBackground[];
   /** Line and column of a path in scenario.yaml, for errors found after loading (a table that does not exist). */
   locate(pathInFile: (string | number)[]): { line?: number; column?: number };
 }

@@ -363,6 +363,16 @@ export const Invariant = z.discriminatedUnion("check", [
     /** Where every acknowledged write's key must be present exactly once. */
     table: TableName,
     column: Identifier,
+    /**
+     * Rows one acknowledged write leaves under its key (a write path that inserts an event and its audit row
+     * under one request id: 2). Fewer is a partial loss, more a duplicate.
+     */
+    rows_per_write: z.number().int().min(1).max(1000).default(1),
+    /**
+     * Judge "at least once": a key present more than rows_per_write times passes (a retried write the
+     * application deduplicates downstream); only keys missing or short of rows_per_write fail.
+     */
+    at_least_once: z.boolean().default(false),
   }),
   z.strictObject({
     check: z.literal("row_parity"),
@@ -433,11 +443,59 @@ export const Load = z.strictObject({
   max_in_flight: z.number().int().min(1).max(100_000).default(256),
   /** A request whose start is this late is dropped (counted, not sent). */
   drop_after: Duration.default(5000),
-  /** Load before the first migration step (the baseline phase) and after the last. */
+  /** Load before the first migration step (the baseline phase). */
   warmup: Duration.default(2000),
-  cooldown: Duration.default(1000),
+  /**
+   * The soak: load after the last step, judged like a phase (budgets.load key "soak", default error_rate 0), so
+   * an application the finished migration broke fails the run. Default 5 s (SOAK_DEFAULT_MS).
+   */
+  soak: Duration.optional(),
+  /** The soak's former name, still read when `soak` is not given (soakOf). */
+  cooldown: Duration.optional(),
+  /**
+   * SQLSTATEs the application expects and handles (a dual write's 23505 races): counted and reported, never
+   * toward error_rate.
+   */
+  expected_errors: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[0-9A-Z]{5}$/,
+          "a SQLSTATE: five digits or capital letters, e.g. 23505 for unique_violation",
+        ),
+    )
+    .default([]),
 });
 export type Load = z.output<typeof Load>;
+
+/** The soak when the scenario gives neither `soak` nor `cooldown`. */
+export const SOAK_DEFAULT_MS = 5000;
+
+/** How long the load runs (and is judged) after the last step. */
+export function soakOf(load: Pick<Load, "soak" | "cooldown">): number {
+  return load.soak ?? load.cooldown ?? SOAK_DEFAULT_MS;
+}
+
+// ---------------------------------------------------------------- background sessions
+
+/**
+ * What production holds while the migration runs (a reporting query, an idle transaction, a pg_dump…), on its
+ * own connection, started just before a phase or "phase/step" (`at`) or every N (`every`); README "Background
+ * sessions". `duration`: fixed or {min, max} (drawn per run from dataset.seed); `rows`: update_batch only.
+ */
+export const BackgroundSession = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "lower-case letters, digits, - and _"),
+  kind: z.enum(["long_read", "idle_in_transaction", "export", "vacuum", "analyze", "update_batch", "sql"]),
+  /** The table it works on; for sql (optional) the table it must have locked before the next step starts. */
+  table: TableName.optional(),
+  sql: SqlSource.optional(),
+  duration: z.union([Duration, z.strictObject({ min: Duration, max: Duration })]),
+  at: z.string().min(1).optional(),
+  every: Duration.optional(),
+  rows: z.number().int().min(1).max(10_000_000).default(1000),
+});
+export type BackgroundSession = z.output<typeof BackgroundSession>;
 
 // ---------------------------------------------------------------- budgets
 
@@ -475,22 +533,44 @@ export const LoadBudget = z.strictObject({
 });
 export type LoadBudget = z.output<typeof LoadBudget>;
 
+/** A limit on one lock mode, on a table name or "*" for every one, optionally in one phase only. */
+const LockLimit = z.strictObject({
+  mode: LockMode,
+  relation: z.string().default("*"),
+  phase: z.string().optional(),
+  max: Duration,
+});
+
 export const Budgets = z.strictObject({
-  locks: z
-    .array(
+  /** Longest hold, from the grant to commit. Ids budget.lock_hold.<Mode>[.<relation>][.<phase>]. */
+  locks: z.array(LockLimit).default([{ mode: "AccessExclusiveLock", relation: "*", max: 1000 }]),
+  /** Longest wait to acquire (behind another session), apart from the hold. Ids budget.lock_wait.…, same shape. */
+  lock_waits: z.array(LockLimit).default([{ mode: "AccessExclusiveLock", relation: "*", max: 1000 }]),
+  /**
+   * The lock queue: longest a load request may wait queued behind a migration statement that is itself
+   * waiting for a lock, per migration phase (budget.lock_queue.<phase>; needs a load). `false` turns it off.
+   */
+  lock_queue: z
+    .union([
       z.strictObject({
-        mode: LockMode,
-        /** A table name, or "*" for every user table. */
-        relation: z.string().default("*"),
-        phase: z.string().optional(),
-        max: Duration,
+        max: Duration.default(1000),
+        /** Phase name → its own limit, over `max`. */
+        phases: z.record(z.string(), Duration).default({}),
       }),
-    )
-    .default([{ mode: "AccessExclusiveLock", relation: "*", max: 1000 }]),
+      z.literal(false),
+    ])
+    .default({ max: 1000, phases: {} }),
   /** Fail when a hot table is scanned (seq scan) while ACCESS EXCLUSIVE is held on it. */
   no_scan_under_access_exclusive: z.boolean().default(true),
   /** Fail when a hot table is rewritten (new relfilenode) while ACCESS EXCLUSIVE is held on it. */
   no_rewrite_under_access_exclusive: z.boolean().default(true),
+  /**
+   * Fail when a hot table is scanned, or one of its indexes built or rebuilt, while the migration holds a lock
+   * that blocks writes but is weaker than ACCESS EXCLUSIVE on the table (SHARE, SHARE ROW EXCLUSIVE,
+   * EXCLUSIVE: CREATE INDEX, ADD FOREIGN KEY validated in place), or ACCESS EXCLUSIVE on one of its indexes
+   * (REINDEX).
+   */
+  no_scan_blocking_writes: z.boolean().default(true),
   /** Phase name → longest acceptable duration. */
   phases: z.record(z.string(), Duration).default({}),
   /** "phase/step" → longest acceptable duration. */
@@ -596,6 +676,7 @@ export const Scenario = z.strictObject({
   rollback: z.strictObject({ steps: z.array(Step).min(1) }).optional(),
   /** Replayed write load that runs during the whole migration (and the rollback). */
   load: Load.optional(),
+  background: z.array(BackgroundSession).default([]),
   invariants: z.array(Invariant).default([]),
   budgets: Budgets.prefault({}),
   expect: z

@@ -147,5 +147,8 @@ export function rawSqlSources(raw: unknown): [SqlSrc, YamlPath][] {
   for (const [si, st] of list(at(at(raw, "rollback"), "steps")).entries()) {
     push(at(st, "sql"), ["rollback", "steps", si, "sql"]);
   }
+  for (const [bi, b] of list(at(raw, "background")).entries()) {
+    push(at(b, "sql"), ["background", bi, "sql"]);
+  }
   return out;
 }

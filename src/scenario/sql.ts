@@ -4,6 +4,7 @@
  * the server would split them (dollar quotes, comments, semicolons in strings).
  */
 import { loadModule, parseSync } from "libpg-query";
+import { type SqlOperation, statementOperations } from "./sql-operations.ts";
 
 export interface SqlStatement {
   /** The statement text, without the trailing semicolon. */
@@ -19,6 +20,8 @@ export interface SqlStatement {
    * transaction block, so a `transaction: false` step runs it bare. Inside a transaction step it is wrapped.
    */
   call?: boolean;
+  /** What it does, from its parse tree, when a remediation text exists for it (CREATE INDEX, ADD FOREIGN KEY…). */
+  operations?: SqlOperation[];
 }
 
 export interface SqlText {
@@ -128,12 +131,14 @@ export function parseSql(text: string, file: string, firstLine = 1): SqlText {
     const sql = raw.slice(lead).replace(/;\s*$/, "").trimEnd();
     if (sql === "") continue;
     const offset = charOffset(buf, startByte) + lead;
+    const operations = statementOperations(s.stmt);
     statements.push({
       sql,
       offset,
       line: lineCol(text, offset).line + firstLine - 1,
       nonTransactional: isNonTransactional(s.stmt),
       call: Object.keys(s.stmt)[0] === "CallStmt",
+      ...(operations.length > 0 ? { operations } : {}),
     });
   }
   return { file, text, firstLine, statements };

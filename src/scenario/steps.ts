@@ -4,6 +4,7 @@
  * arms no backfill.
  */
 import { backfillProblems } from "./backfill-checks.ts";
+import { SOAK_PHASE } from "./ids.ts";
 import { pathString, type Problem, type YamlPath } from "./problem.ts";
 import type { ResolvedScenario, ResolvedStep } from "./resolved.ts";
 import { type ScenarioYaml, where } from "./scenario-yaml.ts";
@@ -45,6 +46,14 @@ export async function resolveSteps(
         ...where(yaml, ["migration", "phases", pi, "name"]),
         message: `duplicate phase name "${phase.name}"`,
         fix: "give each phase a unique name",
+      });
+    }
+    // The load's own windows carry these names: a phase so named would be judged as (and reported with) them.
+    if (scenario.load && ["warmup", "cooldown", SOAK_PHASE].includes(phase.name)) {
+      problems.push({
+        ...where(yaml, ["migration", "phases", pi, "name"]),
+        message: `phase name "${phase.name}" is the load's own window (before or after the migration)`,
+        fix: `rename the phase, e.g. "${phase.name}_step"`,
       });
     }
     phaseNames.add(phase.name);

@@ -9,6 +9,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { takeSnapshot } from "../../src/catalog/snapshot.ts";
 import { evaluateInvariant, gatherInvariant } from "../../src/checks/registry.ts";
+import { gatherSequence } from "../../src/checks/sequence.ts";
 import { literal } from "../../src/db/sql.ts";
 import type { CheckResult } from "../../src/report/model.ts";
 import { useCluster } from "../support/cluster.ts";
@@ -408,5 +409,121 @@ describe("checks on an attach-history cutover", () => {
     } finally {
       await db.end();
     }
+  });
+});
+
+describe("unique_across_partitions on hash and list partitioned targets (the builtin probe asks the server)", () => {
+  const hashed = (where: string) => `
+CREATE TABLE orders (id bigserial, request_key uuid NOT NULL, shop_id int NOT NULL,
+  PRIMARY KEY (id, shop_id), UNIQUE (request_key, shop_id)) PARTITION BY HASH (shop_id);
+CREATE TABLE orders_h0 PARTITION OF orders FOR VALUES WITH (modulus 4, remainder 0);
+CREATE TABLE orders_h1 PARTITION OF orders FOR VALUES WITH (modulus 4, remainder 1);
+CREATE TABLE orders_h2 PARTITION OF orders FOR VALUES WITH (modulus 4, remainder 2);
+CREATE TABLE orders_h3 PARTITION OF orders FOR VALUES WITH (modulus 4, remainder 3);
+INSERT INTO orders (request_key, shop_id) SELECT gen_random_uuid(), i FROM generate_series(1, 200) i ${where};`;
+  const probe = inv({ check: "unique_across_partitions", table: "orders", columns: ["request_key"] });
+
+  it.each([
+    ["rows in every partition: the key values of a row in another one", ""],
+    ["rows in one partition only: a value satisfies_hash_partition() places elsewhere", "WHERE false"],
+  ])("hash, %s", async (_name, where) => {
+    const db = await freshDb();
+    try {
+      await db.query(hashed(where));
+      if (where)
+        await db.query(
+          "INSERT INTO orders (request_key, shop_id) SELECT gen_random_uuid(), 7 FROM generate_series(1, 5)",
+        );
+      const r = (await rehearse(db, "SELECT 1", [probe])).get("unique_across_partitions")!;
+      expect(r.status, JSON.stringify(r)).toBe("fail");
+      expect(r.findings.join("\n")).toMatch(
+        /probe: a second row with request_key=[0-9a-f-]{36} \(taken from public\.orders_h\d\) was accepted into public\.orders_h\d; 2 rows/,
+      );
+      const [, from, into] = /taken from (\S+)\) was accepted into (\S+);/.exec(r.findings.join("\n"))!;
+      expect(into).not.toBe(from);
+      const { rows } = await db.query("SELECT count(*)::int AS n FROM orders");
+      expect(rows[0].n).toBe(where ? 5 : 200);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("hash, a write path that refuses the duplicate passes (P0001 from a trigger)", async () => {
+    const db = await freshDb();
+    try {
+      await db.query(hashed(""));
+      await db.query(`
+CREATE FUNCTION orders_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM orders WHERE request_key = NEW.request_key) THEN
+    RAISE EXCEPTION 'duplicate request %', NEW.request_key;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER orders_once BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION orders_once();`);
+      const r = (await rehearse(db, "SELECT 1", [probe])).get("unique_across_partitions")!;
+      expect(r.status, JSON.stringify(r)).toBe("pass");
+      expect(r.summary).toMatch(/rejected \(P0001/);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("list: the copy is routed to another region's partition", async () => {
+    const db = await freshDb();
+    try {
+      await db.query(`
+CREATE TABLE carts (id bigserial, request_key uuid NOT NULL, region text NOT NULL,
+  PRIMARY KEY (id, region), UNIQUE (request_key, region)) PARTITION BY LIST (region);
+CREATE TABLE carts_eu PARTITION OF carts FOR VALUES IN ('eu', 'uk');
+CREATE TABLE carts_us PARTITION OF carts FOR VALUES IN ('us');
+CREATE TABLE carts_other PARTITION OF carts DEFAULT;
+INSERT INTO carts (request_key, region) SELECT gen_random_uuid(), 'eu' FROM generate_series(1, 20);`);
+      const r = (
+        await rehearse(db, "SELECT 1", [
+          inv({ check: "unique_across_partitions", table: "carts", columns: ["request_key"] }),
+        ])
+      ).get("unique_across_partitions")!;
+      expect(r.status, JSON.stringify(r)).toBe("fail");
+      expect(r.findings.join("\n")).toMatch(
+        /taken from public\.carts_eu\) was accepted into public\.carts_(us|other); 2 rows/,
+      );
+    } finally {
+      await db.end();
+    }
+  });
+});
+
+describe("sequence under load: the largest run of ids missing above the pre-migration max", () => {
+  const SEQ = inv({ check: "sequence", table: "ledger" });
+  const jumped = async (migration: string) => {
+    const db = await freshDb();
+    try {
+      await db.query(SCHEMA);
+      const before = await takeSnapshot(db);
+      const b = await gatherSequence(db, SEQ as Extract<Invariant, { check: "sequence" }>, "before");
+      // The migration, then the application's writes after it (what the load does in a rehearsal).
+      await db.query(migration);
+      await db.query(
+        "INSERT INTO ledger (account_id, amount, idempotency_key) SELECT 1, i, gen_random_uuid() FROM generate_series(1, 50) i",
+      );
+      const a = await gatherSequence(db, SEQ as Extract<Invariant, { check: "sequence" }>, "after", b);
+      const after = await takeSnapshot(db);
+      return { result: evaluateInvariant(SEQ, { before, after, gathered: { before: b, after: a } }), a };
+    } finally {
+      await db.end();
+    }
+  };
+
+  it("fails setval(max(id) + 1000) although later writes raised max(id) past the hole", async () => {
+    const { result, a } = await jumped("SELECT setval('ledger_id_seq', (SELECT max(id) FROM ledger) + 1000)");
+    expect(a.largestStep).toEqual({ from: "300", to: "1301", above: 50 });
+    expect(result).toMatchObject({ status: "fail", measured: 1001, limit: 1 });
+    expect(result.findings.join("\n")).toMatch(/1000 ids skipped between 300 and 1301, with 50 ids written/);
+  });
+
+  it("passes a forward-only sync to exactly max(id)", async () => {
+    const { result } = await jumped("SELECT setval('ledger_id_seq', (SELECT max(id) FROM ledger))");
+    expect(result).toMatchObject({ status: "pass", measured: 1, limit: 1 });
   });
 });

@@ -194,4 +194,58 @@ describe("no_lost_writes on a real clone", () => {
     // Streamed, not loaded: the 37 MB ledger never sits in memory.
     expect(heapGrowth).toBeLessThan(30e6);
   });
+  it("rows_per_write: a write that creates two rows under its key is one write; one row alone is partial", async () => {
+    const some = keys.slice(0, 100);
+    await db.query("CREATE TABLE events_two (idempotency_key uuid NOT NULL, kind text NOT NULL)");
+    // Each write: the event and its audit row under one request key; the last key lost its audit row.
+    await db.query(
+      "INSERT INTO events_two SELECT k, kind FROM unnest($1::uuid[]) k, (VALUES ('event'), ('audit')) v(kind)",
+      [some.slice(0, 99)],
+    );
+    await db.query("INSERT INTO events_two VALUES ($1, 'event')", [some[99]]);
+    const file = await ledger("acked-two.txt", some);
+    const run = async (raw: Record<string, unknown>) => {
+      const i = InvariantSchema.parse({
+        check: "no_lost_writes",
+        table: "events_two",
+        column: "idempotency_key",
+        ...raw,
+      }) as Inv;
+      const g = await gatherNoLostWrites(db, i, "after", file);
+      return evaluateInvariant(i, { before: noSnapshot, after: noSnapshot, gathered: { after: g } });
+    };
+    // Without rows_per_write, today's verdict: 99 keys "present more than once".
+    expect((await run({})).summary).toMatch(/^99 keys present more than once/);
+    const two = await run({ rows_per_write: 2 });
+    expect(two.status).toBe("fail");
+    expect(two.summary).toMatch(/^1 key present fewer than 2 times/);
+    expect(two.findings).toContain(`partial: "${some[99]}" present 1 of 2 times`);
+    expect((await run({ at_least_once: true })).status).toBe("pass");
+  });
+
+  it("names the old table's INSERT-only sync trigger as the cause when the missing keys are there", async () => {
+    const some = keys.slice(200, 300);
+    await db.query(`
+CREATE TABLE orders_old (idempotency_key uuid);
+CREATE TABLE orders_new (idempotency_key uuid);
+CREATE FUNCTION orders_sync() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO orders_new VALUES (NEW.idempotency_key); RETURN NEW; END $$;
+CREATE TRIGGER orders_sync AFTER INSERT ON orders_old FOR EACH ROW EXECUTE FUNCTION orders_sync();`);
+    // 90 writes were INSERTs the trigger copied; 10 were UPDATEs that stamped the key on an existing row.
+    await db.query("INSERT INTO orders_old SELECT unnest($1::uuid[])", [some.slice(0, 90)]);
+    await db.query("INSERT INTO orders_old SELECT NULL FROM generate_series(1, 10)");
+    await db.query(
+      "UPDATE orders_old o SET idempotency_key = k.k FROM (SELECT ctid AS c, row_number() OVER () AS n FROM orders_old WHERE idempotency_key IS NULL) r, unnest($1::uuid[]) WITH ORDINALITY k(k, n) WHERE o.ctid = r.c AND r.n = k.n",
+      [some.slice(90)],
+    );
+    const i = inv("orders_new", "idempotency_key");
+    const g = await gatherNoLostWrites(db, i, "after", await ledger("acked-sync.txt", some));
+    const r = evaluateInvariant(i, { before: noSnapshot, after: noSnapshot, gathered: { after: g } });
+    expect(r.status).toBe("fail");
+    expect(r.findings).toContain("10 missing keys found in public.orders_old");
+    expect(r.remediation).toMatch(/public\.orders_old's trigger orders_sync fires on INSERT only/);
+    expect(r.remediation).not.toMatch(/after the last sync/);
+    // All ten missing keys are listed: nothing more to count.
+    expect(r.unlisted).toBeUndefined();
+  });
 });

@@ -139,6 +139,88 @@ describe("migration runner (real PostgreSQL)", () => {
     expect(cicEffect?.seq_tup_read).toBeGreaterThan(0);
   });
 
+  it("records indexes built and rebuilt with their table's lock, and the statement's operations", async () => {
+    const { db, monitor, hot } = await freshDb();
+    await db.query(`CREATE TABLE ref (id int PRIMARY KEY); INSERT INTO ref SELECT generate_series(1, 20000)`);
+    const res = await runPhases(
+      [
+        {
+          name: "p",
+          steps: [
+            step("create_index", `CREATE INDEX big_t ON big (t)`),
+            step("reindex", `REINDEX TABLE big`),
+            step("fk", `ALTER TABLE big ADD CONSTRAINT big_v_fkey FOREIGN KEY (v) REFERENCES ref (id)`),
+          ],
+        },
+      ],
+      { db, monitor, t0: performance.now(), hotOids: new Set([hot]) },
+    );
+    expect(res.steps.map((s) => s.status)).toEqual(["success", "success", "success"]);
+    expect(res.steps.map((s) => s.statements[0]!.operations)).toEqual([
+      ["create_index"],
+      ["reindex"],
+      ["add_foreign_key"],
+    ]);
+    const of = (stepName: string, relation: string) =>
+      res.effects.find((e) => e.step === stepName && e.relation === relation);
+    // CREATE INDEX: the table read under SHARE, the new index built (it did not exist before the statement).
+    expect(of("create_index", "public.big")).toMatchObject({
+      held_mode: "ShareLock",
+      hot: true,
+      relkind: "r",
+    });
+    expect(of("create_index", "public.big")!.seq_tup_read).toBe(20000);
+    expect(of("create_index", "public.big_t")).toMatchObject({
+      relkind: "i",
+      built: true,
+      table: "public.big",
+      table_hot: true,
+      table_mode: "ShareLock",
+    });
+    // REINDEX: every index of the table rebuilt under ACCESS EXCLUSIVE on it, the table itself SHARE.
+    for (const idx of ["public.big_pkey", "public.big_t"]) {
+      expect(of("reindex", idx)).toMatchObject({
+        rewritten: true,
+        held_mode: "AccessExclusiveLock",
+        table_mode: "ShareLock",
+      });
+      expect(of("reindex", idx)!.built).toBeUndefined();
+    }
+    // ADD FOREIGN KEY validated in place: the referencing table read under SHARE ROW EXCLUSIVE.
+    const fk = of("fk", "public.big")!;
+    expect(fk.held_mode).toBe("ShareRowExclusiveLock");
+    expect(fk.seq_tup_read + fk.idx_tup_fetch).toBeGreaterThanOrEqual(20000);
+  });
+
+  it("attributes a statement run outside a transaction only to the relations its backend locked", async () => {
+    const { db, monitor, other } = await freshDb();
+    await db.query(`CREATE TABLE side (id int); INSERT INTO side SELECT generate_series(1, 5000)`);
+    // It reads big (so the sampler sees its lock there) and then idles.
+    await db.query(
+      `CREATE PROCEDURE nap() LANGUAGE sql AS $$ SELECT count(*) FROM big; SELECT pg_sleep(0.6) $$`,
+    );
+    // Another session scans a table the migration never touches while the CALL runs, and flushes its counters.
+    const scan = (async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      await other.query(`SELECT count(*) FROM side`);
+      await other.query(`SELECT pg_stat_force_next_flush()`);
+      await other.query(`SELECT 1`);
+    })();
+    const res = await runPhases([{ name: "p", steps: [step("nap", `CALL nap()`, { transaction: false })] }], {
+      db,
+      monitor,
+      t0: performance.now(),
+      hotOids: new Set(),
+    });
+    await scan;
+    expect(res.steps[0]!.status).toBe("success");
+    // The scan happened and was counted cluster-wide, yet it is not the CALL's.
+    const counted = await db.query(`SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'side'`);
+    expect(Number(counted.rows[0].seq_scan)).toBeGreaterThan(0);
+    expect(res.effects.filter((e) => e.relation === "public.side")).toEqual([]);
+    expect(res.effects.find((e) => e.relation === "public.big")?.seq_tup_read).toBe(20000);
+  });
+
   it("retries on lock_timeout and stops with a located error, leaving later steps not executed", async () => {
     const { db, monitor, other } = await freshDb();
     await other.query("BEGIN");

@@ -1,22 +1,17 @@
 /**
  * Every scenario under scenarios/ runs at its own (small) scale and must reach its `expect`: a good scenario
  * passes; a hazard fails for exactly the checks it names and no other. This is what lets a user trust a verdict.
+ * Each hazard runs a second time in scenarios-again.test.ts.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
-import { findSystemInstalls } from "../../src/clone/system.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
 import { silentLogger } from "../../src/util/logger.ts";
+import { expectScenario, scenarios, scenariosRoot } from "../support/scenario-expect.ts";
 
-const root = path.resolve(import.meta.dirname, "../../scenarios");
-const scenarios = readdirSync(root).filter((d) => existsSync(path.join(root, d, "scenario.yaml")));
-const hasSystemPostgres = (await findSystemInstalls()).length > 0;
-/** Scenarios on `target.provider: system` need an installed PostgreSQL (and its extension packages). */
-const needsSystem = (name: string): boolean =>
-  parse(readFileSync(path.join(root, name, "scenario.yaml"), "utf8"))?.target?.provider === "system";
+const root = scenariosRoot;
 
 describe("built-in scenarios reach their expect", () => {
   it("there are scenarios to run", () => {
@@ -24,37 +19,7 @@ describe("built-in scenarios reach their expect", () => {
   });
 
   for (const name of scenarios) {
-    it(name, async (ctx) => {
-      ctx.skip(
-        needsSystem(name) && !hasSystemPostgres,
-        "target.provider is system and no PostgreSQL is installed: apt-get install postgresql-15 postgresql-15-partman (.ci/run does)",
-      );
-      const report = await rehearse({ scenarioPath: path.join(root, name), logger: silentLogger });
-      // An inconclusive run proves nothing either way: show why.
-      expect(report.reason ?? "", `status ${report.status}`).toBe("");
-      expect(report.status).not.toBe("inconclusive");
-      // On a mismatch, say what each failing check measured: a CI log is often all there is to go on.
-      const why = report.checks
-        .filter((c) => c.status === "fail")
-        .map(
-          (c) =>
-            `${c.id}: ${c.summary}${c.findings?.length ? ` (${c.findings.slice(0, 3).join("; ")})` : ""}`,
-        )
-        .join("\n");
-      if (report.expectation.verdict === "pass") {
-        expect(report.failing, why).toEqual([]);
-        expect(report.status).toBe("passed");
-        expect(report.exit_code).toBe(0);
-      } else {
-        // Fails for exactly the named checks: no more, no fewer.
-        expect([...report.failing].sort(), why).toEqual([...report.expectation.failing].sort());
-        expect(report.status).toBe("failed");
-        expect(report.exit_code).toBe(1);
-      }
-      expect(report.expectation.met, report.expectation.explanation).toBe(true);
-      // Every invariant the scenario declares was actually evaluated, not skipped.
-      expect(report.checks.filter((c) => c.status === "skipped")).toEqual([]);
-    });
+    it(name, (ctx) => expectScenario(name, ctx));
   }
 
   it("ledger-attach-history rehearses its rollback and the invariants hold again", async () => {

@@ -109,6 +109,11 @@ const BACKFILL = `        - name: copy
           backfill: {source: items, target: items_copy, key: id, batch: 100}
 `;
 
+/** A background section for the base scenario: a long read of items, with its start, duration or kind replaced. */
+function background(start: string, duration = "duration: 2s", kind = "kind: long_read", sql = ""): string {
+  return `background:\n  - name: reporting\n    ${kind}\n    table: items\n    ${duration}\n    ${start}\n${sql ? `    ${sql}\n` : ""}`;
+}
+
 /** Applies each [from, to] replacement once; throws when `from` is not there. */
 function edit(text: string, ...pairs: [string, string][]): string {
   let out = text;
@@ -210,6 +215,15 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   scenarioCase("wrong-type", "a negative row count", yaml(["rows: 300", "rows: -5"]), (f) => [
     at(f, "rows: -5", "dataset.tables[0].rows"),
   ]),
+  scenarioCase(
+    "wrong-type",
+    "no_lost_writes told a write creates no rows",
+    yaml([
+      "  - {check: sequence, table: items, column: id}\n",
+      "  - {check: sequence, table: items, column: id}\n  - {check: no_lost_writes, table: items, column: v, rows_per_write: 0}\n",
+    ]),
+    (f) => [at(f, "rows_per_write: 0", "invariants[2].rows_per_write"), /at least 1/],
+  ),
   scenarioCase(
     "wrong-type",
     "a format version this rehearse does not read",
@@ -460,6 +474,27 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     yaml(["budgets:\n", `${LOAD.replace("connections: 2", "connections: 2\n  max_in_flight: 0")}budgets:\n`]),
     (f) => [at(f, "max_in_flight: 0", "load.max_in_flight")],
   ),
+  scenarioCase(
+    "budget-unit",
+    "a soak without a unit",
+    yaml(["budgets:\n", `${LOAD.replace("cooldown: 100ms", "soak: 5")}budgets:\n`]),
+    (f) => [at(f, "soak: 5", "load.soak"), /duration with a unit/],
+  ),
+  scenarioCase(
+    "missing-reference",
+    "a migration phase named soak under load",
+    yaml(["budgets:\n", `${LOAD}budgets:\n`], ["- name: change", "- name: soak"]),
+    (f) => [at(f, "name: soak", "migration.phases[0].name"), /the load's own window/],
+  ),
+  scenarioCase(
+    "wrong-type",
+    "an expected error that is not a SQLSTATE",
+    yaml([
+      "budgets:\n",
+      `${LOAD.replace("cooldown: 100ms", 'expected_errors: ["unique_violation"]')}budgets:\n`,
+    ]),
+    (f) => [at(f, "unique_violation", "load.expected_errors[0]"), /SQLSTATE/],
+  ),
 
   // ------------------------------------------------------------------ budgets with wrong units
   scenarioCase(
@@ -485,6 +520,21 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
   ),
   scenarioCase(
     "budget-unit",
+    "a lock-wait budget without a unit",
+    yaml([
+      "  phases: {change: 5s}\n",
+      "  phases: {change: 5s}\n  lock_waits: [{mode: AccessExclusiveLock, max: 500}]\n",
+    ]),
+    (f) => [at(f, "max: 500}", "budgets.lock_waits[0].max"), /unit/],
+  ),
+  scenarioCase(
+    "budget-unit",
+    "a lock-queue budget without a unit",
+    yaml(["  phases: {change: 5s}\n", "  phases: {change: 5s}\n  lock_queue: {max: 2}\n"]),
+    (f) => [at(f, "max: 2}", "budgets.lock_queue.max"), /unit/],
+  ),
+  scenarioCase(
+    "budget-unit",
     "an error rate above 1",
     yaml(["  phases: {change: 5s}\n", "  phases: {change: 5s}\n  load: {change: {error_rate: 5%}}\n"]),
     (f) => [at(f, "error_rate: 5%", "budgets.load.change.error_rate")],
@@ -500,6 +550,29 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     "a step budget naming a step that does not exist",
     yaml(["  phases: {change: 5s}\n", "  phases: {change: 5s}\n  steps: {change/add-columns: 1s}\n"]),
     (f) => [at(f, "change/add-columns", "budgets.steps.change/add-columns"), /add-column/],
+  ),
+
+  // ------------------------------------------------------------------ background sessions
+  scenarioCase(
+    "missing-reference",
+    "a background session at a step that does not exist",
+    yaml(["budgets:\n", `${background("at: change/add-colum")}budgets:\n`]),
+    (f) => [at(f, "at: change/add-colum", "background[0].at"), /no phase or step "change\/add-colum"/],
+  ),
+  scenarioCase(
+    "budget-unit",
+    "a background session duration without a unit",
+    yaml(["budgets:\n", `${background("at: change", "duration: 5")}budgets:\n`]),
+    (f) => [at(f, "duration: 5", "background[0].duration"), /duration with a unit/],
+  ),
+  scenarioCase(
+    "sql-syntax",
+    "background session SQL that does not parse",
+    yaml([
+      "budgets:\n",
+      `${background("at: change", "duration: 2s", "kind: sql", 'sql: "SELEC pg_sleep(1)"')}budgets:\n`,
+    ]),
+    (f) => [at(f, "SELEC pg_sleep", "background[0].sql"), /SQL syntax error/],
   ),
 
   // ------------------------------------------------------------------ conflicting providers
@@ -575,6 +648,11 @@ export const BAD_INPUT_CASES: BadInputCase[] = [
     [/--rows/, /'lots' is invalid/, /--rows 1000000/],
   ),
   flagCase("--rows of zero", [...run, "--rows", "items=0"], [/--rows/, /positive row count/]),
+  flagCase(
+    "--rows with a misplaced separator",
+    [...run, "--rows", "items=1__000"],
+    [/--rows/, /positive row count/],
+  ),
   flagCase("a negative --scale", [...run, "--scale", "-1"], [/--scale/, /positive number/]),
   flagCase(
     "--project-to that is not a row count",

@@ -9,6 +9,7 @@ import type {
   Observations,
   TableSample,
 } from "../../src/report/model.ts";
+import { failuresOf } from "../../src/budgets/load-failures.ts";
 import { Budgets } from "../../src/scenario/schema.ts";
 
 const lat = (p: Partial<LatencySummary>): LatencySummary => ({
@@ -148,7 +149,12 @@ function run(load: Record<string, unknown>, f: RunFacts): Record<string, CheckRe
     no_scan_under_access_exclusive: false,
     no_rewrite_under_access_exclusive: false,
   });
-  return Object.fromEntries(evaluateBudgets(budgets, f).map((c) => [c.id, c]));
+  // The load budgets only: other budgets (lock waits, queues) have tests of their own.
+  return Object.fromEntries(
+    evaluateBudgets(budgets, f)
+      .filter((c) => c.id.startsWith("budget.load."))
+      .map((c) => [c.id, c]),
+  );
 }
 
 /** The cutover windows replaced: whole-phase write and read, plus a step window for `swap`. */
@@ -451,11 +457,14 @@ describe("load budgets", () => {
   it('expands "*" to each migration phase, a phase\'s own entry overriding it metric by metric', () => {
     const f = cutover({ latency: lat({ p99: 300 }) });
     const r = run({ "*": { write_p99: "100ms", write_max: "1s" }, cutover: { write_p99: "500ms" } }, f);
+    // error_rate 0 is every phase's default under load.
     expect(Object.keys(r)).toEqual([
       "budget.load.write_p99.expand",
       "budget.load.write_max.expand",
+      "budget.load.error_rate.expand",
       "budget.load.write_p99.cutover",
       "budget.load.write_max.cutover",
+      "budget.load.error_rate.cutover",
     ]);
     expect(r["budget.load.write_p99.cutover"]).toMatchObject({ status: "pass", limit: 500, measured: 300 });
     expect(r["budget.load.write_p99.expand"]).toMatchObject({ status: "pass", limit: 100 });
@@ -488,7 +497,7 @@ describe("load budgets", () => {
       { min_write_throughput: 1 },
       { max_write_unavailability: "1s" },
     ]) {
-      const c = Object.values(run({ cutover: load }, f))[0]!;
+      const c = Object.values(run({ cutover: load }, f)).find((x) => x.id.endsWith(".cutover"))!;
       expect(c.status, c.id).toBe("error");
       expect(c.summary).toMatch(/no (write )?load window/);
     }
@@ -534,5 +543,96 @@ describe("load budgets", () => {
     ]);
     const c = run({ warmup: { write_p99: "50ms" } }, f)["budget.load.write_p99.warmup"]!;
     expect(c).toMatchObject({ status: "fail", measured: 70 });
+  });
+});
+
+describe("error rate: what fails and what counts", () => {
+  it("counts errors, dropped and late requests over completed plus dropped, declared SQLSTATEs left out", () => {
+    const f = failuresOf(
+      [
+        win({ count: 90, errors: 6, errors_by_sqlstate: { "23505": 4, "40001": 2 }, dropped: 10, late: 3 }),
+        win({ kind: "read", count: 100, errors: 0, dropped: 0 }),
+      ],
+      ["23505"],
+    );
+    // (2 serialization failures + 10 dropped + 3 late) of (90 + 10 + 100).
+    expect(f).toEqual({
+      attempted: 200,
+      failed: 15,
+      byState: { "40001": 2, dropped: 10, late: 3 },
+      expected: 4,
+    });
+  });
+
+  it("reads reports written before drops were counted per window as none dropped", () => {
+    expect(failuresOf([win({ count: 10, errors: 1, errors_by_sqlstate: { "42703": 1 } })]).failed).toBe(1);
+  });
+
+  it("fails a phase whose only failures are dropped requests (1,712 of 2,479 dropped is not 0 %)", () => {
+    const c = run({}, cutover({ count: 767, dropped: 1712 }, { count: 0 }))[
+      "budget.load.error_rate.cutover"
+    ]!;
+    expect(c).toMatchObject({ status: "fail", measured: 69.0601, limit: 0, unit: "%" });
+    expect(c.findings[0]).toMatch(/1,712 of 2,479 operations failed .*dropped ×1,712/);
+    expect(c.remediation).toMatch(/drop_after/);
+  });
+
+  it("passes a dual write's declared 23505 races and says how many it left out", () => {
+    const f = cutover({ count: 1000, errors: 7, errors_by_sqlstate: { "23505": 7 } });
+    f.load!.expected_errors = ["23505"];
+    const c = run({}, f)["budget.load.error_rate.cutover"]!;
+    expect(c.status).toBe("pass");
+    expect(c.summary).toMatch(/7 expected \(23505\) not counted/);
+    f.load!.expected_errors = [];
+    expect(run({}, f)["budget.load.error_rate.cutover"]!.status).toBe("fail");
+  });
+
+  it('judges the soak with error_rate 0 by default, and "*" covers it', () => {
+    const base = facts();
+    const soak = (p: Partial<LoadWindow>) =>
+      win({ section: "cooldown", phase: "soak", started_ms: 6000, ended_ms: 11000, ...p });
+    const f = {
+      ...base,
+      load: loadReport([
+        ...base.load!.windows,
+        soak({ count: 1000, errors: 1000, errors_by_sqlstate: { "42703": 1000 }, throughput: 0 }),
+        soak({ kind: "read" }),
+      ]),
+    };
+    const r = run({ "*": { write_p99: "1s" } }, f);
+    expect(Object.keys(r).filter((id) => id.endsWith(".soak"))).toEqual([
+      "budget.load.write_p99.soak",
+      "budget.load.error_rate.soak",
+    ]);
+    const c = r["budget.load.error_rate.soak"]!;
+    expect(c).toMatchObject({ status: "fail", measured: 50 });
+    expect(c.remediation).toMatch(/after the last step.*Expand and contract/s);
+    // A scenario may say what the soak tolerates, as for any phase.
+    expect(run({ soak: { error_rate: 0.6 } }, f)["budget.load.error_rate.soak"]!.status).toBe("pass");
+  });
+
+  it("leaves out the connection losses an injected restart_server or terminate_load_connections caused, and only those", () => {
+    const f = cutover({
+      count: 728,
+      errors: 3,
+      errors_by_sqlstate: { "57P01": 1, connection: 1, "23505": 1 },
+    });
+    // Without a fault step, a terminated connection is the application's error like any other.
+    expect(run({}, f)["budget.load.error_rate.cutover"]!.findings[0]).toMatch(/3 of 1,728/);
+    f.steps[0] = { ...f.steps[0]!, fault: "restart_server" };
+    const c = run({}, f)["budget.load.error_rate.cutover"]!;
+    expect(c.status).toBe("fail");
+    expect(c.findings[0]).toMatch(/1 of 1,728 operations failed .*: 23505 ×1$/);
+    expect(c.summary).toMatch(/2 lost with the connections the injected fault ended \(57P01, connection\)/);
+    // A fault that does not touch the load's connections explains nothing.
+    f.steps[0] = { ...f.steps[0]!, fault: "kill_backfill_worker" };
+    expect(run({}, f)["budget.load.error_rate.cutover"]!.findings[0]).toMatch(/3 of 1,728/);
+    // Nor does one that never ran.
+    f.steps[0] = { ...f.steps[0]!, fault: "terminate_load_connections", status: "not_executed" };
+    expect(run({}, f)["budget.load.error_rate.cutover"]!.findings[0]).toMatch(/3 of 1,728/);
+  });
+
+  it("adds no default when no load ran", () => {
+    expect(run({}, facts({ load: undefined }))).toEqual({});
   });
 });

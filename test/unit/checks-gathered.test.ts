@@ -180,6 +180,71 @@ describe("sequence", () => {
     expect(r).toMatchObject({ status: "fail", measured: 5, limit: 1, unit: "ids" });
   });
 
+  describe("under load: the largest step above the pre-migration max", () => {
+    // setval(max(id) + 1000) at 300, then the load wrote 1301..1350: the new max hides the hole.
+    const jumped = afterG({
+      maxima: [{ table: "public.ledger", max: "1350" }],
+      nextId: "1351",
+      largestStep: { from: "300", to: "1301", above: 50 },
+    });
+
+    it("finds a jump that later writes raised max(id) past", () => {
+      const r = evaluateSequence(base, input({ before: beforeG(), after: jumped }));
+      expectOutcome(
+        r,
+        "fail",
+        /1000 ids skipped between 300 and 1301, with 50 ids written above the pre-migration max since, the next id 1351: a jump of 1001 above the pre-migration max 300 \(allowed gap 1 \(the sequence CACHE × INCREMENT\)\)/,
+      );
+      expect(r).toMatchObject({ measured: 1001, limit: 1, unit: "ids" });
+      expect(r.remediation).toMatch(/sync it to the largest id, not beyond it/);
+    });
+
+    it("lets failed load writes explain the ids they consumed", () => {
+      const after = afterG({
+        maxima: [{ table: "public.ledger", max: "350" }],
+        nextId: "351",
+        largestStep: { from: "310", to: "314", above: 47 },
+      });
+      const ok = evaluateSequence(base, {
+        ...input({ before: beforeG(), after }),
+        run: { failed_writes: 3 },
+      });
+      expectOutcome(ok, "pass", /largest step 4 between consecutive ids above the max before 300 \(47 ids/);
+      const tooMany = evaluateSequence(base, {
+        ...input({ before: beforeG(), after }),
+        run: { failed_writes: 2 },
+      });
+      expectOutcome(
+        tooMany,
+        "fail",
+        /allowed gap 3 \(the sequence CACHE × INCREMENT \+ 2 failed load writes × 1\)/,
+      );
+      // A thousand-id jump is not explained by three failed writes.
+      const jump = evaluateSequence(base, {
+        ...input({ before: beforeG(), after: jumped }),
+        run: { failed_writes: 3 },
+      });
+      expectOutcome(jump, "fail", /a jump of 1001/);
+    });
+
+    it("judges the step up to the next id like the old gap when nothing was written", () => {
+      const after = afterG({ nextId: "1301", largestStep: { from: "300", to: "1301", above: 0 } });
+      const r = evaluateSequence(base, input({ before: beforeG(), after }));
+      expectOutcome(r, "fail", /1000 ids skipped between 300 and the next id 1301/);
+    });
+
+    it("leaves a collision to the collision finding", () => {
+      const after = afterG({
+        maxima: [{ table: "public.ledger", max: "350" }],
+        nextId: "320",
+        largestStep: { from: "300", to: "320", above: 19 },
+      });
+      const r = evaluateSequence(base, input({ before: beforeG(), after }));
+      expectOutcome(r, "fail", /next id 320 .* ≤ max\(id\) 350/);
+      expect(r.findings).toHaveLength(1);
+    });
+  });
+
   it("takes the intended sequence from the before snapshot when nothing was gathered about it", () => {
     const before = snapshot([
       table("ledger", { columns: [col("id", "bigint", { sequence: "public.ledger_id_seq" })] }),

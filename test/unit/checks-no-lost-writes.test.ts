@@ -41,7 +41,13 @@ describe("no_lost_writes evaluate", () => {
 
   it("fails on missing keys, with the examples and the count beyond them", () => {
     const ex = Array.from({ length: 10 }, (_, i) => `k${i}`);
-    const r = evaluate(gathered({ missing: 250, missingExamples: ex }));
+    const r = evaluate(
+      gathered({
+        missing: 250,
+        missingExamples: ex,
+        missingFoundIn: [{ table: "public.ledger_old", keys: 250, triggers: [] }],
+      }),
+    );
     expect(r.status).toBe("fail");
     expect(r.measured).toBe(250);
     expect(r.summary).toMatch(
@@ -51,7 +57,84 @@ describe("no_lost_writes evaluate", () => {
       "250 acknowledged keys of 1000 missing from public.ledger.idempotency_key (first 10 below)",
     );
     expect(r.findings).toContain('missing: "k9"');
-    expect(r.remediation).toMatch(/pause writers.*sync trigger.*004/);
+    expect(r.findings).toContain("250 missing keys found in public.ledger_old");
+    expect(r.remediation).toMatch(/landed in public\.ledger_old \(250 keys\).*after the last sync.*004/);
+  });
+
+  it("names a sync trigger that drops updates, not a late write after the last sync", () => {
+    const r = evaluate(
+      gathered({
+        missing: 40,
+        missingFoundIn: [
+          {
+            table: "public.ledger_old",
+            keys: 40,
+            triggers: [
+              { name: "ledger_sync", events: ["INSERT"], syncs: true },
+              // The application's own trigger (it writes account_balances, not the target): not the cause.
+              { name: "ledger_apply_balance", events: ["INSERT"], syncs: false },
+            ],
+          },
+        ],
+      }),
+    );
+    expect(r.status).toBe("fail");
+    expect(r.remediation).toMatch(
+      /public\.ledger_old's trigger ledger_sync fires on INSERT only.*INSERT OR UPDATE OR DELETE/,
+    );
+    expect(r.remediation).not.toMatch(/after the last sync|ledger_apply_balance/);
+  });
+
+  it("does not blame the application's own INSERT trigger on the old table", () => {
+    const r = evaluate(
+      gathered({
+        missing: 40,
+        missingFoundIn: [
+          {
+            table: "public.ledger_old",
+            keys: 40,
+            triggers: [{ name: "ledger_apply_balance", events: ["INSERT"], syncs: false }],
+          },
+        ],
+      }),
+    );
+    expect(r.remediation).toMatch(/landed in public\.ledger_old \(40 keys\).*after the last sync/);
+  });
+
+  it("says the writes are gone when no table holds them", () => {
+    const r = evaluate(gathered({ missing: 3, missingFoundIn: [] }));
+    expect(r.remediation).toMatch(/in no table with a idempotency_key column: a step deleted/);
+    expect(r.remediation).not.toMatch(/after the last sync/);
+  });
+
+  it("rows_per_write: two rows under one key is one write, one row is a partial loss", () => {
+    const two = InvariantSchema.parse({ ...inv, rows_per_write: 2 });
+    // What the check reports today without rows_per_write: every key "present more than once".
+    const dup = gathered({
+      duplicated: 1000,
+      duplicatedExamples: [{ key: "a", present: 2, acknowledged: 1 }],
+    });
+    expect(evaluate(dup).status).toBe("fail");
+    // With rows_per_write: 2 the gather counts against 2: nothing duplicated, nothing partial.
+    const ok = evaluate(gathered({}), two);
+    expect(ok.status).toBe("pass");
+    expect(ok.summary).toMatch(/each present exactly 2 times/);
+    const short = evaluate(gathered({ partial: 5, partialExamples: [{ key: "b", present: 1 }] }), two);
+    expect(short.status).toBe("fail");
+    expect(short.summary).toMatch(/^5 keys present fewer than 2 times/);
+    expect(short.findings).toContain('partial: "b" present 1 of 2 times');
+    expect(short.remediation).toMatch(/fewer than the 2 rows one write creates/);
+  });
+
+  it("at_least_once: keys present more often pass, missing ones still fail", () => {
+    const once = InvariantSchema.parse({ ...inv, at_least_once: true });
+    const r = evaluate(
+      gathered({ duplicated: 7, duplicatedExamples: [{ key: "a", present: 2, acknowledged: 1 }] }),
+      once,
+    );
+    expect(r.status).toBe("pass");
+    expect(r.summary).toMatch(/each present at least once .*7 keys present more often \(at_least_once\)/);
+    expect(evaluate(gathered({ missing: 1, missingFoundIn: [] }), once).status).toBe("fail");
   });
 
   it("fails on a duplicated key alone", () => {

@@ -198,3 +198,54 @@ describe("summarize", () => {
     expect(summarize(null)).toEqual({ count: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0, mean: 0 });
   });
 });
+
+describe("Measurements: dropped and late requests", () => {
+  it("names the window after the last step soak, in the cooldown section", () => {
+    expect(sectionOf("soak")).toBe("cooldown");
+  });
+
+  it("counts a dropped request in the windows of its intended start, not in count", () => {
+    const m = run((m) => {
+      m.mark("cutover", "swap", 1100);
+      m.demand("write", 1150);
+      m.dropped("write", 1150, 6200, 0);
+      m.mark("soak", null, 1300);
+    });
+    const r = m.finish(7000);
+    const swap = r.windows.find((w) => w.step === "swap")!;
+    const cutover = r.windows.find((w) => w.phase === "cutover" && w.step === null)!;
+    const soak = r.windows.find((w) => w.phase === "soak")!;
+    expect([swap.dropped, swap.count]).toEqual([1, 0]);
+    expect([cutover.dropped, cutover.count]).toEqual([1, 0]);
+    expect([soak.section, soak.dropped]).toEqual(["cooldown", 0]);
+  });
+
+  it("counts a completion past drop_after as late, and it does not end the unavailability", () => {
+    const m = new Measurements(T0, T0, false, 5000);
+    m.complete("write", 1000, 1000, 1010, null, 0);
+    m.mark("cutover", null, 1100);
+    m.demand("write", 1200);
+    // Succeeded 8 s after its intended start: the client gave up at 5 s.
+    m.complete("write", 1200, 1200, 9200, null, 0);
+    m.demand("write", 9300);
+    m.complete("write", 9300, 9300, 9310, null, 0);
+    const r = m.finish(9400);
+    const cutover = r.windows.find((w) => w.phase === "cutover")!;
+    expect([cutover.count, cutover.late, cutover.errors]).toEqual([2, 1, 0]);
+    expect(r.unavailability).toEqual([{ from_ms: 200, to_ms: 8310, reason: "errors" }]);
+    expect(cutover.longest_unavailability_ms).toBeCloseTo(8110, 0);
+  });
+
+  it("keeps the unavailability open across drops until a write succeeds in time", () => {
+    const m = run((m) => {
+      m.complete("write", 1000, 1000, 1005, null, 0);
+      m.demand("write", 1100);
+      m.dropped("write", 1100, 1100, 0);
+      m.demand("write", 1200);
+      m.dropped("write", 1200, 1200, 0);
+      m.demand("write", 1700);
+      m.complete("write", 1700, 1700, 1710, null, 0);
+    });
+    expect(m.finish(1800).unavailability).toEqual([{ from_ms: 100, to_ms: 710, reason: "errors" }]);
+  });
+});

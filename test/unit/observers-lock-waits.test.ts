@@ -104,4 +104,17 @@ describe("lock-waits observer", () => {
     o.finish(1);
     expect(o.result().blocking![0]!.mode).toBe("ShareLock");
   });
+  it("counts distinct load backends, not rows (one waiter listed twice by pg_blocking_pids)", () => {
+    const o = lockWaitsObserver({ migrationPid: 7 });
+    // Eight load connections, each row duplicated as pg_blocking_pids() may list a blocker twice.
+    const rows = [101, 102, 103, 104, 105, 106, 107, 108].flatMap((pid) => [wait({ pid }), wait({ pid })]);
+    o.ingest(rows, 1000);
+    o.ingest(rows.slice(0, 12), 1100);
+    o.finish(1200);
+    const [e] = o.result().blocking!;
+    expect(e!.max_load_waiters).toBe(8);
+    expect(e!.load_waiters).toBe(8);
+    expect(e!.max_waiters).toBe(8);
+    expect(o.blockedNow).toBe(6);
+  });
 });

@@ -312,3 +312,23 @@ describe("markdown reporter: load and observations", () => {
     expect(md).toContain("25 shorter periods not shown (see report.json).");
   });
 });
+
+describe("markdown reporter: how many more findings", () => {
+  it("says how many problems the check counted beyond its listed examples", () => {
+    const run = failingRun();
+    run.checks.push({
+      id: "no_lost_writes",
+      kind: "invariant",
+      status: "fail",
+      summary: "293 of 1000 acknowledged writes are missing in public.ledger.idempotency_key",
+      findings: [
+        "293 acknowledged keys missing (first 10 below)",
+        ...Array.from({ length: 10 }, (_, i) => `missing: k${i}`),
+      ],
+      unlisted: 283,
+    });
+    run.failing.push("no_lost_writes");
+    const md = renderMarkdown(run);
+    expect(md).toContain("- … and 283 more\n");
+  });
+});

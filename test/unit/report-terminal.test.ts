@@ -85,6 +85,16 @@ describe("terminal reporter", () => {
     expect(lines.at(-2)).toBe("report: reports/x");
   });
 
+  it("shows a phase's dropped and late requests next to its errors", () => {
+    const r = loadRun();
+    const w = r.load!.windows.find((x) => x.phase === "cutover" && x.step === null && x.kind === "write")!;
+    w.dropped = 1712;
+    w.late = 3;
+    const out = renderTerminal(r, { color: false });
+    expect(out).toContain("1,123 w/s  37 err  1,712 dropped  3 late  unavailable 1.2 s");
+    expect(out).toMatch(/^load {2}expand .* 0 err$/m);
+  });
+
   it("colours the phase with a failing load budget red", () => {
     const out = renderTerminal(loadRun(), { color: true });
     expect(out).toContain(`load  ${ESC}[31mcutover ${ESC}[0m  p99`);
@@ -98,5 +108,28 @@ describe("terminal reporter", () => {
     const out = renderTerminal(r, { color: false });
     expect(out).toMatch(/^load {2}cutover /m);
     expect(out).not.toContain("worst blocking");
+  });
+});
+
+describe("terminal reporter: how many more findings", () => {
+  it("counts the problems the check did not list, not just the lines cut (283 more keys, not 1)", () => {
+    const run = failingRun();
+    const examples = Array.from({ length: 10 }, (_, i) => `missing: "k${i}"`);
+    run.checks.push({
+      id: "no_lost_writes",
+      kind: "invariant",
+      status: "fail",
+      summary: "293 of 1000 acknowledged writes are missing in public.ledger.idempotency_key",
+      findings: [
+        "293 acknowledged keys of 1000 missing from public.ledger.idempotency_key (first 10 below)",
+        ...examples,
+      ],
+      unlisted: 283,
+    });
+    run.failing.push("no_lost_writes");
+    const lines = renderTerminal(run, { color: false }).split("\n");
+    // Ten lines shown (the count and nine keys): one key cut here, 283 never listed.
+    expect(lines).toContain("     - … and 284 more");
+    expect(lines).not.toContain("     - … and 1 more");
   });
 });

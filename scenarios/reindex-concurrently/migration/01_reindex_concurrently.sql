@@ -1,0 +1,2 @@
+-- SHARE UPDATE EXCLUSIVE on ledger and its indexes: writes go on while each index is rebuilt and swapped in.
+REINDEX TABLE CONCURRENTLY ledger;
