@@ -67,6 +67,8 @@ interface Target {
   metric: LoadMetric;
   phase: string;
   limit: number;
+  /** Only the default holds it: the scenario wrote no limit for this metric and phase. */
+  byDefault?: boolean;
 }
 
 /** With a load, what every phase and the soak are held to unless the scenario says otherwise. */
@@ -81,13 +83,13 @@ function targets(budgets: Record<string, LoadBudget>, facts: RunFacts): Target[]
   if (facts.load?.windows.some((w) => w.phase === SOAK_PHASE && w.section !== "migration"))
     phases.push(SOAK_PHASE);
   const out = new Map<string, Target>();
-  const add = (phase: string, limits: LoadBudget) => {
+  const add = (phase: string, limits: LoadBudget, byDefault = false) => {
     for (const metric of LOAD_METRICS) {
       const limit = limits[metric];
-      if (limit !== undefined) out.set(loadBudgetId(metric, phase), { metric, phase, limit });
+      if (limit !== undefined) out.set(loadBudgetId(metric, phase), { metric, phase, limit, byDefault });
     }
   };
-  if (facts.load) for (const p of phases) add(p, DEFAULT_LOAD_BUDGET);
+  if (facts.load) for (const p of phases) add(p, DEFAULT_LOAD_BUDGET, true);
   const star = budgets["*"];
   if (star) for (const p of phases) add(p, star);
   for (const [phase, limits] of Object.entries(budgets)) if (phase !== "*") add(phase, limits);
@@ -660,8 +662,13 @@ function judge(facts: RunFacts, t: Target): Verdict {
 }
 
 export const loadBudgets: Budget = (budgets, facts) =>
-  targets(budgets.load, facts).map((t) => ({
-    id: loadBudgetId(t.metric, t.phase),
-    kind: "budget" as const,
-    ...judge(facts, t),
-  }));
+  targets(budgets.load, facts)
+    .map((t) => ({
+      t,
+      check: { id: loadBudgetId(t.metric, t.phase), kind: "budget" as const, ...judge(facts, t) },
+    }))
+    // A default over a phase too short for any request to start in it has nothing to hold: left out, not
+    // reported as skipped (a limit the scenario wrote itself is still reported, so its author learns it
+    // measured nothing).
+    .filter(({ t, check }) => !(t.byDefault && check.status === "skipped"))
+    .map(({ check }) => check);

@@ -632,6 +632,14 @@ describe("error rate: what fails and what counts", () => {
     expect(run({}, f)["budget.load.error_rate.cutover"]!.findings[0]).toMatch(/3 of 1,728/);
   });
 
+  it("leaves out the default error_rate of a phase too short for any request, but reports a written one as skipped", () => {
+    // A 3 ms phase in which no request had its intended start: nothing to hold the default to.
+    const f = cutover({ count: 0, errors: 0 }, { count: 0, errors: 0 });
+    expect(run({}, f)["budget.load.error_rate.cutover"]).toBeUndefined();
+    expect(run({}, f)["budget.load.error_rate.expand"]!.status).toBe("pass");
+    expect(run({ cutover: { error_rate: 0 } }, f)["budget.load.error_rate.cutover"]!.status).toBe("skipped");
+  });
+
   it("adds no default when no load ran", () => {
     expect(run({}, facts({ load: undefined }))).toEqual({});
   });
