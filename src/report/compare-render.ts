@@ -22,7 +22,8 @@ export function formatDelta(d: Delta, fmt: (v: number) => string = formatNumber)
   if (d.diff === undefined) return `${a} → ${b}`;
   if (d.diff === 0) return a;
   const pct = d.pct === undefined ? "" : `, ${signed(Math.round(d.pct), (v) => `${PCT.format(v)}%`)}`;
-  return `${a} → ${b} (${signed(d.diff, fmt)}${pct})${d.regressed ? " ⚠" : ""}`;
+  const mark = d.regressed ? " ⚠" : d.within_noise ? " (within noise)" : "";
+  return `${a} → ${b} (${signed(d.diff, fmt)}${pct})${mark}`;
 }
 
 const ms = (v: number) => formatNumber(Math.round(v * 10) / 10);
@@ -83,6 +84,15 @@ function headline(c: Comparison): string {
   }
 }
 
+/** The differences in conditions, said before any delta, or that there are none. */
+function differencesLines(c: Comparison): string[] {
+  if (c.differences.length === 0)
+    return [
+      "nothing: same rows, scale, seed, settings, load, provider, clone, PostgreSQL, rollback and rehearse version",
+    ];
+  return [...c.differences, "the deltas below include the effect of these differences"];
+}
+
 function sideLine(label: string, s: Comparison["a"]): string {
   return `${label}: ${s.run_id} (${s.scenario}, ${VERDICT[s.status]}, exit ${s.exit_code}, started ${s.started_at})`;
 }
@@ -126,6 +136,7 @@ export function renderComparisonMarkdown(c: Comparison): string {
   for (const w of c.warnings) out.push(`> ⚠ Warning: ${mdInline(w)}`, "");
   out.push(`- ${mdInline(sideLine("A (before)", c.a))}`, `- ${mdInline(sideLine("B (after)", c.b))}`, "");
   out.push(`**${mdInline(headline(c))}**`, "");
+  out.push("## What differs between A and B", "", ...differencesLines(c).map((l) => `- ${mdInline(l)}`), "");
 
   out.push("## Checks", "");
   out.push(...mdChecks("Regressions", c.checks.regressions));
@@ -136,7 +147,7 @@ export function renderComparisonMarkdown(c: Comparison): string {
   out.push(
     "## Phases",
     "",
-    "Values are A → B (change, % of A), or one value when unchanged; ⚠ marks a change for the worse.",
+    `Values are A → B (change, % of A), or one value when unchanged. ${mdInline(c.thresholds)}`,
     "",
   );
   if (c.phases.length === 0) out.push("No phases in either run.", "");
@@ -209,6 +220,12 @@ export function renderComparisonHtml(c: Comparison): string {
   );
   const verdictClass = c.verdict === "regressed" ? "regressed" : c.verdict === "improved" ? "improved" : "";
   body.push(`<p class="${verdictClass}"><strong>${escapeHtml(headline(c))}</strong></p>`);
+  body.push(
+    "<h2>What differs between A and B</h2>",
+    `<ul>${differencesLines(c)
+      .map((l) => `<li>${escapeHtml(l)}</li>`)
+      .join("")}</ul>`,
+  );
 
   body.push("<h2>Checks</h2>");
   body.push(htmlChecks("Regressions", "regressed", c.checks.regressions));
@@ -218,7 +235,7 @@ export function renderComparisonHtml(c: Comparison): string {
 
   body.push(
     "<h2>Phases</h2>",
-    "<p>Values are A → B (change, % of A), or one value when unchanged; highlighted cells changed for the worse.</p>",
+    `<p>Values are A → B (change, % of A), or one value when unchanged; highlighted cells changed for the worse beyond the noise. ${escapeHtml(c.thresholds.replace(/^⚠ marks/, "Highlighted:"))}</p>`,
   );
   const deltas = (p: PhaseComparison): Delta[] => [
     p.duration_ms,

@@ -10,6 +10,8 @@
  * A comparison involving an aborted or inconclusive run never reads as an improvement: `verdict` is
  * "inconclusive" and the renderers put the reason at the top.
  */
+import { contextDifferences } from "./compare-context.ts";
+import { type ComparedMetric, type Significance, thresholds, warmupNoise } from "./compare-noise.ts";
 import { isAccessExclusive } from "./format.ts";
 import type { CheckResult, CheckStatus, PhaseResult, RunReport, RunStatus, StepStatus } from "./model.ts";
 
@@ -21,8 +23,10 @@ export interface Delta {
   pct?: number;
   /** Which direction is bad for this metric (duration, latency, errors: up; throughput: down). */
   worse: "up" | "down";
-  /** B is worse than A (a strict change in the bad direction). */
+  /** B is worse than A beyond the metric's threshold (compare-noise.ts). */
   regressed: boolean;
+  /** B is worse than A, but by no more than the threshold: shown, not marked. */
+  within_noise?: true;
 }
 
 export interface LockModeDelta {
@@ -78,6 +82,10 @@ export interface Comparison {
   notConclusive: string[];
   /** Other things the reader must know before trusting the numbers (different scenarios…). */
   warnings: string[];
+  /** Every difference in the conditions A and B ran under (rows, settings, provider…), before any delta. */
+  differences: string[];
+  /** The thresholds a phase delta must exceed to be marked, and the warmup noise that set them. */
+  thresholds: string;
   phases: PhaseComparison[];
   checks: {
     /** Passed (or was absent/skipped) in A, fails or errors in B. */
@@ -101,15 +109,26 @@ export function isConclusive(report: Pick<RunReport, "status">): boolean {
   return CONCLUSIVE.has(report.status);
 }
 
-/** Builds a delta; `undefined` on a side means "not measured in that run". */
-export function delta(a: number | undefined, b: number | undefined, worse: "up" | "down" = "up"): Delta {
+/**
+ * Builds a delta; `undefined` on a side means "not measured in that run". A change in the bad direction is a
+ * regression only beyond `sig` (by default any change is).
+ */
+export function delta(
+  a: number | undefined,
+  b: number | undefined,
+  worse: "up" | "down" = "up",
+  sig: Significance = { pct: 0, floor: 0 },
+): Delta {
   const d: Delta = { worse, regressed: false };
   if (a !== undefined) d.a = a;
   if (b !== undefined) d.b = b;
   if (a !== undefined && b !== undefined) {
     d.diff = b - a;
     if (a !== 0) d.pct = ((b - a) / Math.abs(a)) * 100;
-    d.regressed = worse === "up" ? b > a : b < a;
+    const worseNow = worse === "up" ? b > a : b < a;
+    const beyond = Math.abs(d.diff) > sig.floor && (d.pct === undefined || Math.abs(d.pct) > sig.pct);
+    d.regressed = worseNow && beyond;
+    if (worseNow && !beyond) d.within_noise = true;
   }
   return d;
 }
@@ -213,7 +232,11 @@ function metrics(r: RunReport): Map<string, PhaseMetrics> {
   return out;
 }
 
-function comparePhases(a: RunReport, b: RunReport): PhaseComparison[] {
+function comparePhases(
+  a: RunReport,
+  b: RunReport,
+  sig: Record<ComparedMetric, Significance>,
+): PhaseComparison[] {
   const ma = metrics(a);
   const mb = metrics(b);
   // A's order, then phases only B has, in B's order.
@@ -230,7 +253,10 @@ function comparePhases(a: RunReport, b: RunReport): PhaseComparison[] {
     const present = inA && !inB ? "a_only" : inB && !inA ? "b_only" : "both";
     const modes = [...new Set([...(x?.locks.keys() ?? []), ...(y?.locks.keys() ?? [])])];
     const locks = modes
-      .map((mode) => ({ mode, held_ms: delta(x?.locks.get(mode), y?.locks.get(mode)) }))
+      .map((mode) => ({
+        mode,
+        held_ms: delta(x?.locks.get(mode), y?.locks.get(mode), "up", sig.lock_hold),
+      }))
       .sort(
         (p, q) =>
           Math.max(q.held_ms.a ?? 0, q.held_ms.b ?? 0) - Math.max(p.held_ms.a ?? 0, p.held_ms.b ?? 0) ||
@@ -244,15 +270,15 @@ function comparePhases(a: RunReport, b: RunReport): PhaseComparison[] {
       phase,
       present,
       status,
-      duration_ms: delta(x?.phase?.duration_ms, y?.phase?.duration_ms),
-      write_p50_ms: delta(x?.p50, y?.p50),
-      write_p99_ms: delta(x?.p99, y?.p99),
-      write_max_ms: delta(x?.max, y?.max),
-      write_throughput: delta(x?.throughput, y?.throughput, "down"),
-      load_errors: delta(x?.errors, y?.errors),
+      duration_ms: delta(x?.phase?.duration_ms, y?.phase?.duration_ms, "up", sig.duration),
+      write_p50_ms: delta(x?.p50, y?.p50, "up", sig.latency),
+      write_p99_ms: delta(x?.p99, y?.p99, "up", sig.latency),
+      write_max_ms: delta(x?.max, y?.max, "up", sig.latency),
+      write_throughput: delta(x?.throughput, y?.throughput, "down", sig.throughput),
+      load_errors: delta(x?.errors, y?.errors, "up", sig.errors),
       locks,
-      exclusive_rows_scanned: delta(x?.exclusiveRows, y?.exclusiveRows),
-      max_load_waiters: delta(x?.waiters, y?.waiters),
+      exclusive_rows_scanned: delta(x?.exclusiveRows, y?.exclusiveRows, "up", sig.rows_scanned),
+      max_load_waiters: delta(x?.waiters, y?.waiters, "up", sig.waiters),
     });
   }
   return out;
@@ -310,5 +336,16 @@ export function compareReports(a: RunReport, b: RunReport): Comparison {
         : checks.fixed.length > 0
           ? "improved"
           : "unchanged";
-  return { a: side(a), b: side(b), notConclusive, warnings, phases: comparePhases(a, b), checks, verdict };
+  const t = thresholds(warmupNoise(a), warmupNoise(b));
+  return {
+    a: side(a),
+    b: side(b),
+    notConclusive,
+    warnings,
+    differences: contextDifferences(a, b),
+    thresholds: t.text,
+    phases: comparePhases(a, b, t.significance),
+    checks,
+    verdict,
+  };
 }

@@ -103,6 +103,93 @@ describe("compareReports", () => {
   });
 });
 
+describe("compare states the conditions and marks only what exceeds the noise", () => {
+  /** A's warmup (13–15 s, so the one whole second 14) padded to seconds 14–19 with this p99 and write count. */
+  function withWarmup(r: RunReport, p99s: number[], writes: number[]): RunReport {
+    const w = r.load!.windows.find((x) => x.section === "warmup" && x.kind === "write")!;
+    w.started_ms = 13_000;
+    w.ended_ms = 13_000 + (p99s.length + 1) * 1000;
+    r.load!.series = [
+      ...p99s.map((p, i) => ({
+        t: 14 + i,
+        writes: writes[i]!,
+        reads: 0,
+        errors: 0,
+        write_p50: 3,
+        write_p99: p,
+        read_p99: 0,
+        in_flight: 1,
+      })),
+      ...r.load!.series,
+    ];
+    return r;
+  }
+
+  it("lists every difference in conditions (100k vs 1M rows, --rollback, settings, version) before any delta", () => {
+    const a = loadRun();
+    const b = loadRun();
+    b.run_id = "b";
+    const table = Object.keys(a.context.rows)[0]!;
+    a.context.rows[table] = 100_000;
+    b.context.rows[table] = 1_000_000;
+    b.context.rollback = !a.context.rollback;
+    b.context.settings = { ...a.context.settings, work_mem: "64MB" };
+    b.tool.version = "9.9.9";
+    const c = compareReports(a, b);
+    expect(c.differences).toEqual([
+      `rows: ${table} 100,000 → 1,000,000 (×10)`,
+      `--rollback: ${a.context.rollback ? "on → off" : "off → on"}`,
+      expect.stringMatching(/^server settings: work_mem .* → 64MB$/),
+      `rehearse version: ${a.tool.version} → 9.9.9`,
+    ]);
+    const md = renderComparisonMarkdown(c);
+    expect(md.indexOf("## What differs between A and B")).toBeLessThan(md.indexOf("## Checks"));
+    expect(md).toContain(`- rows: ${table} 100,000 → 1,000,000 (×10)`);
+    expect(renderComparisonHtml(c)).toContain("<li>rehearse version: ");
+    // The same conditions say so, rather than nothing.
+    expect(compareReports(loadRun(), loadRun()).differences).toEqual([]);
+    expect(renderComparisonMarkdown(compareReports(loadRun(), loadRun()))).toMatch(/- nothing: same rows/);
+  });
+
+  it("does not mark a -0.3 % throughput change, marks -30 %", () => {
+    const a = loadRun();
+    const b = loadRun();
+    const w = b.load!.windows.find((x) => x.phase === "cutover" && x.step === null && x.kind === "write")!;
+    const base = w.throughput;
+    w.throughput = base * 0.997;
+    let cut = compareReports(a, b).phases.find((p) => p.phase === "cutover")!;
+    expect(cut.write_throughput).toMatchObject({ regressed: false, within_noise: true });
+    expect(formatDelta(cut.write_throughput)).toMatch(/\(within noise\)$/);
+    w.throughput = base * 0.7;
+    cut = compareReports(a, b).phases.find((p) => p.phase === "cutover")!;
+    expect(cut.write_throughput.regressed).toBe(true);
+  });
+
+  it("widens the latency threshold to twice the warmup's own noise", () => {
+    // A steady warmup: a 20 % higher cutover p99 is beyond the 10 % stated threshold.
+    const steady = [10, 10.2, 9.9, 10.1, 10];
+    const writes = [100, 101, 99, 100, 100];
+    const bump = (r: RunReport) => {
+      const w = r.load!.windows.find((x) => x.phase === "cutover" && x.step === null && x.kind === "write")!;
+      w.latency.p99 *= 1.2;
+      return r;
+    };
+    let c = compareReports(
+      withWarmup(loadRun(), steady, writes),
+      bump(withWarmup(loadRun(), steady, writes)),
+    );
+    expect(c.phases.find((p) => p.phase === "cutover")!.write_p99_ms.regressed).toBe(true);
+    // A warmup whose p99 swings ±30 % second to second: the same 20 % is within its noise.
+    const noisy = [10, 14, 7, 13, 6];
+    c = compareReports(withWarmup(loadRun(), noisy, writes), bump(withWarmup(loadRun(), steady, writes)));
+    const p99 = c.phases.find((p) => p.phase === "cutover")!.write_p99_ms;
+    expect(p99).toMatchObject({ regressed: false, within_noise: true });
+    expect(c.thresholds).toMatch(/write latency over (\d+)%/);
+    expect(Number(/write latency over (\d+)%/.exec(c.thresholds)![1])).toBeGreaterThan(20);
+    expect(c.thresholds).toMatch(/warmup noise \(per-second CV\): write p99 3\d\.\d% \/ 1\.\d%/);
+  });
+});
+
 describe("comparison renderers", () => {
   it("markdown: regression first, phase rows in a table", () => {
     const { a, b } = regressedPair();
