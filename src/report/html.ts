@@ -3,6 +3,7 @@
  * then what failed and how to fix it, then the evidence as charts (SVG rendered here, in Node, by ECharts:
  * the page has no script and loads nothing), then the tables and the context needed to reproduce the run.
  */
+import { caveats } from "./caveats.ts";
 import { redact, redactDeep } from "../util/redact.ts";
 import {
   CHECK_WORD,
@@ -92,6 +93,12 @@ function banner(r: RunReport): string {
     `<p>Scenario <strong>${e(r.scenario.name)}</strong> · run <code>${e(r.run_id)}</code> · ` +
     `${e(r.started_at)} · ${e(formatDuration(r.duration_ms))}</p>${lines.join("")}</header>`
   );
+}
+
+/** Under the banner: what the run did not establish (caveats.ts). */
+function caveatsSection(r: RunReport): string {
+  const items = caveats(r).map((c) => `<li>${e(c)}</li>`);
+  return `<section id="caveats"><h2>What this run did not establish</h2><ul>${items.join("")}</ul></section>`;
 }
 
 function findingList(c: CheckResult): string {
@@ -320,6 +327,7 @@ export function renderHtml(report: RunReport): string {
   const title = `rehearse ${VERDICT[r.status]}: ${r.scenario.name} (${r.run_id})`;
   const body = [
     banner(r),
+    caveatsSection(r),
     failures(r),
     charts(r),
     checksTable(r),

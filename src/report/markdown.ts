@@ -3,6 +3,7 @@
  * reads only the top: verdict, then what failed and how to fix it, then the evidence (budgets, invariants,
  * steps, locks), then the context needed to reproduce the run.
  */
+import { caveats } from "./caveats.ts";
 import { backgroundSection } from "./background-view.ts";
 import { markdownTable } from "markdown-table";
 import { redact, redactDeep } from "../util/redact.ts";
@@ -131,6 +132,7 @@ function header(r: RunReport): string[] {
   if (r.reason) out.push(`**Reason:** ${inline(r.reason)}`, "");
   // Placed with the verdict because it explains it: a failing check the scenario expects is a pass.
   out.push(`**Expectation:** ${inline(expectationLine(r))}`, "");
+  out.push("**What this run did not establish:**", "", ...caveats(r).map((c) => `- ${inline(c)}`), "");
   return out;
 }
 

@@ -2,6 +2,7 @@
  * The end-of-run summary printed to the terminal: compact, failures first, nothing an SRE has to scroll
  * past to learn what broke. Full detail is in the report directory, whose path is the last line.
  */
+import { caveats } from "./caveats.ts";
 import { redact, redactDeep } from "../util/redact.ts";
 import { backgroundLine } from "./background-view.ts";
 import {
@@ -162,6 +163,8 @@ export function renderTerminal(report: RunReport, options: TerminalOptions = { c
   // Line by line: a reason listing bad input keeps its "file:line:col: path: message" / "fix:" layout.
   if (r.reason) out.push(`  reason: ${multiLineClean(r.reason, "    ")}`);
   out.push(`  ${oneLineClean(expectationLine(r))}`);
+  // Caveats beyond the scale (which the report states): what a green run here does not cover.
+  for (const c of caveats(r).slice(1)) out.push(`  caveat: ${oneLineClean(c)}`);
 
   const ordered = orderChecks(r.checks);
   if (ordered.length > 0) out.push("");

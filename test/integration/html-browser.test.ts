@@ -78,9 +78,10 @@ describe("index.html in chromium", () => {
       const verdict = page.locator("header#verdict");
       expect(await verdict.isVisible()).toBe(true);
       expect((await verdict.locator(".verdict").innerText()).trim()).toBe("FAILED");
-      // The element right after the banner (CSS adjacent sibling) is the failures section.
-      expect(await page.locator("header#verdict + *").getAttribute("id")).toBe("failures");
-      expect(await page.locator("header#verdict + section#failures").count()).toBe(1);
+      // Right after the banner (CSS adjacent siblings): the caveats, visible, then the failures section.
+      expect(await page.locator("header#verdict + *").getAttribute("id")).toBe("caveats");
+      expect(await page.locator("header#verdict + section#caveats").isVisible()).toBe(true);
+      expect(await page.locator("header#verdict + section#caveats + section#failures").count()).toBe(1);
 
       await mkdir(path.dirname(SCREENSHOT), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -70,8 +70,9 @@ describe("html reporter", () => {
     const failures = html.indexOf('id="failures"');
     expect(banner).toBeGreaterThan(0);
     expect(failures).toBeGreaterThan(banner);
+    // Under the banner, the caveats (what the run did not establish), then what failed.
     expect(html.slice(html.indexOf("</header>") + "</header>".length).trimStart()).toMatch(
-      /^<section id="failures"/,
+      /^<section id="caveats"><h2>What this run did not establish<\/h2><ul><li>scale: [^<]*<\/li>.*<\/ul><\/section>\n<section id="failures"/,
     );
     for (const id of ["charts", "checks", "steps", "context"])
       expect(html.indexOf(`id="${id}"`)).toBeGreaterThan(failures);
