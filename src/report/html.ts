@@ -61,7 +61,7 @@ h3{font-size:15px;margin:18px 0 6px}
 .status-inconclusive{background:var(--warn-bg);border-color:var(--warn);color:#78350f}
 .status-aborted{background:var(--neutral-bg);border-color:#374151;color:#111827}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:13px}
-th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f3f4f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tag{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600}
@@ -70,7 +70,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tag-skipped,.tag-not_executed,.tag-expected{background:var(--neutral-bg);color:var(--muted)}
 .failure{border-left:4px solid var(--fail);padding:6px 12px;margin:10px 0;background:#fff7f7}
 .failure.expected{border-left-color:#6b7280;background:#f9fafb}
-pre{background:#f3f4f6;padding:8px;overflow-x:auto;font-size:12px;margin:4px 0}
+pre{background:#f3f4f6;padding:8px;overflow-x:auto;white-space:pre-wrap;font-size:12px;margin:4px 0}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .remedy{color:#1e3a8a}
 .muted{color:var(--muted)}
@@ -110,11 +110,22 @@ function findingList(c: CheckResult): string {
   return `<ul>${shown.join("")}</ul>`;
 }
 
+/** One line of at most `n` characters: a table cell stays a cell. */
+function clip(text: string, n: number): string {
+  const one = text.replace(/\s+/g, " ").trim();
+  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+}
+
+/** The check a failed step fails. */
+const completedCheck = (st: StepResult) =>
+  st.section === "rollback" ? "rollback_completed" : "migration_completed";
+
 function stepError(st: StepResult): string {
   const err = st.error!;
   const where = errorLocation(err);
   return (
-    `<div class="failure"><strong>${e(phaseLabel(st.section, st.phase))}/${e(st.name)}</strong> failed` +
+    `<div class="failure">${tag("fail", "FAIL")} <code>${completedCheck(st)}</code>: ` +
+    `<strong>${e(phaseLabel(st.section, st.phase))}/${e(st.name)}</strong> failed` +
     `${st.attempts > 1 ? ` after ${st.attempts} attempts` : ""}: ` +
     `${err.sqlstate ? `<code>${e(err.sqlstate)}</code> ` : ""}${e(err.message)}` +
     `${where ? ` <span class="muted">at <code>${e(where)}</code></span>` : ""}` +
@@ -136,7 +147,10 @@ function failures(r: RunReport): string {
     );
   }
   for (const st of erroredSteps) parts.push(stepError(st));
-  for (const c of problems) {
+  // migration_completed / rollback_completed only repeat the step error just shown (summary and findings).
+  const told = new Set<string>(erroredSteps.map(completedCheck));
+  const shown = problems.filter((c) => !told.has(c.id));
+  for (const c of shown) {
     const expected = isExpectedFailure(r, c);
     const measure =
       c.measured !== undefined
@@ -216,10 +230,11 @@ function checksTable(r: RunReport): string {
 function stepsTable(r: RunReport): string {
   if (r.steps.length === 0) return `<section id="steps"><h2>Steps</h2><p>No steps ran.</p></section>`;
   const rows = r.steps.map((st) => {
+    // The whole error (detail, hint, excerpt) is in "What failed" above: once is enough, and a table cell
+    // holding a caret excerpt runs off the page.
     const err = st.error
-      ? `${st.error.sqlstate ? `<code>${e(st.error.sqlstate)}</code> ` : ""}${e(st.error.message)}` +
-        `${errorLocation(st.error) ? `<br><code>${e(errorLocation(st.error)!)}</code>` : ""}` +
-        `${st.error.excerpt ? `<pre>${e(st.error.excerpt)}</pre>` : ""}`
+      ? `${st.error.sqlstate ? `<code>${e(st.error.sqlstate)}</code> ` : ""}${e(clip(st.error.message, 160))}` +
+        ` <a href="#failures">details</a>`
       : "";
     return (
       `<tr><td>${e(phaseLabel(st.section, st.phase))}</td><td>${e(st.name)}</td><td>${tag(st.status)}</td>` +

@@ -96,6 +96,30 @@ describe("html reporter", () => {
     expect(html.indexOf('id="failures"')).toBeLessThan(html.indexOf('id="charts"'));
   });
 
+  it("says a step's error once in full (with its check), and the Steps table only points at it", () => {
+    const r = inconclusiveRun();
+    const st = r.steps.find((x) => x.error)!;
+    st.error!.message = `${st.error!.message} ${"x".repeat(400)}`;
+    r.checks.push({
+      id: "migration_completed",
+      kind: "invariant",
+      status: "fail",
+      summary: `step failed: ${st.error!.message}`,
+      findings: [st.error!.message],
+    });
+    const html = render(r);
+    const failures = html.slice(
+      html.indexOf('id="failures"'),
+      html.indexOf("</section>", html.indexOf('id="failures"')),
+    );
+    expect(failures.split(st.error!.message).length - 1).toBe(1);
+    expect(failures).toMatch(/<code>migration_completed<\/code>: <strong>/);
+    const steps = html.slice(html.indexOf('id="steps"'));
+    expect(steps).not.toContain(st.error!.message);
+    expect(steps).toMatch(/x…<\/td>|x… <a href="#failures">details<\/a>/);
+    expect(steps).not.toMatch(/<pre>/);
+  });
+
   it("an aborted run is not green either", () => {
     const r = inconclusiveRun();
     r.status = "aborted";
