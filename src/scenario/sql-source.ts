@@ -36,7 +36,7 @@ export async function readSql(yaml: ScenarioYaml, src: SqlSrc, at: YamlPath, now
     });
   }
   try {
-    const sql = parseSql(expanded.text, source.file, source.firstLine);
+    const sql = parseSql(expanded.text, source.inScenario, source.firstLine);
     if (sql.statements.length === 0) {
       problems.push({
         file: source.file,
@@ -49,7 +49,7 @@ export async function readSql(yaml: ScenarioYaml, src: SqlSrc, at: YamlPath, now
   } catch (err) {
     if (!(err instanceof SqlSyntaxError)) throw err;
     problems.push({
-      file: err.file,
+      file: source.file,
       line: err.line,
       column: err.column,
       path: pathString(at),
@@ -62,8 +62,13 @@ export async function readSql(yaml: ScenarioYaml, src: SqlSrc, at: YamlPath, now
 }
 
 interface SourceText {
-  /** The file problems name: scenario.yaml for inline SQL. */
+  /** The file problems name (relative to where the command runs: what the user's editor opens). */
   file: string;
+  /**
+   * The same file relative to the scenario folder ("scenario.yaml" for inline SQL): what the statements carry
+   * into the report, which is read wherever it is opened, not from where the command ran.
+   */
+  inScenario: string;
   body: string;
   /** Line in `file` where `body` starts. */
   firstLine: number;
@@ -74,7 +79,8 @@ async function sourceText(
   src: SqlSrc,
   at: YamlPath,
 ): Promise<SourceText | { problem: Problem }> {
-  if (typeof src === "string") return { file: yaml.rel, body: src, firstLine: yaml.textLine(at) };
+  if (typeof src === "string")
+    return { file: yaml.rel, inScenario: "scenario.yaml", body: src, firstLine: yaml.textLine(at) };
   const full = path.resolve(yaml.dir, src.file);
   if (!full.startsWith(yaml.dir + path.sep) && !isSharedFolderFile(yaml.dir, full)) {
     return {
@@ -86,7 +92,12 @@ async function sourceText(
     };
   }
   try {
-    return { file: path.relative(process.cwd(), full), body: await readFile(full, "utf8"), firstLine: 1 };
+    return {
+      file: path.relative(process.cwd(), full),
+      inScenario: path.relative(yaml.dir, full).split(path.sep).join("/"),
+      body: await readFile(full, "utf8"),
+      firstLine: 1,
+    };
   } catch {
     return {
       problem: {
