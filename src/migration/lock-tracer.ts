@@ -12,6 +12,11 @@ export interface HeldLock {
   relation: string;
   relkind: string | null;
   mode: string;
+  /**
+   * The table the relation belongs to, when it is not one itself: an index's table, a partition's (or a
+   * partition's index's) partitioned root. What a reader groups locks by: what they protect.
+   */
+  table?: string;
 }
 
 export interface TraceSample {
@@ -24,14 +29,33 @@ export interface TraceSample {
 
 const USER_NS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'";
 
+/**
+ * Joined to pg_class c: `t.name`, the table a relation belongs to when it is not one itself — an index's
+ * table, then the root of its partition tree (pg_partition_root: PostgreSQL 12+); null for a table.
+ */
+export const OWNER_JOIN = `LEFT JOIN pg_index i ON i.indexrelid = c.oid
+     LEFT JOIN LATERAL (
+       SELECT rn.nspname || '.' || rc.relname AS name
+         FROM pg_class rc JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+        WHERE rc.oid = coalesce(pg_partition_root(coalesce(i.indrelid, c.oid)), i.indrelid)
+          AND rc.oid <> c.oid) t ON c.oid IS NOT NULL`;
+
+/** A sampled lock row as JSON gives it: `table` null for a table. */
+export function heldLockOf(row: Omit<HeldLock, "table"> & { table?: string | null }): HeldLock {
+  const { table, ...l } = row;
+  return { ...l, oid: Number(l.oid), ...(table === null || table === undefined ? {} : { table }) };
+}
+
 // One round trip per statement keeps the tracer's own cost inside the measured lock hold small.
 const TRACE_SQL = (statsView: string) => `
 SELECT
   (SELECT coalesce(json_agg(json_build_object('oid', l.relation::bigint, 'mode', l.mode,
-            'relation', coalesce(n.nspname || '.' || c.relname, 'oid:' || l.relation::text), 'relkind', c.relkind)), '[]')
+            'relation', coalesce(n.nspname || '.' || c.relname, 'oid:' || l.relation::text), 'relkind', c.relkind,
+            'table', t.name)), '[]')
      FROM pg_locks l
      LEFT JOIN pg_class c ON c.oid = l.relation
      LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+     ${OWNER_JOIN}
     WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted
       AND (c.oid IS NULL OR (${USER_NS}))) AS locks,
   (SELECT coalesce(json_agg(json_build_object('oid', s.relid::bigint, 'seq_scan', s.seq_scan,
@@ -50,12 +74,12 @@ export async function sample(db: Queryable, inTransaction: boolean): Promise<Tra
   const view = inTransaction ? "pg_stat_xact_user_tables" : "pg_stat_user_tables";
   const res = await db.query(TRACE_SQL(view));
   const row = res.rows[0] as {
-    locks: HeldLock[];
+    locks: (Omit<HeldLock, "table"> & { table?: string | null })[];
     stats: { oid: number; seq_scan: number; seq_tup_read: number; idx_tup_fetch: number; name: string }[];
     filenodes: { oid: number; filenode: number; name: string; relkind: string; table_oid: number | null }[];
   };
   return {
-    locks: row.locks.map((l) => ({ ...l, oid: Number(l.oid) })),
+    locks: row.locks.map(heldLockOf),
     stats: new Map(row.stats.map((s) => [Number(s.oid), s])),
     filenodes: new Map(
       row.filenodes.map((f) => [

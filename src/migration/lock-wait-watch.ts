@@ -10,7 +10,7 @@ import type { Queryable } from "../db/sql.ts";
 import type { LockBlocker } from "../report/model.ts";
 import { LOAD_APPLICATION_NAME } from "../observers/lock-waits.ts";
 import { redact } from "../util/redact.ts";
-import type { HeldLock } from "./lock-tracer.ts";
+import { type HeldLock, heldLockOf, OWNER_JOIN } from "./lock-tracer.ts";
 
 /** Background sessions connect with application_name `rehearse background <name>`. */
 export const BACKGROUND_APPLICATION_PREFIX = "rehearse background ";
@@ -26,8 +26,9 @@ WITH mine AS MATERIALIZED (
     FROM pg_locks l WHERE l.pid = $1 AND l.locktype = 'relation')
 SELECT
   (SELECT coalesce(json_agg(json_build_object('oid', m.relation::bigint, 'mode', m.mode,
-            'relation', n.nspname || '.' || c.relname, 'relkind', c.relkind)), '[]')
+            'relation', n.nspname || '.' || c.relname, 'relkind', c.relkind, 'table', t.name)), '[]')
      FROM mine m JOIN pg_class c ON c.oid = m.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+     ${OWNER_JOIN}
     WHERE m.granted AND ${USER_NS}) AS held,
   (SELECT coalesce(json_agg(json_build_object('oid', m.relation::bigint, 'mode', m.mode,
             'relation', coalesce(n.nspname || '.' || c.relname, 'oid:' || m.relation::text), 'relkind', c.relkind,
@@ -151,7 +152,7 @@ export function watchStatement(
 
   const ingest = (row: {
     /** Absent from a cheap poll that only saw the backend was not waiting. */
-    held?: HeldLock[];
+    held?: (Omit<HeldLock, "table"> & { table?: string | null })[];
     waiting: WaitingRow[];
     blockers: BlockerRow[];
     queued: QueuedRow[];
@@ -193,11 +194,11 @@ export function watchStatement(
     }
     if (!row.held) return;
     for (const l of row.held) {
-      const lock = { ...l, oid: Number(l.oid) };
+      const lock = heldLockOf(l);
       const key = lockKey(lock);
       if (!held.has(key)) held.set(key, { lock, seen_ms: at, during_wait: waitingNow.size > 0 });
     }
-    onHeld?.(row.held);
+    onHeld?.(row.held.map(heldLockOf));
   };
 
   const poll = async () => {

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import type * as EChartsModule from "echarts";
 import type { EChartsOption } from "echarts";
 import { isAccessExclusive, phaseLabel } from "./format.ts";
-import type { RunReport } from "./model.ts";
+import type { LockHold, RunReport } from "./model.ts";
 
 // The CommonJS build is one bundled file; the ESM entry is hundreds of modules whose loading added about a
 // second to the start of every command (every one of them renders reports or imports this registry).
@@ -164,28 +164,89 @@ export function throughputChart(report: RunReport): string | undefined {
   });
 }
 
-/** Lock holds (and the load requests that waited) as a Gantt: one row per relation+mode. */
+/** What a reader recognises: a relation the tracer could not name was dropped before it was sampled. */
+const relationLabel = (name: string) => (name.startsWith("oid:") ? `dropped relation (${name})` : name);
+
+const WRITE_BLOCKING = new Set([
+  "ShareLock",
+  "ShareRowExclusiveLock",
+  "ExclusiveLock",
+  "AccessExclusiveLock",
+]);
+
+/** One Gantt row per table and mode: its indexes and partitions folded in (they protect the same table). */
+interface LockRow {
+  owner: string;
+  mode: string;
+  folded: Set<string>;
+  longest: number;
+}
+
+function lockRows(report: RunReport): { rows: LockRow[]; keyOf: (l: LockHold) => string; top?: LockHold } {
+  const keyOf = (l: LockHold) => `${l.table ?? l.relation}\u0000${l.mode}`;
+  const byKey = new Map<string, LockRow>();
+  for (const l of report.locks) {
+    const k = keyOf(l);
+    let r = byKey.get(k);
+    if (!r) byKey.set(k, (r = { owner: l.table ?? l.relation, mode: l.mode, folded: new Set(), longest: 0 }));
+    if (l.table) r.folded.add(l.relation);
+    r.longest = Math.max(r.longest, l.held_ms);
+  }
+  const hot = new Set(report.effects.filter((e) => e.hot).map((e) => e.relation));
+  // Hot tables first (what the application writes), then the longest hold first.
+  const rows = [...byKey.values()].sort(
+    (a, b) => Number(hot.has(b.owner)) - Number(hot.has(a.owner)) || b.longest - a.longest,
+  );
+  // The lock that matters most: the longest one that blocks writes, on a hot table if any.
+  const blocking = report.locks.filter((l) => WRITE_BLOCKING.has(l.mode));
+  const top = [...blocking].sort(
+    (a, b) =>
+      Number(hot.has(b.table ?? b.relation)) - Number(hot.has(a.table ?? a.relation)) ||
+      b.held_ms - a.held_ms,
+  )[0];
+  return top ? { rows, keyOf, top } : { rows, keyOf };
+}
+
+function lockRowLabel(r: LockRow, top: boolean): string {
+  const n = r.folded.size;
+  // Short enough for the axis: "Lock" said once by the chart's title, indexes and partitions abbreviated.
+  const folded = n > 0 ? ` (+${n} idx/part)` : "";
+  return `${top ? "▶ " : ""}${relationLabel(r.owner)} ${r.mode.replace(/Lock$/, "")}${folded}`;
+}
+
+/**
+ * Lock holds (and the load requests that waited) as a Gantt: one row per table and mode, its indexes and
+ * partitions folded in, hot tables first; the longest write-blocking lock outlined and marked ▶.
+ */
 export function lockChart(report: RunReport): string | undefined {
   const blocking = report.observations?.blocking ?? [];
   if (report.locks.length === 0 && blocking.length === 0) return undefined;
-  const rows: string[] = [];
+  const grouped = lockRows(report);
+  const topKey = grouped.top ? grouped.keyOf(grouped.top) : undefined;
+  const rows: string[] = grouped.rows.map((r) => lockRowLabel(r, `${r.owner}\u0000${r.mode}` === topKey));
+  const rowOf = new Map(grouped.rows.map((r, i) => [`${r.owner}\u0000${r.mode}`, i]));
   const row = (label: string) => {
     let i = rows.indexOf(label);
     if (i < 0) i = rows.push(label) - 1;
     return i;
   };
-  const data: { value: [number, number, number]; itemStyle: { color: string } }[] = [];
+  const data: { value: [number, number, number, number]; itemStyle: { color: string } }[] = [];
   for (const l of report.locks) {
     const color = isAccessExclusive(l.mode) ? "#dc2626" : l.in_transaction ? "#2563eb" : "#0891b2";
     data.push({
-      value: [row(`${l.relation} ${l.mode}`), s(l.acquired_ms), s(l.released_ms)],
+      value: [rowOf.get(grouped.keyOf(l))!, s(l.acquired_ms), s(l.released_ms), l === grouped.top ? 1 : 0],
       itemStyle: { color },
     });
   }
   for (const e of blocking) {
     const who = e.blocker_is_migration ? "waiting on migration" : "waiting on other";
     data.push({
-      value: [row(`${who}: ${e.relation ?? "?"} ${e.mode}`), s(e.started_ms), s(e.ended_ms)],
+      value: [
+        row(`${who}: ${relationLabel(e.relation ?? "?")} ${e.mode}`),
+        s(e.started_ms),
+        s(e.ended_ms),
+        0,
+      ],
       itemStyle: { color: e.blocker_is_migration ? "#d97706" : "#9ca3af" },
     });
   }
@@ -195,9 +256,9 @@ export function lockChart(report: RunReport): string | undefined {
   );
   return renderChart(
     {
-      grid: { ...grid, left: 330, top: 30 },
+      grid: { ...grid, left: 400, top: 30 },
       xAxis: timeAxis(min, max),
-      yAxis: { type: "category", data: rows, inverse: true, axisLabel: { width: 310, overflow: "truncate" } },
+      yAxis: { type: "category", data: rows, inverse: true, axisLabel: { width: 385, overflow: "truncate" } },
       series: [
         {
           type: "custom",
@@ -215,7 +276,11 @@ export function lockChart(report: RunReport): string | undefined {
                 width: Math.max(2, end[0]! - start[0]!),
                 height: h,
               },
-              style: { fill: api.visual("color") as string },
+              // The lock that matters most (value 3 = 1) is outlined.
+              style: {
+                fill: api.visual("color") as string,
+                ...(api.value(3) === 1 ? { stroke: "#111827", lineWidth: 2 } : {}),
+              },
             };
           },
           data,

@@ -101,6 +101,8 @@ export interface LockHold {
   relation_oid: number;
   /** pg_class.relkind: r table, p partitioned table, i index…; null when dropped in the same transaction. */
   relkind: string | null;
+  /** The table it protects when it is not one: an index's table, a partition's partitioned root. */
+  table?: string;
   mode: string;
   acquired_ms: number;
   released_ms: number;
