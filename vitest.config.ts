@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // A private TMPDIR for the run, and a failed run if it leaves temp directories or server sockets behind.
+    globalSetup: ["test/support/global-setup.ts"],
     projects: [
       {
         test: {

@@ -16,7 +16,7 @@ export { scenarioJsonSchema } from "./scenario/json-schema.ts";
 // Reports: the model every reporter reads, writing and re-rendering them, comparing two runs.
 export type { RunReport } from "./report/model.ts";
 export { fileReporters } from "./report/registry.ts";
-export { writeReports } from "./report/write.ts";
+export { makeDirectory, OutputDirError, prepareOutputDir, writeReports } from "./report/write.ts";
 export { loadRun, ReportInputError, rerenderReport } from "./report/rerender.ts";
 export { renderTerminal, shouldUseColor } from "./report/terminal.ts";
 export { compareReports } from "./report/compare.ts";

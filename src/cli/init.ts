@@ -1,7 +1,16 @@
 /** `rehearse init`: a scenario fitted to a real database, written for the user to edit and run. */
 import path from "node:path";
 import { type Command, Option } from "commander";
-import { InitError, redact, renderFidelity, runInit, STRATEGIES, type StrategyName } from "../index.ts";
+import {
+  InitError,
+  OutputDirError,
+  prepareOutputDir,
+  redact,
+  renderFidelity,
+  runInit,
+  STRATEGIES,
+  type StrategyName,
+} from "../index.ts";
 import { collect, parseRows, type SetExit } from "./options.ts";
 
 async function commandInit(o: {
@@ -15,6 +24,8 @@ async function commandInit(o: {
 }): Promise<number> {
   const log = (line: string) => process.stderr.write(`rehearse init: ${redact(line)}\n`);
   try {
+    // Before the source is read: a folder that cannot be written (/proc/x made mkdir spin) is bad input.
+    if (o.out !== undefined) prepareOutputDir(o.out);
     const r = await runInit({
       url: o.fromUrl,
       tables: o.table,
@@ -34,6 +45,10 @@ async function commandInit(o: {
     process.stdout.write(`next: npx rehearse run ${shown}${o.strategy ? " --rollback" : ""}\n`);
     return 0;
   } catch (err) {
+    if (err instanceof OutputDirError) {
+      process.stderr.write(`rehearse init: --out ${o.out}: ${err.reason}\n    fix: ${err.fix}\n`);
+      return 2;
+    }
     if (err instanceof InitError) {
       process.stderr.write(`rehearse init: ${redact(err.message)}\n    fix: ${redact(err.fix)}\n`);
       return 2;

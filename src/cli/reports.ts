@@ -1,5 +1,5 @@
 /** `rehearse validate`, `report`, `compare` and `schema`: reading scenarios and reports, nothing started. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import {
@@ -7,6 +7,9 @@ import {
   formatProblem,
   loadRun,
   loadScenario,
+  makeDirectory,
+  OutputDirError,
+  prepareOutputDir,
   redact,
   renderComparisonHtml,
   renderComparisonMarkdown,
@@ -40,9 +43,13 @@ async function commandValidate(scenarioPath: string): Promise<number> {
 }
 
 /** Bad input to `report`/`compare` (wrong path, damaged or incompatible report.json): message, exit 2. */
-function reportInputFailure(err: unknown): number {
+function reportInputFailure(err: unknown, out?: string): number {
   if (err instanceof ReportInputError) {
     process.stderr.write(`rehearse: ${redact(err.message)}\n`);
+    return 2;
+  }
+  if (err instanceof OutputDirError) {
+    process.stderr.write(`rehearse: --out ${out ?? err.dir}: ${err.reason}\n    fix: ${err.fix}\n`);
     return 2;
   }
   throw err;
@@ -50,6 +57,8 @@ function reportInputFailure(err: unknown): number {
 
 async function commandReport(runDir: string, o: { out?: string; exitCode?: boolean }): Promise<number> {
   try {
+    // Before reading anything: a directory that cannot take the files is the user's to fix, not a crash.
+    if (o.out !== undefined) prepareOutputDir(o.out);
     const r = await rerenderReport(runDir, { out: o.out });
     const shown = path.relative(process.cwd(), r.dir) || r.dir;
     process.stdout.write(`${renderTerminal(r.report, { color: shouldUseColor(process.stdout) })}\n`);
@@ -66,6 +75,7 @@ async function commandCompare(
   o: { format: "markdown" | "html"; out?: string },
 ): Promise<number> {
   try {
+    if (o.out !== undefined) prepareOutputDir(path.dirname(path.resolve(o.out)));
     const a = await loadRun(runA, "run A (directory or report.json)");
     const b = await loadRun(runB, "run B (directory or report.json)");
     const comparison = compareReports(a.report, b.report);
@@ -73,15 +83,26 @@ async function commandCompare(
     const text =
       o.format === "html" ? renderComparisonHtml(comparison) : renderComparisonMarkdown(comparison);
     if (o.out) {
-      mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-      writeFileSync(o.out, text, "utf8");
+      makeDirectory(path.dirname(path.resolve(o.out)));
+      try {
+        writeFileSync(o.out, text, "utf8");
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const reason =
+          e.code === "EISDIR" ? "is a directory: --out takes a file" : `cannot write it (${e.code})`;
+        throw new OutputDirError(
+          path.resolve(o.out),
+          reason,
+          "pass --out a file path in a writable directory",
+        );
+      }
       process.stdout.write(`comparison written to ${o.out}\n`);
     } else {
       process.stdout.write(text);
     }
     return 0;
   } catch (err) {
-    return reportInputFailure(err);
+    return reportInputFailure(err, o.out);
   }
 }
 

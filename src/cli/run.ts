@@ -1,5 +1,5 @@
 /** `rehearse run`: one rehearsal (or, with --project-to, several and a projection), its reports and exit code. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import {
@@ -7,7 +7,10 @@ import {
   DEFAULT_PROJECTION_SCALES,
   fileReporters,
   formatLongDuration,
+  makeDirectory,
   onInterrupt,
+  OutputDirError,
+  prepareOutputDir,
   ProjectionInputError,
   redact,
   registerCleanup,
@@ -48,6 +51,50 @@ interface RunFlags {
   auroraRegion?: string;
 }
 
+/**
+ * `--out` checked before anything starts: a directory that cannot take the reports was found only after the
+ * whole rehearsal (or, under /proc, hung it). Returns the absolute directory, or undefined once it has said
+ * what is wrong (exit 2).
+ */
+function reportsDirOrSay(out: string): string | undefined {
+  try {
+    return prepareOutputDir(out);
+  } catch (err) {
+    if (!(err instanceof OutputDirError)) throw err;
+    process.stderr.write(`rehearse: --out ${out}: ${err.reason}\n    fix: ${err.fix}\n`);
+    return undefined;
+  }
+}
+
+/** Writes an aborted run's reports synchronously (the process is about to exit on the signal). */
+function writeAbortedReports(reportsRoot: string, report: RunReport): void {
+  const dir = path.join(reportsRoot, report.run_id);
+  makeDirectory(dir);
+  for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
+  sayOnExit(
+    `rehearse ABORTED ${redact(report.scenario.name)}: ${redact(report.reason ?? "interrupted")}; ` +
+      `exit code ${report.exit_code}\nreports: ${shownPath(dir)}\n`,
+  );
+}
+
+/** A path as printed: relative to where the user is when under it, else absolute (not ../../tmp/…). */
+function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}
+
+let lastWords: string | undefined;
+
+/**
+ * What an interrupted run ends on, printed once its clean-up is over (the signal's exit path and the
+ * command's own both end in process.exit): without it the last line on screen was a step's progress.
+ */
+function sayOnExit(text: string): void {
+  // Registered after the live view's own exit listener, so its block is cleared before this is written.
+  if (lastWords === undefined) process.once("exit", () => process.stdout.write(lastWords!));
+  lastWords = text;
+}
+
 /** A run's exit code, read through --expect when given. */
 function runExitCode(report: RunReport, expect: boolean | undefined): number {
   if (!expect) return report.exit_code;
@@ -59,15 +106,11 @@ function runExitCode(report: RunReport, expect: boolean | undefined): number {
 
 async function commandRun(scenarioPath: string, o: RunFlags): Promise<number> {
   if (o.projectTo !== undefined || o.projectToSource) return commandProject(scenarioPath, o);
+  const reportsRoot = reportsDirOrSay(o.out);
+  if (reportsRoot === undefined) return 2;
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
   const rows = o.rows;
-  const reportsRoot = path.resolve(o.out);
-  const writeAborted = (report: RunReport) => {
-    // Synchronous: the process is about to exit on the signal.
-    const dir = path.join(reportsRoot, report.run_id);
-    mkdirSync(dir, { recursive: true });
-    for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
-  };
+  const writeAborted = (report: RunReport) => writeAbortedReports(reportsRoot, report);
   const report = await rehearse({
     scenarioPath,
     scale: o.scale,
@@ -115,7 +158,7 @@ async function commandRun(scenarioPath: string, o: RunFlags): Promise<number> {
     writing = writeReports(report, dir);
     await writing;
     process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
-    process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
+    process.stdout.write(`reports: ${shownPath(dir)}\n`);
   } finally {
     stopListening();
   }
@@ -127,6 +170,8 @@ async function commandRun(scenarioPath: string, o: RunFlags): Promise<number> {
  * projection.md into the last one. Exit code: the worst of the runs; 2 if nothing could be fitted.
  */
 async function commandProject(scenarioPath: string, o: RunFlags): Promise<number> {
+  const reportsRoot = reportsDirOrSay(o.out);
+  if (reportsRoot === undefined) return 2;
   let target = o.projectTo;
   let targetFrom: "flag" | "source_reltuples" = "flag";
   if (target === undefined) {
@@ -144,7 +189,6 @@ async function commandProject(scenarioPath: string, o: RunFlags): Promise<number
     }
   }
   const logger = createProgressView({ debug: o.debug, quiet: o.quiet, noProgress: o.progress === false });
-  const reportsRoot = path.resolve(o.out);
   const codes: number[] = [];
   const dirs: string[] = [];
   const reports = await rehearseAtScales(
@@ -154,11 +198,7 @@ async function commandProject(scenarioPath: string, o: RunFlags): Promise<number
       rows: o.rows,
       rollback: o.rollback,
       logger,
-      onAbort: (report) => {
-        const dir = path.join(reportsRoot, report.run_id);
-        mkdirSync(dir, { recursive: true });
-        for (const r of fileReporters()) writeFileSync(path.join(dir, r.fileName!), r.render(report));
-      },
+      onAbort: (report) => writeAbortedReports(reportsRoot, report),
     },
     o.projectScales ?? DEFAULT_PROJECTION_SCALES,
     async (report) => {
@@ -166,7 +206,7 @@ async function commandProject(scenarioPath: string, o: RunFlags): Promise<number
       await writeReports(report, dir);
       dirs.push(dir);
       process.stdout.write(`${renderTerminal(report, { color: shouldUseColor(process.stdout) })}\n`);
-      process.stdout.write(`reports: ${path.relative(process.cwd(), dir) || dir}\n`);
+      process.stdout.write(`reports: ${shownPath(dir)}\n`);
       codes.push(runExitCode(report, o.expect));
     },
   );

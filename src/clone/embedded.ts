@@ -248,7 +248,10 @@ export class EmbeddedProvider implements CloneProvider {
       // A stopped cluster has no pid file, but one copied from a crashed build would; the server refuses to start.
       await rm(path.join(copy.dir, "postmaster.pid"), { force: true });
     }
-    const settings = { ...DEFAULT_SETTINGS, ...options.settings };
+    // No Unix socket: everything connects over TCP, and the binaries' default socket directory is /tmp, where a
+    // server that died by SIGKILL (a crash test, a stop that timed out) left .s.PGSQL.<port> and its .lock
+    // for good. The replica inherits it from these settings.
+    const settings = { ...DEFAULT_SETTINGS, unix_socket_directories: "", ...options.settings };
     const server = new EmbeddedPostgres({
       databaseDir: copy?.dir ?? path.join(dir, "data"),
       port,

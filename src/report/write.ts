@@ -2,7 +2,8 @@
  * Writes the report directory: report.json, summary.md, junit.xml — and, under GitHub Actions, appends the
  * summary to the job's step summary page.
  */
-import { appendFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, mkdtempSync, rmdirSync, statSync } from "node:fs";
+import { appendFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { redact, redactDeep } from "../util/redact.ts";
 import type { RunReport } from "./model.ts";
@@ -25,6 +26,91 @@ async function writeAtomic(file: string, text: string): Promise<void> {
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** A directory the reports cannot go to: `dir` (absolute), why, and what to do instead. */
+export class OutputDirError extends Error {
+  override name = "OutputDirError";
+  constructor(
+    readonly dir: string,
+    readonly reason: string,
+    readonly fix: string,
+  ) {
+    super(`${dir}: ${reason}`);
+  }
+}
+
+const WRITABLE_FIX =
+  "choose a directory this user can write to (it is created if missing), or make this one writable";
+
+/** An errno as a person reads it: the code and what it means here. */
+function errnoText(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? "";
+  const meaning: Record<string, string> = {
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EROFS: "read-only file system",
+    ENOSPC: "no space left on the device",
+    // mkdir under /proc, /sys…: the parent exists, yet that file system makes no new directories.
+    ENOENT: "this file system does not let a directory be created there",
+  };
+  return code ? `${code}: ${meaning[code] ?? (err as Error).message}` : String(err);
+}
+
+/**
+ * `mkdir -p` that always ends. Node's own recursive mkdir never returns where mkdir fails with ENOENT under
+ * a parent that exists (/proc/x: it makes the parent, EEXIST, retries the child, ENOENT… at 100 % CPU), so
+ * `--out /proc/x` hung at "writing the reports". Walks up to the first existing ancestor, then creates each
+ * missing directory once; every failure is an OutputDirError naming the path and the reason.
+ */
+export function makeDirectory(dir: string): void {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  for (let p = target; ; p = path.dirname(p)) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: an ancestor is a file; the walk reaches it and says so.
+      if ((code === "ENOENT" || code === "ENOTDIR") && path.dirname(p) !== p) {
+        missing.push(p);
+        continue;
+      }
+      throw new OutputDirError(target, `cannot read ${p} (${errnoText(err)})`, WRITABLE_FIX);
+    }
+    if (isDir) break;
+    throw new OutputDirError(
+      target,
+      p === target ? "is a file, not a directory" : `${p} is a file, so no directory can be made under it`,
+      `give a directory (created if missing), not a file: e.g. ${path.join(path.dirname(p), "reports")}`,
+    );
+  }
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (err) {
+      // Made meanwhile by someone else (two runs sharing reports/): fine if it is a directory.
+      if ((err as NodeJS.ErrnoException).code === "EEXIST" && statSync(m).isDirectory()) continue;
+      throw new OutputDirError(target, `cannot create ${m} (${errnoText(err)})`, WRITABLE_FIX);
+    }
+  }
+}
+
+/**
+ * Makes sure reports can be written into `dir` before anything is started: creates it if missing, then
+ * proves it writable by making and removing a directory in it (access() would pass for root on a read-only
+ * bind mount or an immutable directory; an actual write does not). Throws OutputDirError.
+ */
+export function prepareOutputDir(dir: string): string {
+  const target = path.resolve(dir);
+  makeDirectory(target);
+  try {
+    rmdirSync(mkdtempSync(path.join(target, ".rehearse-write-check-")));
+  } catch (err) {
+    throw new OutputDirError(target, `cannot write in it (${errnoText(err)})`, WRITABLE_FIX);
+  }
+  return target;
 }
 
 /** Cuts markdown at a line boundary under `maxBytes` (UTF-8) and says so, rather than letting GitHub drop it. */
@@ -54,7 +140,7 @@ export async function writeReports(
 ): Promise<string[]> {
   // Reporters redact too; redacting the data here as well keeps the guarantee if one is added that forgets.
   const safe = redactDeep(report);
-  await mkdir(dir, { recursive: true });
+  makeDirectory(dir);
   const written: string[] = [];
   let markdown: string | undefined;
   for (const reporter of fileReporters()) {

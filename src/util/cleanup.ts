@@ -1,6 +1,7 @@
 /**
- * Process-wide registry of things to undo if the process is interrupted (Ctrl-C, SIGTERM): servers to stop,
- * directories to remove. Normal exits undo them through `await using`/finally; this is the last resort.
+ * Process-wide registry of things to undo if the process is interrupted (Ctrl-C, SIGTERM, SIGHUP when the
+ * terminal closes): servers to stop, directories to remove. Normal exits undo them through `await using`/
+ * finally; this is the last resort.
  */
 import exitHook from "async-exit-hook";
 
@@ -64,7 +65,7 @@ export function onInterrupt(listener: (signal: NodeJS.Signals) => void): () => v
   return () => interruptListeners.delete(listener);
 }
 
-/** Exit code for an interrupted run: 128 + signal number (SIGINT 130, SIGTERM 143). */
+/** Exit code for an interrupted run: 128 + signal number (SIGHUP 129, SIGINT 130, SIGTERM 143). */
 export function signalExitCode(signal: NodeJS.Signals): number {
   return signal === "SIGINT" ? 130 : signal === "SIGTERM" ? 143 : signal === "SIGHUP" ? 129 : 1;
 }

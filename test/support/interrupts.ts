@@ -14,10 +14,19 @@ const BIN = path.join(REPO, "bin/rehearse.js");
 /** Every stage of a rehearsal, each long enough to be hit (test/fixtures/interrupts/scenario.yaml). */
 export const INTERRUPT_SCENARIO = "test/fixtures/interrupts";
 
+/** 128 + the signal's number, as the CLI exits (README, "Exit codes"). */
+export const SIGNAL_EXIT_CODE = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+
 export interface InterruptCase {
   /** The stage, as the figures name it. */
   name: string;
-  signal: "SIGINT" | "SIGTERM";
+  signal: keyof typeof SIGNAL_EXIT_CODE;
+  /**
+   * On a pseudo-terminal that is hung up when `when` matches (SIGHUP to its process group and the terminal
+   * closed, as `tmux kill-session` does): output after that is lost, so only report.json and the temp dir
+   * tell what happened. `signal` must be SIGHUP. Needs python3 (its pty module).
+   */
+  terminal?: boolean;
   /** Sent as soon as a stderr line matches this. */
   when: RegExp;
   /** What report.json's reason must say: the stage the signal landed in. */
@@ -124,6 +133,35 @@ export const INTERRUPT_CASES: InterruptCase[] = [
   },
 ];
 
+/**
+ * A closed terminal (SIGHUP), kept apart from INTERRUPT_CASES, whose SIGINT/SIGTERM cases `npm run figures`
+ * counts. Under a terminal the progress is the live view, so `when` matches its text as well as plain lines.
+ */
+export const HANGUP_CASES: InterruptCase[] = [
+  {
+    name: "seeding (SIGHUP sent)",
+    signal: "SIGHUP",
+    args: SEEDING_ROWS,
+    when: /seeding items: \d+\/600000/,
+    reason: /interrupted by SIGHUP during seeding$/,
+  },
+  {
+    name: "seeding (the terminal closed)",
+    signal: "SIGHUP",
+    terminal: true,
+    args: SEEDING_ROWS,
+    when: /seeding items: \d+\/600000/,
+    reason: /interrupted by SIGHUP during seeding$/,
+  },
+  {
+    name: "migration phase prepare (the terminal closed)",
+    signal: "SIGHUP",
+    terminal: true,
+    when: /prepare\/settle: running/,
+    reason: /interrupted by SIGHUP during running the migration \(prepare\/settle\)$/,
+  },
+];
+
 export interface Leftovers {
   /** `ps` lines of processes running from the run's TMPDIR (a postmaster's args name its data directory). */
   processes: string[];
@@ -139,6 +177,9 @@ export interface InterruptOutcome {
   /** Whether the trigger line was seen and the signal sent. */
   signalled: boolean;
   code: number | null;
+  /** What the CLI printed last on stdout (empty on a closed terminal, whose output is lost). */
+  stdout: string;
+  /** Plain progress on stderr; a terminal case's whole terminal output up to the hangup. */
   stderr: string;
   report?: RunReport;
   /** The other formats' text ("" when missing). */
@@ -171,30 +212,17 @@ export async function runInterruptCase(c: InterruptCase, scratch: string): Promi
   const out = path.join(scratch, `reports${id}`);
   mkdirSync(tmp, { recursive: true });
   const args = ["run", INTERRUPT_SCENARIO, "--out", out, ...(c.args ?? []), ...(c.cache ? ["--cache"] : [])];
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      TMPDIR: tmp,
-      CI: "true",
-      REHEARSE_CACHE_DIR: path.join(scratch, "cache"),
-      REHEARSE_CLONE_METHOD: c.cache ? "overlay" : "",
-    },
-  });
-  let stderr = "";
-  let signalled = false;
-  let signalledAt = 0;
-  child.stdout.resume();
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-    if (signalled || !c.when.test(stderr)) return;
-    signalled = true;
-    if (c.killServerFirst) for (const pid of postmastersUnder(tmp)) process.kill(pid, "SIGKILL");
-    signalledAt = performance.now();
-    child.kill(c.signal);
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const exitAfterSignalMs = signalled ? performance.now() - signalledAt : 0;
+  const env = {
+    ...process.env,
+    TMPDIR: tmp,
+    CI: "true",
+    REHEARSE_CACHE_DIR: path.join(scratch, "cache"),
+    REHEARSE_CLONE_METHOD: c.cache ? "overlay" : "",
+  };
+  const run = c.terminal
+    ? await runOnTerminal(c, args, { ...env, CI: "" })
+    : await runOnPipes(c, args, env, tmp);
+  const { signalled, code, stdout, stderr, exitAfterSignalMs } = run;
   const runs = readdirSafe(out);
   const dir = runs.length === 1 ? path.join(out, runs[0]!) : undefined;
   const read = (f: string) => (dir ? readSafe(path.join(dir, f)) : "");
@@ -202,6 +230,7 @@ export async function runInterruptCase(c: InterruptCase, scratch: string): Promi
   return {
     signalled,
     code,
+    stdout,
     stderr,
     report: json ? (JSON.parse(json) as RunReport) : undefined,
     formats: { summary: read("summary.md"), junit: read("junit.xml"), html: read("index.html") },
@@ -225,6 +254,64 @@ export async function runInterruptCase(c: InterruptCase, scratch: string): Promi
       ),
     },
   };
+}
+
+type RunOutcome = Pick<InterruptOutcome, "signalled" | "code" | "stdout" | "stderr" | "exitAfterSignalMs">;
+
+/** The CLI on pipes, signalled (by `c.signal`) as soon as its plain progress matches `c.when`. */
+async function runOnPipes(
+  c: InterruptCase,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  tmp: string,
+): Promise<RunOutcome> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env });
+  let stdout = "";
+  let stderr = "";
+  let signalled = false;
+  let signalledAt = 0;
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    if (signalled || !c.when.test(stderr)) return;
+    signalled = true;
+    if (c.killServerFirst) for (const pid of postmastersUnder(tmp)) process.kill(pid, "SIGKILL");
+    signalledAt = performance.now();
+    child.kill(c.signal);
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exitAfterSignalMs = signalled ? performance.now() - signalledAt : 0;
+  return { signalled, code, stdout, stderr, exitAfterSignalMs };
+}
+
+/** The CLI on a pseudo-terminal that pty-hangup.py hangs up as soon as the terminal shows `c.when`. */
+async function runOnTerminal(c: InterruptCase, args: string[], env: NodeJS.ProcessEnv): Promise<RunOutcome> {
+  const helper = path.join(REPO, "test/support/pty-hangup.py");
+  const child = spawn("python3", [helper, c.when.source, process.execPath, BIN, ...args], { cwd: REPO, env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const helperCode = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const last = stdout.trim().split("\n").pop() ?? "";
+  if (helperCode !== 0 || !last.startsWith("{")) {
+    throw new Error(`pty-hangup.py failed (exit ${helperCode}):\n${stderr.slice(-2000)}`);
+  }
+  const r = JSON.parse(last) as {
+    signalled: boolean;
+    code: number | null;
+    signal: number | null;
+    exit_after_signal_ms: number;
+  };
+  // Killed by a signal (SIGABRT from Node's exit on a hung-up terminal): not an exit code at all.
+  const code = r.code ?? (r.signal === null ? null : -r.signal);
+  return { signalled: r.signalled, code, stdout: "", stderr, exitAfterSignalMs: r.exit_after_signal_ms };
 }
 
 function readdirSafe(dir: string): string[] {

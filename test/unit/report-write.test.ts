@@ -4,7 +4,13 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { readReport } from "../../src/report/load.ts";
 import { renderMarkdown } from "../../src/report/markdown.ts";
-import { truncateForStepSummary, writeReports } from "../../src/report/write.ts";
+import {
+  makeDirectory,
+  OutputDirError,
+  prepareOutputDir,
+  truncateForStepSummary,
+  writeReports,
+} from "../../src/report/write.ts";
 import { failingRun } from "./report-fixtures.ts";
 
 let dir: string;
@@ -56,6 +62,46 @@ describe("writeReports", () => {
     await writeFile(summary, "");
     await writeReports(failingRun(), path.join(dir, "out"));
     expect(await readFile(summary, "utf8")).toBe("");
+  });
+});
+
+describe("makeDirectory and prepareOutputDir", () => {
+  it("creates every missing level, and accepts one that exists", async () => {
+    const deep = path.join(dir, "a", "b", "c");
+    makeDirectory(deep);
+    makeDirectory(deep);
+    expect(prepareOutputDir(deep)).toBe(deep);
+    // The write probe leaves nothing.
+    expect(await readdir(deep)).toEqual([]);
+  });
+
+  it("ends under /proc, where Node's recursive mkdir loops forever, with the reason", () => {
+    for (const p of ["/proc/rehearse-nope", "/proc/rehearse-nope/deeper"]) {
+      const err = (() => {
+        try {
+          makeDirectory(p);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(OutputDirError);
+      expect((err as OutputDirError).reason).toMatch(/^cannot create \/proc\/rehearse-nope \(ENOENT: /);
+    }
+  });
+
+  it("names a file in the way, and refuses a writable path's file as the directory", async () => {
+    const file = path.join(dir, "f");
+    await writeFile(file, "");
+    expect(() => prepareOutputDir(file)).toThrow(/is a file, not a directory/);
+    expect(() => makeDirectory(path.join(file, "x", "y"))).toThrow(
+      `${file} is a file, so no directory can be made under it`,
+    );
+  });
+
+  it("writeReports under /proc fails at once instead of spinning", async () => {
+    await expect(writeReports(failingRun(), "/proc/rehearse-nope/run-1")).rejects.toBeInstanceOf(
+      OutputDirError,
+    );
   });
 });
 
