@@ -9,6 +9,7 @@
  */
 import type { Queryable } from "../db/sql.ts";
 import { CONSTRAINTS_SQL, type ConstraintRow, decodeConstraint, decodeForeignKey } from "./constraints.ts";
+import { decodeDependents, DEPENDENTS_SQL, type DependentRow } from "./dependents.ts";
 import { decodeIndex, INDEXES_SQL, type IndexRow } from "./indexes.ts";
 import { decodePolicy, POLICIES_SQL, type PolicyRow } from "./policies.ts";
 import {
@@ -48,6 +49,7 @@ export async function takeSnapshot(db: Queryable, options: SnapshotOptions = {})
   const policies = (await db.query<PolicyRow>(POLICIES_SQL, [relOids])).rows;
   const sequenceRows = (await db.query<SequenceRow>(SEQUENCES_SQL, [nsOids])).rows;
   const sequenceValues = await readSequenceValues(db, sequenceRows);
+  const dependentRows = (await db.query<DependentRow>(DEPENDENTS_SQL, [nsOids])).rows;
 
   const foreignKeys = constraints.filter((c) => c.type === "f").map(decodeForeignKey);
   const tables = assembleTables(
@@ -66,6 +68,7 @@ export async function takeSnapshot(db: Queryable, options: SnapshotOptions = {})
     tables,
     sequences,
     foreignKeys,
+    dependents: decodeDependents(dependentRows, foreignKeys),
   };
 }
 

@@ -225,6 +225,30 @@ export interface SequenceInfo {
   identity: boolean;
 }
 
+export type DependentKind =
+  "view" | "materialized view" | "foreign key" | "trigger" | "policy" | "publication";
+
+/**
+ * An object outside a table that names it, so a migration that renames or replaces the table must carry it
+ * over: a view or materialized view reading it, a foreign key from another table, a trigger on another
+ * relation declared FROM it, a policy of another table whose expressions read it, a publication listing it.
+ * Each follows the table's OID, not its name: after RENAME it reads the renamed table.
+ */
+export interface DependentInfo {
+  kind: DependentKind;
+  /** Views and materialized views: "schema.name"; the others: their own name (on `on` when they have one). */
+  name: string;
+  /** The relation a foreign key, trigger or policy is declared on; null for views and publications. */
+  on: QualifiedName | null;
+  oid: number;
+  /** The relations it references (sorted), as far as the snapshot's schemas cover. */
+  references: QualifiedName[];
+  /** Views and materialized views: the columns the query reads, by relation (from pg_depend). */
+  readsColumns?: Record<QualifiedName, string[]>;
+  /** Views and materialized views: pg_get_viewdef(); foreign keys: pg_get_constraintdef(). */
+  definition?: string;
+}
+
 export interface CatalogSnapshot {
   /** ISO timestamp (server clock) of the snapshot. */
   takenAt: string;
@@ -236,6 +260,11 @@ export interface CatalogSnapshot {
   sequences: Record<QualifiedName, SequenceInfo>;
   /** Every foreign key touching a snapshotted table, in either direction (also on each TableInfo). */
   foreignKeys: ForeignKeyInfo[];
+  /**
+   * What names each relation from outside it (views, foreign keys from other tables…), sorted by kind and
+   * name. Absent in snapshots built by hand or written by older versions.
+   */
+  dependents?: DependentInfo[];
 }
 
 /** The snapshot key of a scenario's table name: "ledger" → "public.ledger" (unqualified means public). */

@@ -8,6 +8,7 @@ import type { Invariant, InvariantKind } from "../scenario/schema.ts";
 import { type CheckInput, type InvariantCheck, invariantId, type Stage } from "./check.ts";
 import { pgError } from "./common.ts";
 import { constraintsPreserved } from "./constraints-preserved.ts";
+import { dependentsFollow } from "./dependents-follow.ts";
 import { defaultPartitionEmpty } from "./default-partition-empty.ts";
 import { fksPreserved } from "./fks-preserved.ts";
 import { grantsPreserved } from "./grants-preserved.ts";
@@ -34,6 +35,7 @@ export const CHECKS: CheckRegistry = {
   grants_preserved: grantsPreserved,
   rls_preserved: rlsPreserved,
   fks_preserved: fksPreserved,
+  dependents_follow: dependentsFollow,
   sequence: sequenceCheck,
   unique_across_partitions: uniqueAcrossPartitions,
   default_partition_empty: defaultPartitionEmpty,

@@ -3,14 +3,20 @@
  * columns, defaults and constraints, partitions, indexes, trigger functions and triggers, grants, RLS and
  * policies, and foreign keys in both directions. Pure: the snapshot in, SQL text out.
  */
-import type { CatalogSnapshot, TableInfo } from "../catalog/types.ts";
+import { dependentsOf } from "../catalog/dependents.ts";
+import type { CatalogSnapshot, DependentInfo, TableInfo } from "../catalog/types.ts";
 import { ident, qualified } from "../db/sql.ts";
 import type { SourceRead } from "./source.ts";
 
-/** A table an included table's FK points at but that was not asked for: created with its key columns only. */
+/**
+ * A table that was not asked for but must exist: one an included table's FK points at (its key columns), or
+ * one a view over an included table reads (the columns the view reads). Created empty but for FK keys.
+ */
 export interface StubTable {
   name: string;
   columns: { name: string; type: string }[];
+  /** The key columns an FK points at (its PRIMARY KEY); empty for a table only views read. */
+  key: string[];
 }
 
 export interface RenderedSchema {
@@ -49,11 +55,17 @@ export function renderSchema(read: SourceRead, keys: string[], header: string): 
     if (schema !== "public") out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)};`);
 
   const stubs = stubTables(snap, tables, included);
+  const views = dependentViews(read, keys, stubs);
   for (const s of stubs) {
+    const cols = s.columns.map(
+      (c) => `  ${ident(c.name)} ${c.type}${s.key.includes(c.name) ? " NOT NULL" : ""}`,
+    );
+    if (s.key.length) cols.push(`  PRIMARY KEY (${s.key.map(ident).join(", ")})`);
     out.push(
-      `-- ${s.name} is referenced by a foreign key but was not given with --table: only its key columns.`,
-      `CREATE TABLE ${q(s.name)} (\n${s.columns.map((c) => `  ${ident(c.name)} ${c.type} NOT NULL`).join(",\n")},\n` +
-        `  PRIMARY KEY (${s.columns.map((c) => ident(c.name)).join(", ")})\n);`,
+      s.key.length
+        ? `-- ${s.name} is referenced by a foreign key but was not given with --table: its key columns (and the columns views read).`
+        : `-- ${s.name} is read by a view over ${[...included].join(", ")} but was not given with --table: the columns the view reads.`,
+      `CREATE TABLE ${q(s.name)} (\n${cols.join(",\n")}\n);`,
       "",
     );
   }
@@ -69,7 +81,59 @@ export function renderSchema(read: SourceRead, keys: string[], header: string): 
     if (included.has(fk.from)) out.push(line);
     else out.push(`-- ${fk.from} (not given with --table) references ${fk.to}:`, `-- ${line}`);
   }
+  if (views.rendered.length || views.skipped.length)
+    out.push("", "-- Views and materialized views reading the tables: a migration must carry them over.");
+  for (const v of views.skipped)
+    out.push(`-- ${v.kind} ${v.name} reads ${v.references.join(", ")}, not all of them tables: left out.`);
+  for (const v of views.rendered) {
+    const body = (v.definition ?? "").trim().replace(/;$/, "");
+    out.push(
+      v.kind === "view"
+        ? `CREATE VIEW ${q(v.name)} AS\n${body};`
+        : `CREATE MATERIALIZED VIEW ${q(v.name)} AS\n${body}\nWITH NO DATA;`,
+    );
+  }
   return { sql: `${out.join("\n").trimEnd()}\n`, stubs };
+}
+
+/**
+ * The views and materialized views that read the included tables, and the stub tables (or stub columns) they
+ * need: the rehearsal's clone must hold them for a check to see whether the migration carries them over
+ * (issue 15). A view reading another view or a relation the snapshot does not describe is left out.
+ */
+function dependentViews(
+  read: SourceRead,
+  keys: string[],
+  stubs: StubTable[],
+): { rendered: DependentInfo[]; skipped: DependentInfo[] } {
+  const snap = read.snapshot;
+  const all = snap.dependents ?? [];
+  const seen = new Set<string>();
+  const candidates = keys
+    .flatMap((k) => dependentsOf(all, k))
+    .filter(
+      (d) => (d.kind === "view" || d.kind === "materialized view") && !seen.has(d.name) && seen.add(d.name),
+    );
+  const isTable = (n: string) => snap.tables[n] !== undefined && snap.tables[n].relkind !== "view";
+  const rendered = candidates.filter((d) => d.references.every(isTable));
+  const skipped = candidates.filter((d) => !rendered.includes(d));
+  // Enum types are not in schema.sql unless an included table uses them: a stub column reads as text.
+  const enums = read.tables[0]?.enums ?? new Map<string, string[]>();
+  for (const v of rendered)
+    for (const [rel, cols] of Object.entries(v.readsColumns ?? {})) {
+      if (keys.includes(rel)) continue;
+      let stub = stubs.find((s) => s.name === rel);
+      if (!stub) {
+        stub = { name: rel, columns: [], key: [] };
+        stubs.push(stub);
+      }
+      for (const c of cols) {
+        if (stub.columns.some((x) => x.name === c)) continue;
+        const type = snap.tables[rel]!.columns.find((x) => x.name === c)?.type ?? "text";
+        stub.columns.push({ name: c, type: enums.has(type) ? "text" : type });
+      }
+    }
+  return { rendered, skipped };
 }
 
 function stubTables(snap: CatalogSnapshot, tables: TableInfo[], included: Set<string>): StubTable[] {
@@ -84,6 +148,7 @@ function stubTables(snap: CatalogSnapshot, tables: TableInfo[], included: Set<st
           name: c,
           type: target?.columns.find((x) => x.name === c)?.type ?? "bigint",
         })),
+        key: [...fk.toColumns],
       });
     }
   return [...stubs.values()];

@@ -70,7 +70,11 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   for (const stub of schema.stubs) {
     const t = stubDataset(read, stub);
     if (t) datasetTables.push(t);
-    notes.push(`${stub.name}: referenced by a foreign key; created with its key columns only`);
+    notes.push(
+      stub.key.length
+        ? `${stub.name}: referenced by a foreign key; created with its key columns (and any a view reads) only`
+        : `${stub.name}: read by a view over the tables; created empty, with the columns the view reads only`,
+    );
   }
   for (const t of read.tables) {
     const rows = rowsOf(t.reltuples);
@@ -139,8 +143,8 @@ function stubDataset(
   read: SourceRead,
   stub: StubTable,
 ): { name: string; rows: number; columns: Record<string, GeneratorConfig> } | undefined {
-  if (stub.columns.length !== 1 || !/^(smallint|integer|bigint)$/.test(stub.columns[0]!.type))
-    return undefined;
+  const key = stub.columns.filter((c) => stub.key.includes(c.name));
+  if (key.length !== 1 || !/^(smallint|integer|bigint)$/.test(key[0]!.type)) return undefined;
   const values: number[] = [];
   for (const t of read.tables)
     for (const fk of t.info.foreignKeys.outgoing) {
@@ -155,7 +159,7 @@ function stubDataset(
   return {
     name: displayName(stub.name),
     rows: Math.min(max - min + 1, 1_000_000),
-    columns: { [stub.columns[0]!.name]: { gen: "serial", start: min } },
+    columns: { [key[0]!.name]: { gen: "serial", start: min } },
   };
 }
 

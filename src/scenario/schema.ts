@@ -290,6 +290,7 @@ export type Phase = z.output<typeof Phase>;
 // ---------------------------------------------------------------- invariants
 
 const InvBase = { id: z.string().min(1).optional() };
+const Next = TableName.optional();
 
 export const Invariant = z.discriminatedUnion("check", [
   z.strictObject({
@@ -319,6 +320,8 @@ export const Invariant = z.discriminatedUnion("check", [
   }),
   z.strictObject({ check: z.literal("rls_preserved"), ...InvBase, original: TableName, target: TableName }),
   z.strictObject({ check: z.literal("fks_preserved"), ...InvBase, original: TableName, target: TableName }),
+  // Views, FKs, publications… that referenced `original` reference `target` (default: the same name) after.
+  z.strictObject({ check: z.literal("dependents_follow"), ...InvBase, original: TableName, target: Next }),
   z.strictObject({
     check: z.literal("sequence"),
     ...InvBase,

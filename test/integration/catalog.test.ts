@@ -381,7 +381,8 @@ describe("takeSnapshot cost", () => {
       const ms = performance.now() - started;
       expect(snap.tables["public.many"]!.partitioning!.partitions).toHaveLength(200);
       expect(big.count()).toBe(small.count());
-      expect(big.count()).toBeLessThanOrEqual(10);
+      // One query per kind of object (dependents: views, FKs, publications… naming a table, is the eleventh).
+      expect(big.count()).toBeLessThanOrEqual(11);
       expect(ms).toBeLessThan(5000);
     } finally {
       await db.end();

@@ -11,11 +11,13 @@ import type { Scaffold } from "../scaffold-types.ts";
 import { InitError, type SourceTable } from "../source.ts";
 import {
   choosePartitionKey,
+  guardInvariants,
   type Info,
   INT_TYPE,
   type KeyChoice,
   name63,
   names,
+  nextMonthSql,
 } from "../strategy-common.ts";
 
 /** Why the table cannot become a history partition, if it cannot; else the partition key. */
@@ -398,6 +400,8 @@ function invariants(p: Plan): unknown[] {
       key: intKey.name,
       columns: allCols,
     });
+  const route = p.picked.kind === "time" ? nextMonthSql(p.picked.column.type) : p.range.historyBound;
+  out.push(...guardInvariants(info, p.K, T, { route }));
   return out;
 }
 

@@ -9,7 +9,15 @@ import { renderGrants, renderRls } from "../ddl.ts";
 import { isoInstant } from "../fit.ts";
 import type { Scaffold } from "../scaffold-types.ts";
 import { InitError, type SourceTable } from "../source.ts";
-import { choosePartitionKey, type Info, type KeyChoice, name63, names } from "../strategy-common.ts";
+import {
+  choosePartitionKey,
+  guardInvariants,
+  type Info,
+  type KeyChoice,
+  name63,
+  names,
+  nextMonthSql,
+} from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, keyedConstraints, seqLiteral } from "./copied-ddl.ts";
 import { integerKey, plainTable, plainUniques, refuseIf } from "./refusals.ts";
 
@@ -195,6 +203,8 @@ function invariants(p: Plan): unknown[] {
       sequence: key.sequence!.replace(/^public\./, ""),
       also: [display(T)],
     });
+  const route = p.picked.kind === "time" ? nextMonthSql(p.picked.column.type) : p.layout.parts.at(-1)!.from;
+  out.push(...guardInvariants(p.info, p.picked.column.name, N, { route, follow: N }));
   return out;
 }
 

@@ -7,7 +7,7 @@ import { ident, qualified } from "../../db/sql.ts";
 import { renderGrants, renderRls } from "../ddl.ts";
 import type { Scaffold } from "../scaffold-types.ts";
 import type { SourceTable } from "../source.ts";
-import { type Info, name63, names } from "../strategy-common.ts";
+import { guardInvariants, type Info, name63, names } from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, seqLiteral } from "./copied-ddl.ts";
 import { integerKey, noIncomingFks, plainTable, plainUniques, refuseIf } from "./refusals.ts";
 
@@ -373,6 +373,7 @@ function invariants(p: Plan): unknown[] {
     },
   ];
   if (key.sequence) out.splice(7, 0, { check: "sequence", table: display(T), column: key.name });
+  out.push(...guardInvariants(p.info, key.name, T, { route: String(p.start) }));
   return out;
 }
 

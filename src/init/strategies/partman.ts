@@ -9,7 +9,14 @@ import { renderGrants, renderRls } from "../ddl.ts";
 import { isoInstant } from "../fit.ts";
 import type { Scaffold } from "../scaffold-types.ts";
 import { InitError, type SourceTable } from "../source.ts";
-import { choosePartitionKey, type Info, name63, names } from "../strategy-common.ts";
+import {
+  choosePartitionKey,
+  guardInvariants,
+  type Info,
+  name63,
+  names,
+  nextMonthSql,
+} from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, keyedConstraints, seqLiteral } from "./copied-ddl.ts";
 import { integerKey, noIncomingFks, plainTable, plainUniques, refuseIf } from "./refusals.ts";
 
@@ -341,6 +348,8 @@ function invariants(p: Plan): unknown[] {
       columns: allCols,
     },
   );
+  const type = p.info.columns.find((c) => c.name === p.K)?.type ?? "timestamptz";
+  out.push(...guardInvariants(p.info, p.K, T, { route: nextMonthSql(type) }));
   return out;
 }
 

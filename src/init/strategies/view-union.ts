@@ -8,7 +8,7 @@ import { renderGrants, renderRls } from "../ddl.ts";
 import { distinctCount } from "../fit.ts";
 import type { Scaffold } from "../scaffold-types.ts";
 import { InitError, type SourceTable } from "../source.ts";
-import { type Info, name63, names } from "../strategy-common.ts";
+import { freshKeySql, guardInvariants, type Info, name63, names } from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, keyedConstraints, seqLiteral } from "./copied-ddl.ts";
 import { integerKey, noIncomingFks, plainTable, plainUniques } from "./refusals.ts";
 
@@ -179,6 +179,8 @@ function invariants(p: Plan): unknown[] {
   ];
   if (key.sequence)
     out.push({ check: "sequence", table: display(T), column: key.name, also: [display(OLD)] });
+  // The copy is renamed to the table at the end: the keys and the dependents are judged there.
+  out.push(...guardInvariants(p.info, p.H, T, { route: freshKeySql(p.info, p.H, T) }));
   return out;
 }
 
