@@ -150,7 +150,8 @@ export const HANGUP_CASES: InterruptCase[] = [
     signal: "SIGHUP",
     terminal: true,
     args: SEEDING_ROWS,
-    when: /seeding items: \d+\/600000/,
+    // The live view's bar line ("seeding items [███░░]  12%  72,000/600,000") or a plain progress line.
+    when: /seeding items(?::|\s\S*)\s+(?:\d+%\s+)?[\d,]+\/600,?000/,
     reason: /interrupted by SIGHUP during seeding$/,
   },
   {
