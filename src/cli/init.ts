@@ -21,6 +21,7 @@ async function commandInit(o: {
   strategy?: StrategyName;
   rows?: Record<string, number>;
   fidelity?: boolean;
+  force?: boolean;
 }): Promise<number> {
   const log = (line: string) => process.stderr.write(`rehearse init: ${redact(line)}\n`);
   try {
@@ -34,6 +35,7 @@ async function commandInit(o: {
       strategy: o.strategy,
       rows: o.rows?.["*"],
       fidelity: o.fidelity,
+      force: o.force,
       log,
     });
     const shown = path.relative(process.cwd(), r.dir) || r.dir;
@@ -42,7 +44,7 @@ async function commandInit(o: {
       process.stdout.write(`\n${renderFidelity(r.fidelity)}\n`);
     }
     process.stdout.write(`wrote ${r.files.map((f) => path.join(shown, f)).join(", ")}\n`);
-    process.stdout.write(`next: npx rehearse run ${shown}${o.strategy ? " --rollback" : ""}\n`);
+    process.stdout.write(`next: npx rehearse run ${shown}${r.rollback ? " --rollback" : ""}\n`);
     return 0;
   } catch (err) {
     if (err instanceof OutputDirError) {
@@ -66,6 +68,7 @@ export function defineInitCommand(program: Command, setExit: SetExit): void {
     .requiredOption("--from-url <url>", "the source database (postgres://user:password@host/db); read only")
     .requiredOption("--table <name>", "a table to rehearse (repeatable; the first one is migrated)", collect)
     .option("--out <dir>", "scenario folder (default scenarios/<table>)")
+    .option("--force", "overwrite the files of an existing scenario folder (default: refuse, naming them)")
     .option("--keep-sample-values", "keep text values seen in the statistics instead of synthetic ones")
     .addOption(
       new Option("--strategy <name>", "scaffold the migration from a built-in strategy").choices(STRATEGIES),

@@ -3,7 +3,7 @@
  * schema.sql, scenario.yaml with fitted generators, fidelity.md — and optionally a migration scaffold.
  * No row of the source is read and nothing is written to it (see source.ts).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { stringify } from "yaml";
 import { relationKey } from "../catalog/types.ts";
@@ -25,12 +25,42 @@ export interface InitOptions {
   strategy?: StrategyName;
   /** Seed a clone and compare statistics (default true). */
   fidelity?: boolean;
+  /** Overwrite files of an existing scenario folder (default: refuse, naming them). */
+  force?: boolean;
   log: (line: string) => void;
+}
+
+/** The files init writes that a user may have edited since: never overwritten without --force. */
+const SCENARIO_FILES = ["scenario.yaml", "schema.sql", "after_seed.sql", "migration"];
+
+/**
+ * A URL with no scheme ("localhost/shop") is not one: the driver reads it as a socket path or a host "base"
+ * and fails with getaddrinfo ENOTFOUND. A conninfo string ("host=… dbname=…") is fine.
+ */
+function checkSourceUrl(url: string): void {
+  if (/^postgres(?:ql)?:\/\//i.test(url) || /^\s*\w+\s*=/.test(url)) return;
+  throw new InitError(
+    `--from-url ${redact(url)} is not a PostgreSQL URL (no postgres:// scheme)`,
+    "write postgres://user@host:5432/dbname (keep the password in PGPASSWORD), or a conninfo string: host=… dbname=…",
+  );
+}
+
+/** Refuses to overwrite a scenario the user may have edited, naming what would be lost; nothing is written. */
+async function checkNotOverwriting(dir: string, force: boolean | undefined): Promise<void> {
+  if (force) return;
+  const present = (await readdir(dir).catch(() => [] as string[])).filter((f) => SCENARIO_FILES.includes(f));
+  if (present.length === 0) return;
+  throw new InitError(
+    `${path.relative(process.cwd(), dir) || dir} already holds a scenario (${present.join(", ")}): init would overwrite it`,
+    "pass --force to overwrite it, or --out <another folder>",
+  );
 }
 
 export interface InitResult {
   dir: string;
   files: string[];
+  /** Whether the scenario has a rollback section (so `run --rollback` has something to run). */
+  rollback: boolean;
   fidelity?: FidelityReport;
   notes: string[];
 }
@@ -58,6 +88,8 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   const keys = opts.tables.map(relationKey);
   const mainTable = keys[0]!.replace(/^public\./, "");
   const dir = path.resolve(opts.out ?? path.join("scenarios", slug(mainTable)));
+  checkSourceUrl(opts.url);
+  await checkNotOverwriting(dir, opts.force);
   const read = await readSource(opts.url, opts.tables, opts.log);
 
   const rowsOf = (n: number) => Math.max(1, Math.min(opts.rows ?? DEFAULT_MAX_ROWS, Math.round(n)));
@@ -124,7 +156,12 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
     await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
     await writeFile(path.join(dir, file), text, "utf8");
   }
-  const result: InitResult = { dir, files: Object.keys(files), notes };
+  const result: InitResult = {
+    dir,
+    files: Object.keys(files),
+    rollback: Boolean(scaffold.rollback),
+    notes,
+  };
   if (opts.fidelity !== false) {
     result.fidelity = await measureFidelity(dir, read.tables, opts.log);
     await writeFile(path.join(dir, "fidelity.md"), renderFidelity(result.fidelity), "utf8");

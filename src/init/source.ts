@@ -119,7 +119,8 @@ export async function readSource(
 }
 
 async function readInTransaction(db: Queryable, tableNames: string[]): Promise<SourceRead> {
-  const version = (await db.query<{ v: string }>("SHOW server_version")).rows[0]!.v;
+  // SHOW names its column after the setting: select it under a name of our own.
+  const version = (await db.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
   const snapshot = await takeSnapshot(db);
   const enumRows = (await db.query<{ name: string; labels: string[] }>(ENUMS_SQL)).rows;
   const enums = new Map(enumRows.map((r) => [r.name, r.labels]));

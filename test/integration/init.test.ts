@@ -14,7 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -410,6 +410,43 @@ describe("rehearse init", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/cannot connect to the source/);
     expect(`${r.stderr}${bad.stderr}${bad.stdout}`).not.toContain(PASSWORD);
+  });
+
+  it("never overwrites a scenario without --force, names the server version, refuses a URL without a scheme, says --rollback only when there is one", async () => {
+    const src = await source();
+    const out = await outDir();
+    const args = ["init", "--from-url", src.url(), "--table", "orders", "--out", out, "--no-fidelity"];
+    const first = await cli(args);
+    expect(first.code, first.stderr).toBe(0);
+    // The default strategy has no rollback section: run --rollback would exit 2.
+    expect(first.stdout).toMatch(/^next: npx rehearse run \S+$/m);
+    const schema = await readFile(path.join(out, "schema.sql"), "utf8");
+    expect(schema).toMatch(/\(PostgreSQL \d+\.\d+[^)]*\)/);
+    expect(schema).not.toContain("undefined");
+    // The user edits the scenario; init again refuses, names what would be lost, and writes nothing.
+    await writeFile(path.join(out, "after_seed.sql"), "-- edited\n");
+    const again = await cli(args);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already holds a scenario \(.*scenario\.yaml.*\)[\s\S]*fix: pass --force/);
+    expect(await readFile(path.join(out, "after_seed.sql"), "utf8")).toBe("-- edited\n");
+    const forced = await cli([...args, "--force"]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await readFile(path.join(out, "after_seed.sql"), "utf8")).not.toBe("-- edited\n");
+    const hist = await cli([...args, "--force", "--strategy", "attach-history"]);
+    expect(hist.stdout).toMatch(/^next: npx rehearse run \S+ --rollback$/m);
+    // No scheme: said so, with the form to use, not "getaddrinfo ENOTFOUND base".
+    const bare = await cli([
+      "init",
+      "--from-url",
+      "localhost/shop",
+      "--table",
+      "orders",
+      "--out",
+      await outDir(),
+    ]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/not a PostgreSQL URL[\s\S]*fix: write postgres:\/\/user@host:5432\/dbname/);
+    expect(bare.stderr).not.toMatch(/ENOTFOUND/);
   });
 
   describe("bad input exits with the reason and the fix", () => {
