@@ -6,14 +6,13 @@
  * locked against writes (CREATE INDEX, REINDEX). Scale-independent, like the ACCESS EXCLUSIVE budgets: the
  * scan costs milliseconds on the clone and minutes of queued writes on production.
  */
+import { BLOCKS_WRITES } from "../report/format.ts";
 import type { CheckResult, StatementEffect } from "../report/model.ts";
 import type { Budget, RunFacts } from "./budget.ts";
 import { where } from "./budget.ts";
 import { operationLabel, remediationFor } from "./remedies.ts";
 
 const AEL = "AccessExclusiveLock";
-/** Modes that conflict with ROW EXCLUSIVE, the lock every INSERT, UPDATE and DELETE takes. */
-const BLOCKS_WRITES = new Set(["ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", AEL]);
 /** Statements whose index fetches read the whole table too (validation through an index scan). */
 const VALIDATES = ["add_foreign_key", "add_check", "set_not_null", "attach_partition", "add_column"];
 

@@ -31,7 +31,7 @@
  * observations a metric needs → "error" (cannot judge: the run is inconclusive); a phase that never ran, or
  * ran with no operation to measure (writers paused throughout) → "skipped".
  */
-import { formatNumber } from "../report/format.ts";
+import { BLOCKS_WRITES, formatNumber } from "../report/format.ts";
 import type { BlockingEpisode, CheckResult, LoadReport, LoadWindow, PhaseResult } from "../report/model.ts";
 import { SOAK_PHASE } from "../scenario/ids.ts";
 import type { LoadBudget } from "../scenario/schema.ts";
@@ -60,7 +60,6 @@ export function loadBudgetId(metric: LoadMetric, phase: string): string {
 }
 
 /** Lock modes that conflict with the load's writes (ROW EXCLUSIVE) and with its reads (ACCESS SHARE). */
-const BLOCKS_WRITES = new Set(["ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]);
 const BLOCKS_READS = new Set(["AccessExclusiveLock"]);
 
 interface Target {

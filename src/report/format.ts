@@ -122,6 +122,14 @@ export function errorLocation(e: { file?: string; line?: number; column?: number
   return e.column === undefined ? `${e.file}:${e.line}` : `${e.file}:${e.line}:${e.column}`;
 }
 
+/** Table lock modes that conflict with ROW EXCLUSIVE, the lock every INSERT, UPDATE and DELETE takes. */
+export const BLOCKS_WRITES: ReadonlySet<string> = new Set([
+  "ShareLock",
+  "ShareRowExclusiveLock",
+  "ExclusiveLock",
+  "AccessExclusiveLock",
+]);
+
 /**
  * True for PostgreSQL's strongest table lock whichever way it is spelled: pg_locks says
  * "AccessExclusiveLock", the docs and people say "ACCESS EXCLUSIVE".

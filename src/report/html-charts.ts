@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import type * as EChartsModule from "echarts";
 import type { EChartsOption } from "echarts";
-import { isAccessExclusive, phaseLabel } from "./format.ts";
+import { BLOCKS_WRITES, isAccessExclusive, phaseLabel } from "./format.ts";
 import type { LockHold, RunReport } from "./model.ts";
 
 // The CommonJS build is one bundled file; the ESM entry is hundreds of modules whose loading added about a
@@ -167,13 +167,6 @@ export function throughputChart(report: RunReport): string | undefined {
 /** What a reader recognises: a relation the tracer could not name was dropped before it was sampled. */
 const relationLabel = (name: string) => (name.startsWith("oid:") ? `dropped relation (${name})` : name);
 
-const WRITE_BLOCKING = new Set([
-  "ShareLock",
-  "ShareRowExclusiveLock",
-  "ExclusiveLock",
-  "AccessExclusiveLock",
-]);
-
 /** One Gantt row per table and mode: its indexes and partitions folded in (they protect the same table). */
 interface LockRow {
   owner: string;
@@ -198,7 +191,7 @@ function lockRows(report: RunReport): { rows: LockRow[]; keyOf: (l: LockHold) =>
     (a, b) => Number(hot.has(b.owner)) - Number(hot.has(a.owner)) || b.longest - a.longest,
   );
   // The lock that matters most: the longest one that blocks writes, on a hot table if any.
-  const blocking = report.locks.filter((l) => WRITE_BLOCKING.has(l.mode));
+  const blocking = report.locks.filter((l) => BLOCKS_WRITES.has(l.mode));
   const top = [...blocking].sort(
     (a, b) =>
       Number(hot.has(b.table ?? b.relation)) - Number(hot.has(a.table ?? a.relation)) ||
