@@ -1,7 +1,8 @@
 /**
- * Renders schema.sql (pg_dump-like DDL) from the source's catalog snapshot: roles, sequences, tables with
- * columns, defaults and constraints, partitions, indexes, trigger functions and triggers, grants, RLS and
- * policies, and foreign keys in both directions. Pure: the snapshot in, SQL text out.
+ * Renders schema.sql (pg_dump-like DDL) from the source's catalog snapshot: roles, the user types, functions
+ * and extensions the tables need (closure.ts), sequences, tables with columns, defaults and constraints,
+ * partitions, indexes, triggers, grants, RLS and policies, foreign keys in both directions, and the views that
+ * read the tables. Pure: the snapshot in, SQL text out.
  */
 import { dependentsOf } from "../catalog/dependents.ts";
 import type { CatalogSnapshot, DependentInfo, TableInfo } from "../catalog/types.ts";
@@ -51,8 +52,18 @@ export function renderSchema(read: SourceRead, keys: string[], header: string): 
       );
     out.push("");
   }
-  for (const schema of new Set(tables.map((t) => t.schema)))
-    if (schema !== "public") out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)};`);
+  const closure = read.closure;
+  for (const schema of new Set([...tables.map((t) => t.schema), ...closure.schemas]))
+    if (schema !== "public" && schema !== "pg_catalog")
+      out.push(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)};`);
+  // As pg_dump does: a function body is checked when it runs, not when it is created, so the order of
+  // functions that call each other does not matter.
+  out.push("SET check_function_bodies = false;", "");
+  for (const u of closure.unreproduced) out.push(`-- NOT REPRODUCED (create it on the clone first): ${u}`);
+  const before = closure.objects.filter((o) => !o.afterTables);
+  if (before.length) out.push("-- Types, functions and extensions the tables and their views need.");
+  for (const o of before) out.push(o.sql);
+  if (before.length || closure.unreproduced.length) out.push("");
 
   const stubs = stubTables(snap, tables, included);
   const views = dependentViews(read, keys, stubs);
@@ -71,6 +82,8 @@ export function renderSchema(read: SourceRead, keys: string[], header: string): 
   }
 
   for (const t of tables) out.push(...renderTable(read, t));
+  const after = closure.objects.filter((o) => o.afterTables);
+  if (after.length) out.push("-- Functions over the tables' row types.", ...after.map((o) => o.sql), "");
 
   const fks = snap.foreignKeys.filter(
     (fk) => fk.parentOid === null && (included.has(fk.from) || included.has(fk.to)),
@@ -117,8 +130,6 @@ function dependentViews(
   const isTable = (n: string) => snap.tables[n] !== undefined && snap.tables[n].relkind !== "view";
   const rendered = candidates.filter((d) => d.references.every(isTable));
   const skipped = candidates.filter((d) => !rendered.includes(d));
-  // Enum types are not in schema.sql unless an included table uses them: a stub column reads as text.
-  const enums = read.tables[0]?.enums ?? new Map<string, string[]>();
   for (const v of rendered)
     for (const [rel, cols] of Object.entries(v.readsColumns ?? {})) {
       if (keys.includes(rel)) continue;
@@ -130,7 +141,7 @@ function dependentViews(
       for (const c of cols) {
         if (stub.columns.some((x) => x.name === c)) continue;
         const type = snap.tables[rel]!.columns.find((x) => x.name === c)?.type ?? "text";
-        stub.columns.push({ name: c, type: enums.has(type) ? "text" : type });
+        stub.columns.push({ name: c, type });
       }
     }
   return { rendered, skipped };
@@ -193,8 +204,6 @@ function renderTable(read: SourceRead, t: TableInfo): string[] {
 
   for (const tr of t.triggers) {
     if (tr.internal || tr.parentTriggerOid !== null) continue;
-    const fn = read.functions.get(tr.function);
-    if (fn) out.push(`${fn.trimEnd()};`);
     out.push(`${tr.definition};`);
     if (tr.enabled === "D") out.push(`ALTER TABLE ${name} DISABLE TRIGGER ${ident(tr.name)};`);
     if (tr.enabled === "R") out.push(`ALTER TABLE ${name} ENABLE REPLICA TRIGGER ${ident(tr.name)};`);

@@ -26,13 +26,23 @@ export interface FittedTable {
   notes: string[];
 }
 
-type TypeClass = "int" | "decimal" | "time" | "text" | "uuid" | "bool" | "json" | "enum" | "other";
+type TypeClass =
+  "int" | "decimal" | "time" | "text" | "uuid" | "bool" | "json" | "enum" | "array" | "tsvector" | "other";
 
 /** Columns whose correlation with the physical order is at least this grow with the id. */
 export const ASCENDING_CORRELATION = 0.9;
 
-export function typeClass(type: string, enums: Map<string, string[]>): TypeClass {
+export function typeClass(
+  type: string,
+  enums: Map<string, string[]>,
+  domains: Map<string, string> = new Map(),
+): TypeClass {
+  // A domain is generated as its base type: the source's values (the statistics) already satisfy its CHECKs.
+  const base = domains.get(type);
+  if (base !== undefined && base !== type) return typeClass(base, enums, domains);
   if (enums.has(type)) return "enum";
+  if (type.endsWith("[]")) return "array";
+  if (type === "tsvector") return "tsvector";
   if (/^(smallint|integer|bigint)$/.test(type)) return "int";
   if (/^(numeric|real|double precision)/.test(type)) return "decimal";
   if (/^(timestamp|date)/.test(type)) return "time";
@@ -117,7 +127,46 @@ export function fitTable(t: SourceTable, opts: FitOptions): FittedTable {
     if (fitted.note) notes.push(`${col.name}: ${fitted.note}`);
     if (fitted.gen) columns[col.name] = fitted.gen;
   }
+  for (const key of compositeKeys(t)) notes.push(uniqueTuples(t, key, columns));
   return { columns, notes };
+}
+
+/** Primary keys and unique constraints over several columns, none of which is unique on its own. */
+function compositeKeys(t: SourceTable): string[][] {
+  return t.info.constraints
+    .filter((c) => (c.type === "p" || c.type === "u") && c.columns.length >= 2)
+    .map((c) => c.columns)
+    .filter((cols) => !cols.some((c) => isUnique(t.stats.get(c) ?? ({ nDistinct: 0 } as ColumnStats))));
+}
+
+/**
+ * Columns fitted one by one repeat tuples of a composite key (film_actor's (actor_id, film_id) pairs): integer
+ * key columns become the digits of a mixed-radix count over their source ranges instead — the column with the
+ * widest range turns fastest, each value stays inside the range the statistics show (so a foreign key's
+ * target, seeded over that range, holds it), and no tuple repeats.
+ */
+function uniqueTuples(t: SourceTable, key: string[], columns: Record<string, GeneratorConfig>): string {
+  const ranges: { column: string; min: number; size: number }[] = [];
+  for (const c of key) {
+    const info = t.info.columns.find((x) => x.name === c);
+    const s = t.stats.get(c);
+    const values = [...(s?.histogram ?? []), ...(s?.mcv ?? [])].map(Number).filter(Number.isSafeInteger);
+    if (!info || typeClass(info.type, t.enums, t.domains) !== "int" || values.length === 0)
+      return `(${key.join(", ")}): a composite key over non-integer columns; values fitted column by column may repeat a tuple — give one column a unique generator if seeding reports a duplicate key`;
+    const min = Math.min(...values);
+    ranges.push({ column: c, min, size: Math.max(...values) - min + 1 });
+  }
+  ranges.sort((a, b) => a.size - b.size);
+  let every = 1;
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i]!;
+    columns[r.column] =
+      i === 0
+        ? { gen: "serial", start: r.min, every }
+        : { gen: "serial", start: r.min, every, cycle: r.size };
+    every *= r.size;
+  }
+  return `(${key.join(", ")}): composite key: unique tuples counted over the source's ranges (${ranges.map((r) => `${r.column} ${r.min}..${r.min + r.size - 1}`).join(", ")})`;
 }
 
 function fitColumn(
@@ -128,7 +177,7 @@ function fitColumn(
   inCheck: boolean,
 ): { gen?: GeneratorConfig; note?: string | undefined } {
   if (s.nullFrac >= 1) return { gen: { gen: "constant", value: "", null_fraction: 1 } };
-  const cls = typeClass(col.type, t.enums);
+  const cls = typeClass(col.type, t.enums, t.domains);
   const distinct = distinctCount(s.nDistinct, t.reltuples);
   const mcv = s.mcv ?? [];
   const shares = commonShares(s);
@@ -189,6 +238,13 @@ function fitColumn(
       };
     case "text":
       return fitText(s, mcv, shares, distinct, opts.keepSampleValues || inCheck, inCheck);
+    case "tsvector": {
+      // A word is a valid tsvector; pg_stats keeps no common values for it, only its width and distinctness.
+      const fitted = fitText(s, [], [], distinct, false, false);
+      return { ...fitted, note: "tsvector: synthetic one-word documents of the source's width" };
+    }
+    case "array":
+      return fitArray(col.type.slice(0, -2), s, mcv, shares, t, opts.keepSampleValues);
     case "other":
       if (mcv.length > 0 && opts.keepSampleValues)
         return {
@@ -304,4 +360,53 @@ function fitText(
       : "sample values kept"
     : "synthetic values";
   return { gen: withNulls(gen, s), note: mcv.length ? `${mcv.length} common values (${how})` : undefined };
+}
+
+/**
+ * Arrays: the common arrays of pg_stats with their element counts and shares (text elements synthetic unless
+ * sample values are kept), renormalised over the common ones; with none, an empty array.
+ */
+function fitArray(
+  elementType: string,
+  s: ColumnStats,
+  mcv: string[],
+  shares: number[],
+  t: SourceTable,
+  keep: boolean,
+): { gen?: GeneratorConfig; note?: string } {
+  if (mcv.length === 0)
+    return {
+      gen: withNulls({ gen: "constant", value: "{}" }, s),
+      note: `${elementType}[]: no common values in the statistics; empty arrays`,
+    };
+  const cls = typeClass(elementType, t.enums, t.domains);
+  const verbatim = keep || ["int", "decimal", "bool", "enum", "uuid"].includes(cls);
+  const total = shares.reduce((a, b) => a + b, 0) || 1;
+  const values = mcv.map((v, i) => (verbatim ? v : syntheticArray(v, i)));
+  return {
+    gen: withNulls(
+      common(
+        values,
+        shares.map((x) => x / total),
+        (v) => v,
+      ),
+      s,
+    ),
+    note: `${elementType}[]: ${mcv.length} common arrays${verbatim ? "" : " (synthetic elements, same lengths)"}, covering ${Math.round(total * 100)} % of the source's rows`,
+  };
+}
+
+/** `{Trailers,"Deleted Scenes"}` → `{e3a,e3b}`: the same number of elements, none of the text. */
+export function syntheticArray(literal: string, i: number): string {
+  const inner = literal.trim().replace(/^\{|\}$/g, "");
+  if (inner === "") return "{}";
+  let count = 0;
+  let quoted = false;
+  for (let k = 0; k < inner.length; k++) {
+    const ch = inner[k];
+    if (ch === "\\") k++;
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === "," && !quoted) count++;
+  }
+  return `{${Array.from({ length: count + 1 }, (_, k) => `e${i}x${k}`).join(",")}}`;
 }

@@ -4,9 +4,11 @@
  * inside one READ ONLY transaction with a short statement_timeout.
  */
 import pg from "pg";
+import { dependentsOf } from "../catalog/dependents.ts";
 import { takeSnapshot } from "../catalog/snapshot.ts";
 import { type CatalogSnapshot, relationKey, type TableInfo } from "../catalog/types.ts";
 import { qualified, type Queryable } from "../db/sql.ts";
+import { type Closure, readClosure } from "./closure.ts";
 
 /** Bad input to `init`: what is wrong and how to fix it (exit 2). */
 export class InitError extends Error {
@@ -38,13 +40,15 @@ export interface SourceTable {
   stats: Map<string, ColumnStats>;
   /** Enum types' labels by type name (values that are in the schema, so never sensitive). */
   enums: Map<string, string[]>;
+  /** Domains' base types by domain name (format_type), so a domain column is generated as its base type. */
+  domains?: Map<string, string>;
 }
 
 export interface SourceRead {
   snapshot: CatalogSnapshot;
   tables: SourceTable[];
-  /** Trigger function definitions (pg_get_functiondef) by "schema.name". */
-  functions: Map<string, string>;
+  /** The user types, functions, aggregates and extensions the tables and their dependent views need. */
+  closure: Closure;
   serverVersion: string;
 }
 
@@ -71,14 +75,13 @@ FROM pg_class c
 LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
 WHERE c.oid = to_regclass($1)`;
 
-const FUNCTIONS_SQL = `
-SELECT DISTINCT pn.nspname::text || '.' || p.proname::text AS name, pg_get_functiondef(p.oid) AS def
-FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
-WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal`;
-
 const ENUMS_SQL = `
 SELECT format_type(t.oid, NULL) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
 FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.oid`;
+
+const DOMAINS_SQL = `
+SELECT format_type(t.oid, NULL) AS name, format_type(t.typbasetype, t.typtypmod) AS base
+FROM pg_type t WHERE t.typtype = 'd'`;
 
 /** Connects with `url` and reads the tables' definitions and statistics; throws InitError on bad input. */
 export async function readSource(
@@ -124,6 +127,8 @@ async function readInTransaction(db: Queryable, tableNames: string[]): Promise<S
   const snapshot = await takeSnapshot(db);
   const enumRows = (await db.query<{ name: string; labels: string[] }>(ENUMS_SQL)).rows;
   const enums = new Map(enumRows.map((r) => [r.name, r.labels]));
+  const domainRows = (await db.query<{ name: string; base: string }>(DOMAINS_SQL)).rows;
+  const domains = new Map(domainRows.map((r) => [r.name, r.base]));
   const tables: SourceTable[] = [];
   for (const name of tableNames) {
     const key = relationKey(name);
@@ -183,15 +188,28 @@ async function readInTransaction(db: Queryable, tableNames: string[]): Promise<S
         histogram: r.histogram,
         correlation: r.correlation,
       });
-    tables.push({ info, reltuples: Math.max(0, Math.round(access.reltuples)), stats, enums });
+    tables.push({ info, reltuples: Math.max(0, Math.round(access.reltuples)), stats, enums, domains });
   }
-  const fnRows = (
-    await db.query<{ name: string; def: string }>(FUNCTIONS_SQL, [tables.map((t) => t.info.oid)])
-  ).rows;
-  return {
-    snapshot,
-    tables,
-    functions: new Map(fnRows.map((r) => [r.name, r.def])),
-    serverVersion: version,
-  };
+  return { snapshot, tables, closure: await closureOf(db, snapshot, tables), serverVersion: version };
+}
+
+/**
+ * The closure starts at the tables and the views that read them (whose definitions schema.sql carries), and
+ * takes only the column types of the relations they merely point at (stub tables in schema.sql).
+ */
+function closureOf(db: Queryable, snapshot: CatalogSnapshot, tables: SourceTable[]): Promise<Closure> {
+  const keys = tables.map((t) => relationKey(t.info.qualifiedName));
+  const views = keys
+    .flatMap((k) => dependentsOf(snapshot.dependents ?? [], k))
+    .filter((d) => d.kind === "view" || d.kind === "materialized view");
+  const referenced = new Set<string>();
+  for (const t of tables) for (const fk of t.info.foreignKeys.outgoing) referenced.add(fk.to);
+  for (const v of views) for (const rel of Object.keys(v.readsColumns ?? {})) referenced.add(rel);
+  for (const k of keys) referenced.delete(k);
+  const oidOf = (k: string) => snapshot.tables[k]?.oid;
+  return readClosure(
+    db,
+    [...tables.map((t) => t.info.oid), ...views.map((v) => v.oid)],
+    [...referenced].map(oidOf).filter((o): o is number => o !== undefined),
+  );
 }

@@ -66,6 +66,10 @@ export const Generator = z.discriminatedUnion("gen", [
     gen: z.literal("serial"),
     start: z.number().int().default(1),
     step: z.number().int().default(1),
+    /** Advance once every this many rows (a composite key's slower column). */
+    every: z.number().int().min(1).default(1),
+    /** Wrap after this many values (a composite key's faster column). */
+    cycle: z.number().int().min(1).optional(),
     ...GenCommon,
   }),
   z.strictObject({

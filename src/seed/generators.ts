@@ -121,13 +121,19 @@ function checkSafe(values: number[], fail: (message: string) => never): void {
 function compileValues(gen: Generator, ctx: GeneratorContext, fail: (message: string) => never): Values {
   switch (gen.gen) {
     case "serial": {
-      const { start, step } = gen;
-      checkSafe([start + (Math.max(ctx.rows, 1) - 1) * step], fail);
+      const { start, step, every, cycle } = gen;
+      const steps = Math.floor((Math.max(ctx.rows, 1) - 1) / every);
+      checkSafe([start + (cycle === undefined ? steps : Math.min(steps, cycle - 1)) * step], fail);
       // Derived from the row index, not a counter: chunks on different connections still get
-      // start, start+step, …, start+(n-1)·step with no gaps or repeats.
+      // start, start+step, …, start+(n-1)·step with no gaps or repeats. every/cycle make the digits of a
+      // mixed-radix count, so the columns of a composite key together never repeat a tuple.
+      const index =
+        cycle === undefined
+          ? (row: number) => Math.floor(row / every)
+          : (row: number) => Math.floor(row / every) % cycle;
       return {
         maxBytes: INT_BYTES,
-        forStream: () => (buf, pos, row) => writeInt(buf, pos, start + row * step),
+        forStream: () => (buf, pos, row) => writeInt(buf, pos, start + index(row) * step),
       };
     }
     case "uniform": {

@@ -1,0 +1,99 @@
+/**
+ * Issue 15's acceptance matrix, as a script a person can run: Pagila (../shared/fixtures/pagila) and
+ * `pgbench -i -s 5` loaded into a PostgreSQL 15 source; for every table × strategy, `rehearse init` then the
+ * generated scenario rehearsed as generated (at the default rows, and with MATRIX_FULL=1 also at the source's
+ * row count). Prints one greppable line per case: `matrix <table> <strategy> <outcome> <detail>`.
+ * Env: MATRIX_TABLES=a,b (subset), MATRIX_STRATEGIES=x,y, MATRIX_FULL=1, MATRIX_KEEP=<dir> (keep the scenarios).
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { findSystemInstalls, SystemProvider } from "../src/clone/system.ts";
+import { runInit } from "../src/init/init.ts";
+import { InitError } from "../src/init/source.ts";
+import { rehearse } from "../src/run/rehearsal.ts";
+import { silentLogger } from "../src/util/logger.ts";
+
+const PAGILA = path.resolve(import.meta.dirname, "../../shared/fixtures/pagila");
+const STRATEGIES = (
+  process.env.MATRIX_STRATEGIES ?? "none,attach-history,dual-write,view-union,inheritance,partman"
+).split(",");
+const run = promisify(execFile);
+const install = (await findSystemInstalls()).find((i) => i.major === 15);
+if (!install) throw new Error("apt-get install postgresql-15");
+await using source = await new SystemProvider().start({ version: 15 });
+const c = source.connectionConfig();
+const env = { ...process.env, PGPASSWORD: String(c.password) };
+const conn = ["-h", String(c.host), "-p", String(c.port), "-U", String(c.user)];
+for (const f of ["pagila-schema.sql", "pagila-data.sql"])
+  await run(
+    path.join(install.bin, "psql"),
+    ["-q", "-v", "ON_ERROR_STOP=1", ...conn, "-d", String(c.database), "-f", path.join(PAGILA, f)],
+    { env, maxBuffer: 1 << 26 },
+  );
+await run(path.join(install.bin, "pgbench"), ["-i", "-q", "-s", "5", ...conn, String(c.database)], { env });
+const admin = new pg.Client(c);
+await admin.connect();
+await admin.query("ANALYZE");
+const tables =
+  process.env.MATRIX_TABLES?.split(",") ??
+  (
+    await admin.query<{ t: string }>(
+      `SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r','p') AND NOT c.relispartition ORDER BY 1`,
+    )
+  ).rows.map((r) => r.t);
+const counts = new Map<string, number>();
+for (const t of tables)
+  counts.set(
+    t,
+    Number((await admin.query(`SELECT count(*) AS n FROM "public".${JSON.stringify(t)}`)).rows[0].n),
+  );
+await admin.end();
+const url = `postgres://${c.user}:${encodeURIComponent(String(c.password))}@${c.host}:${c.port}/${c.database}`;
+const root = process.env.MATRIX_KEEP ?? (await mkdtemp(path.join(tmpdir(), "rehearse-matrix-")));
+try {
+  for (const table of tables)
+    for (const strategy of STRATEGIES) {
+      const out = path.join(root, `${table}-${strategy}`);
+      await rm(out, { recursive: true, force: true });
+      const t0 = Date.now();
+      try {
+        await runInit({
+          url,
+          tables: [table],
+          out,
+          fidelity: false,
+          log: () => {},
+          ...(strategy === "none" ? {} : { strategy: strategy as never }),
+        });
+      } catch (e) {
+        const msg =
+          e instanceof InitError ? `refused: ${e.message} | fix: ${e.fix}` : `CRASH: ${(e as Error).stack}`;
+        console.log(
+          `matrix ${table} ${strategy} ${e instanceof InitError ? "refused" : "crash"} ${msg.replace(/\s+/g, " ")}`,
+        );
+        continue;
+      }
+      const initMs = Date.now() - t0;
+      const sizes: (number | undefined)[] = [undefined];
+      if (process.env.MATRIX_FULL) sizes.push(counts.get(table));
+      for (const rows of sizes) {
+        const t1 = Date.now();
+        const r = await rehearse({
+          scenarioPath: out,
+          logger: silentLogger,
+          ...(rows ? { rows: { [table]: rows } } : {}),
+        });
+        const detail = r.status === "passed" ? "" : (r.reason ?? "") + " failing=" + r.failing.join(",");
+        console.log(
+          `matrix ${table} ${strategy} ${r.status} rows=${rows ?? "default"} init=${initMs}ms run=${Date.now() - t1}ms ${detail.replace(/\s+/g, " ").slice(0, 600)}`,
+        );
+      }
+    }
+} finally {
+  if (!process.env.MATRIX_KEEP) await rm(root, { recursive: true, force: true });
+}
