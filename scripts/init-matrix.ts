@@ -5,39 +5,22 @@
  * row count). Prints one greppable line per case: `matrix <table> <strategy> <outcome> <detail>`.
  * Env: MATRIX_TABLES=a,b (subset), MATRIX_STRATEGIES=x,y, MATRIX_FULL=1, MATRIX_KEEP=<dir> (keep the scenarios).
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
-import { findSystemInstalls, SystemProvider } from "../src/clone/system.ts";
 import { runInit } from "../src/init/init.ts";
 import { InitError } from "../src/init/source.ts";
 import { rehearse } from "../src/run/rehearsal.ts";
 import { silentLogger } from "../src/util/logger.ts";
+import { startPagilaSource } from "../test/support/pagila-source.ts";
 
-const PAGILA = path.resolve(import.meta.dirname, "../../shared/fixtures/pagila");
 const STRATEGIES = (
   process.env.MATRIX_STRATEGIES ?? "none,attach-history,dual-write,view-union,inheritance,partman"
 ).split(",");
-const run = promisify(execFile);
-const install = (await findSystemInstalls()).find((i) => i.major === 15);
-if (!install) throw new Error("apt-get install postgresql-15");
-await using source = await new SystemProvider().start({ version: 15 });
-const c = source.connectionConfig();
-const env = { ...process.env, PGPASSWORD: String(c.password) };
-const conn = ["-h", String(c.host), "-p", String(c.port), "-U", String(c.user)];
-for (const f of ["pagila-schema.sql", "pagila-data.sql"])
-  await run(
-    path.join(install.bin, "psql"),
-    ["-q", "-v", "ON_ERROR_STOP=1", ...conn, "-d", String(c.database), "-f", path.join(PAGILA, f)],
-    { env, maxBuffer: 1 << 26 },
-  );
-await run(path.join(install.bin, "pgbench"), ["-i", "-q", "-s", "5", ...conn, String(c.database)], { env });
-const admin = new pg.Client(c);
+const source = await startPagilaSource({ pgbench: true });
+const admin = new pg.Client(source.clone.connectionConfig());
 await admin.connect();
-await admin.query("ANALYZE");
 const tables =
   process.env.MATRIX_TABLES?.split(",") ??
   (
@@ -53,7 +36,7 @@ for (const t of tables)
     Number((await admin.query(`SELECT count(*) AS n FROM "public".${JSON.stringify(t)}`)).rows[0].n),
   );
 await admin.end();
-const url = `postgres://${c.user}:${encodeURIComponent(String(c.password))}@${c.host}:${c.port}/${c.database}`;
+const url = source.url;
 const root = process.env.MATRIX_KEEP ?? (await mkdtemp(path.join(tmpdir(), "rehearse-matrix-")));
 try {
   for (const table of tables)
@@ -96,4 +79,5 @@ try {
     }
 } finally {
   if (!process.env.MATRIX_KEEP) await rm(root, { recursive: true, force: true });
+  await source.clone.stop();
 }

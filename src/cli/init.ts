@@ -22,6 +22,7 @@ async function commandInit(o: {
   rows?: Record<string, number>;
   fidelity?: boolean;
   force?: boolean;
+  partitionKey?: string;
 }): Promise<number> {
   const log = (line: string) => process.stderr.write(`rehearse init: ${redact(line)}\n`);
   try {
@@ -36,6 +37,7 @@ async function commandInit(o: {
       rows: o.rows?.["*"],
       fidelity: o.fidelity,
       force: o.force,
+      partitionKey: o.partitionKey,
       log,
     });
     const shown = path.relative(process.cwd(), r.dir) || r.dir;
@@ -75,6 +77,10 @@ export function defineInitCommand(program: Command, setExit: SetExit): void {
     )
     .addOption(
       new Option("--rows <n>", "rows to seed (default: the source's, at most 100000)").argParser(parseRows),
+    )
+    .option(
+      "--partition-key <column>",
+      "the column to partition by (default: init ranks the candidates and prints why it chose one)",
     )
     .option("--no-fidelity", "do not seed a clone to compare its statistics with the source's")
     .addHelpText(

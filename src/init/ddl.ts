@@ -98,6 +98,9 @@ export function renderSchema(read: SourceRead, keys: string[], header: string): 
     out.push("", "-- Views and materialized views reading the tables: a migration must carry them over.");
   for (const v of views.skipped)
     out.push(`-- ${v.kind} ${v.name} reads ${v.references.join(", ")}, not all of them tables: left out.`);
+  const viewIndexes = new Map(
+    read.tables.flatMap((t) => t.views ?? []).map((v) => [v.name, v.indexes] as const),
+  );
   for (const v of views.rendered) {
     const body = (v.definition ?? "").trim().replace(/;$/, "");
     out.push(
@@ -105,6 +108,7 @@ export function renderSchema(read: SourceRead, keys: string[], header: string): 
         ? `CREATE VIEW ${q(v.name)} AS\n${body};`
         : `CREATE MATERIALIZED VIEW ${q(v.name)} AS\n${body}\nWITH NO DATA;`,
     );
+    for (const i of viewIndexes.get(v.name) ?? []) out.push(`${i};`);
   }
   return { sql: `${out.join("\n").trimEnd()}\n`, stubs };
 }

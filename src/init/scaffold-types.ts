@@ -3,7 +3,14 @@
 export const STRATEGIES = ["attach-history", "dual-write", "view-union", "inheritance", "partman"] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
 
+export interface ScaffoldOptions {
+  /** --partition-key: overrides the ranked choice (a strategy with a fixed key refuses a different one). */
+  partitionKey?: string;
+}
+
 export interface Scaffold {
+  /** Lines init prints and keeps (the partition key chosen and why). */
+  notes?: string[];
   phases: unknown[];
   /** Commented YAML appended to scenario.yaml (a template the user fills in). */
   yamlAppendix?: string;

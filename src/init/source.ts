@@ -9,6 +9,7 @@ import { takeSnapshot } from "../catalog/snapshot.ts";
 import { type CatalogSnapshot, relationKey, type TableInfo } from "../catalog/types.ts";
 import { qualified, type Queryable } from "../db/sql.ts";
 import { type Closure, readClosure } from "./closure.ts";
+import { readTraffic, type TrafficRead } from "./traffic.ts";
 
 /** Bad input to `init`: what is wrong and how to fix it (exit 2). */
 export class InitError extends Error {
@@ -42,6 +43,22 @@ export interface SourceTable {
   enums: Map<string, string[]>;
   /** Domains' base types by domain name (format_type), so a domain column is generated as its base type. */
   domains?: Map<string, string>;
+  /** The views and materialized views that read the table, which a migration must carry over. */
+  views?: DependentView[];
+  /** Columns the table's own UPDATE row triggers assign (NEW.col := …, or an argument naming it), by trigger. */
+  triggerSet?: Map<string, string>;
+  /** pg_stat_user_tables' counts since the statistics were reset, when the source keeps them. */
+  activity?: { inserts: number; updates: number; hotUpdates: number };
+}
+
+export interface DependentView {
+  kind: "view" | "materialized view";
+  /** "schema.name". */
+  name: string;
+  /** pg_get_viewdef(), without the trailing semicolon. */
+  definition: string;
+  /** A materialized view's indexes (pg_get_indexdef): dropped with it, so re-created with it. */
+  indexes: string[];
 }
 
 export interface SourceRead {
@@ -50,6 +67,8 @@ export interface SourceRead {
   /** The user types, functions, aggregates and extensions the tables and their dependent views need. */
   closure: Closure;
   serverVersion: string;
+  /** pg_stat_statements and pg_stat_activity on the tables (traffic.ts), or why they could not be read. */
+  traffic?: TrafficRead;
 }
 
 /** The statement_timeout init runs under on the source. */
@@ -78,6 +97,20 @@ WHERE c.oid = to_regclass($1)`;
 const ENUMS_SQL = `
 SELECT format_type(t.oid, NULL) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
 FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.oid`;
+
+const VIEW_INDEXES_SQL = `
+SELECT i.indrelid::int AS view, pg_get_indexdef(i.indexrelid) AS def
+FROM pg_index i WHERE i.indrelid = ANY($1::oid[]) ORDER BY i.indexrelid`;
+
+const TRIGGER_SOURCES_SQL = `
+SELECT t.tgname::text AS name, p.prosrc AS src,
+       string_to_array(encode(t.tgargs, 'escape'), '\\000') AS args
+FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND (t.tgtype & 1) = 1 AND (t.tgtype & 16) = 16`;
+
+const ACTIVITY_SQL = `
+SELECT n_tup_ins::float8 AS ins, n_tup_upd::float8 AS upd, n_tup_hot_upd::float8 AS hot
+FROM pg_stat_user_tables WHERE relid = $1::oid`;
 
 const DOMAINS_SQL = `
 SELECT format_type(t.oid, NULL) AS name, format_type(t.typbasetype, t.typtypmod) AS base
@@ -170,6 +203,11 @@ async function readInTransaction(db: Queryable, tableNames: string[]): Promise<S
             "such tables' statistics",
           "connect as the table's owner or a role with BYPASSRLS (ALTER ROLE <role> BYPASSRLS)",
         );
+      if (access.analyzed && access.reltuples === 0)
+        throw new InitError(
+          `${key} is empty (analysed, 0 rows): there are no statistics to fit its rows to`,
+          `init it once it holds rows (run the workload, then ANALYZE ${qualified(key)}), or name a table that has rows`,
+        );
       throw new InitError(
         `${key} has no planner statistics: it was never analysed` +
           (access.reltuples < 0 ? " (pg_class.reltuples = -1)" : ""),
@@ -188,9 +226,64 @@ async function readInTransaction(db: Queryable, tableNames: string[]): Promise<S
         histogram: r.histogram,
         correlation: r.correlation,
       });
-    tables.push({ info, reltuples: Math.max(0, Math.round(access.reltuples)), stats, enums, domains });
+    tables.push({
+      info,
+      reltuples: Math.max(0, Math.round(access.reltuples)),
+      stats,
+      enums,
+      domains,
+      views: await viewsOf(db, snapshot, key),
+      triggerSet: await triggerAssigned(db, info),
+      activity: await activityOf(db, info.oid),
+    });
   }
-  return { snapshot, tables, closure: await closureOf(db, snapshot, tables), serverVersion: version };
+  const closure = await closureOf(db, snapshot, tables);
+  const traffic = await readTraffic(
+    db,
+    tables.map((t) => t.info),
+  );
+  return { snapshot, tables, closure, serverVersion: version, traffic };
+}
+
+/**
+ * Which columns the table's row triggers set on UPDATE: a key a trigger rewrites on every UPDATE (Pagila's
+ * last_update) moves rows between partitions and says nothing about when a row was written. (A trigger that
+ * only fills a default on INSERT does neither.)
+ */
+async function triggerAssigned(db: Queryable, info: TableInfo): Promise<Map<string, string>> {
+  const rows = (
+    await db.query<{ name: string; src: string; args: string[] | null }>(TRIGGER_SOURCES_SQL, [info.oid])
+  ).rows;
+  const out = new Map<string, string>();
+  for (const c of info.columns) {
+    const quoted = c.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const assigns = new RegExp(`\\bNEW\\s*\\.\\s*"?${quoted}"?\\s*:?=`, "i");
+    const t = rows.find((r) => assigns.test(r.src) || (r.args ?? []).includes(c.name));
+    if (t) out.set(c.name, t.name);
+  }
+  return out;
+}
+
+async function activityOf(db: Queryable, oid: number): Promise<SourceTable["activity"]> {
+  const r = (await db.query<{ ins: number; upd: number; hot: number }>(ACTIVITY_SQL, [oid])).rows[0];
+  return r ? { inserts: r.ins, updates: r.upd, hotUpdates: r.hot } : undefined;
+}
+
+async function viewsOf(db: Queryable, snapshot: CatalogSnapshot, key: string): Promise<DependentView[]> {
+  const deps = dependentsOf(snapshot.dependents ?? [], key).filter(
+    (d) => d.kind === "view" || d.kind === "materialized view",
+  );
+  const indexes = (
+    await db.query<{ view: number; def: string }>(VIEW_INDEXES_SQL, [
+      deps.filter((d) => d.kind === "materialized view").map((d) => d.oid),
+    ])
+  ).rows;
+  return deps.map((d) => ({
+    kind: d.kind as DependentView["kind"],
+    name: d.name,
+    definition: (d.definition ?? "").trim().replace(/;$/, ""),
+    indexes: indexes.filter((i) => i.view === d.oid).map((i) => i.def),
+  }));
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Naming and the partition key: shared by every strategy under strategies/. */
 import type { ColumnInfo } from "../catalog/types.ts";
 import { ident } from "../db/sql.ts";
-import { isoInstant } from "./fit.ts";
+import { ASCENDING_CORRELATION, isoInstant } from "./fit.ts";
 import { InitError, type SourceTable } from "./source.ts";
 
 /** Keeps a generated name within PostgreSQL's 63 bytes. */
@@ -27,35 +27,121 @@ export function names(info: Info) {
 export interface KeyChoice {
   column: ColumnInfo;
   kind: "time" | "int";
-  /** Largest value in the statistics (epoch ms for time keys). */
+  /**
+   * Largest value the key takes at the source's size (epoch ms for time keys): the statistics' largest, or
+   * for a unique ascending integer the value its serial generator reaches at the source's row count — a bound
+   * must lie strictly above it for the scenario to pass at --rows equal to the source's count.
+   */
   max: number;
+  /** Why this column: the facts that ranked it first, and what the others lacked. */
+  why: string;
 }
 
 export const TIME_TYPE = /^(timestamp|date)/;
 export const INT_TYPE = /^(smallint|integer|bigint)$/;
 
-/** The partition key: a timestamp column that grows with the rows, else an integer one; no NULLs in either. */
-export function choosePartitionKey(t: SourceTable): KeyChoice | InitError {
-  const usable: KeyChoice[] = [];
-  for (const c of t.info.columns) {
-    const s = t.stats.get(c.name);
-    const isTime = TIME_TYPE.test(c.type);
-    if (!isTime && !INT_TYPE.test(c.type)) continue;
-    if (c.generated || (!c.notNull && (s?.nullFrac ?? 1) > 0)) continue;
-    const values = [...(s?.histogram ?? []), ...(s?.mcv ?? [])];
-    const nums = values.map((v) => (isTime ? Date.parse(isoInstant(v) ?? "") : Number(v)));
-    if (nums.length === 0 || nums.some(Number.isNaN)) continue;
-    usable.push({ column: c, kind: isTime ? "time" : "int", max: Math.max(...nums) });
+interface Candidate extends KeyChoice {
+  score: number;
+  facts: string[];
+  /** Why it cannot be a key at all (override asked for it). */
+  unusable?: string;
+}
+
+function candidate(t: SourceTable, c: ColumnInfo): Candidate {
+  const s = t.stats.get(c.name);
+  const isTime = TIME_TYPE.test(c.type);
+  const base: Candidate = { column: c, kind: isTime ? "time" : "int", max: 0, why: "", score: 0, facts: [] };
+  if (!isTime && !INT_TYPE.test(c.type))
+    return { ...base, unusable: `${c.type} is neither a timestamp nor an integer` };
+  if (c.generated) return { ...base, unusable: "a generated column" };
+  if (!c.notNull && (s?.nullFrac ?? 1) > 0) return { ...base, unusable: "it has NULLs" };
+  const values = [...(s?.histogram ?? []), ...(s?.mcv ?? [])];
+  const nums = values.map((v) => (isTime ? Date.parse(isoInstant(v) ?? "") : Number(v)));
+  if (!s || nums.length === 0 || nums.some(Number.isNaN))
+    return { ...base, unusable: "no statistics to bound it" };
+  let max = Math.max(...nums);
+  const corr = s.correlation ?? 0;
+  const rows = Math.max(1, t.reltuples);
+  const distinct = s.nDistinct < 0 ? -s.nDistinct * rows : s.nDistinct;
+  const hist = (s.histogram ?? []).map(Number);
+  if (!isTime && s.nDistinct === -1 && corr >= ASCENDING_CORRELATION && hist.length >= 2) {
+    // The serial generator init fits to it (fit.ts): start + (rows − 1)·step at the source's count.
+    const step = Math.max(1, Math.round((hist[hist.length - 1]! - hist[0]!) / Math.max(1, rows - 1)));
+    max = Math.max(max, hist[0]! + (rows - 1) * step);
   }
-  const corr = (k: KeyChoice) => t.stats.get(k.column.name)?.correlation ?? 0;
-  usable.sort((a, b) => (a.kind === b.kind ? corr(b) - corr(a) : a.kind === "time" ? -1 : 1));
-  return (
-    usable[0] ??
-    new InitError(
-      `${t.info.qualifiedName} has no usable partition key: no timestamp or integer column without NULLs`,
+  const facts: string[] = [c.notNull ? "NOT NULL" : "no NULLs"];
+  let score = 0;
+  const setBy = t.triggerSet?.get(c.name);
+  if (setBy) {
+    score -= 100;
+    facts.push(`set by trigger ${setBy} (rows would move between partitions on UPDATE)`);
+  }
+  if (corr >= ASCENDING_CORRELATION) {
+    score += 10;
+    facts.push(`follows the insertion order (correlation ${corr.toFixed(2)})`);
+  } else facts.push(`not in insertion order (correlation ${corr.toFixed(2)})`);
+  if (distinct >= Math.min(100, rows / 10)) {
+    score += 5;
+    facts.push(`${Math.round(distinct).toLocaleString("en-US")} distinct values`);
+  } else {
+    score -= 20;
+    facts.push(`only ${Math.round(distinct)} distinct values`);
+  }
+  const keys = t.info.constraints.filter((k) => (k.type === "p" || k.type === "u") && k.local);
+  if (keys.length && keys.every((k) => k.columns.includes(c.name))) {
+    score += 2;
+    facts.push("every unique key already contains it (none is widened)");
+  }
+  if (isTime) {
+    score += 3;
+    facts.push("a time (old partitions can be detached by age)");
+  }
+  const a = t.activity;
+  if (a && a.updates > 0 && a.updates > a.inserts && setBy)
+    facts.push(`the table sees more UPDATEs (${a.updates}) than INSERTs (${a.inserts})`);
+  return { ...base, max, score: score + corr, facts };
+}
+
+/**
+ * The partition key, ranked (issue 15 item 3): not rewritten by a trigger, following the insertion order,
+ * many distinct values, a time before an integer, one that no unique key has to gain; no NULLs in any case.
+ * `override` (--partition-key) wins when the column is usable at all. `kinds` limits the types a strategy
+ * can partition by.
+ */
+export function choosePartitionKey(
+  t: SourceTable,
+  override?: string,
+  kinds: KeyChoice["kind"][] = ["time", "int"],
+): KeyChoice | InitError {
+  const all = t.info.columns.map((c) => candidate(t, c));
+  if (override !== undefined) {
+    const c = all.find((x) => x.column.name === override);
+    if (!c)
+      return new InitError(
+        `--partition-key ${override}: ${t.info.qualifiedName} has no column ${override}`,
+        `name one of its columns: ${t.info.columns.map((x) => x.name).join(", ")}`,
+      );
+    if (c.unusable || !kinds.includes(c.kind))
+      return new InitError(
+        `--partition-key ${override} cannot be the partition key: ${c.unusable ?? `this strategy partitions by ${kinds.join(" or ")} only`}`,
+        "name a NOT NULL timestamp or integer column, or leave --partition-key out to let init choose",
+      );
+    return { ...c, why: `chosen with --partition-key: ${c.facts.join(", ")}` };
+  }
+  const usable = all.filter((c) => !c.unusable && kinds.includes(c.kind)).sort((a, b) => b.score - a.score);
+  const best = usable[0];
+  if (!best)
+    return new InitError(
+      `${t.info.qualifiedName} has no usable partition key: no ${kinds.includes("time") ? "timestamp or " : ""}integer column without NULLs`,
       "add a NOT NULL timestamp (created_at) or integer key column, backfill it, and init again — or choose a strategy that does not partition",
-    )
-  );
+    );
+  const others = usable
+    .slice(1)
+    .filter((c, i) => i < 3 || t.triggerSet?.has(c.column.name))
+    .map((c) => `${c.column.name} (${c.facts.filter((f) => !/^NOT NULL|^no NULLs/.test(f)).join(", ")})`);
+  const why =
+    `${best.column.name}: ${best.facts.join(", ")}` + (others.length ? `; over ${others.join("; ")}` : "");
+  return { ...best, why };
 }
 
 /**

@@ -13,6 +13,8 @@ export interface LoadContext {
   connect: () => Promise<pg.Client>;
   load: Load;
   runId: string;
+  /** The run's seed (dataset.seed): the write mix's pick sequence follows from it. Default 1. */
+  seed?: number;
   /** performance.now() at the start of the run: all times in the result are ms since it. */
   t0: number;
   /** File the engine appends every acknowledged write's key to, one per line (the ack ledger). */

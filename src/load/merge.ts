@@ -10,7 +10,21 @@ function sumCounts(a: Record<string, number>, b: Record<string, number>): Record
   return out;
 }
 
+type Operations = NonNullable<LoadReport["operations"]>;
+
+/** The mix's counts of the migration and the rollback, operation by operation (same scenario, same names). */
+function sumOperations(a: Operations | undefined, b: Operations | undefined): Operations | undefined {
+  if (!a || !b) return a ?? b;
+  return a.map((x) => {
+    const y = b.find((o) => o.name === x.name);
+    if (!y) return x;
+    const sum = (k: "intended" | "ok" | "errors" | "dropped") => x[k] + y[k];
+    return { ...x, intended: sum("intended"), ok: sum("ok"), errors: sum("errors"), dropped: sum("dropped") };
+  });
+}
+
 export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
+  const operations = sumOperations(a.operations, b.operations);
   return {
     ...a,
     totals: {
@@ -45,6 +59,7 @@ export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
     ...(a.connection_losses || b.connection_losses
       ? { connection_losses: [...(a.connection_losses ?? []), ...(b.connection_losses ?? [])] }
       : {}),
+    ...(operations ? { operations } : {}),
   };
 }
 

@@ -38,6 +38,7 @@ import { WRITES_PAUSED_FLAG, type LoadContext, type LoadEngine, type RunningLoad
 import { classify, ErrorTally } from "./error-tally.ts";
 import { FlagBoard } from "./flags.ts";
 import { Measurements, type Section } from "./measurements.ts";
+import { MixTally, WeightedPick } from "./mix.ts";
 import { READ, RequestQueue, WRITE, type KindCode } from "./request-queue.ts";
 import { SourceReader, type SourceRow } from "./source-reader.ts";
 import { compileLoad, type Generated, type LoadStatements } from "./statements.ts";
@@ -62,6 +63,9 @@ class NativeLoad implements RunningLoad {
   readonly #st: LoadStatements;
   /** The current request's generated values: one object, refilled per request. */
   readonly #gen: Generated;
+  /** Which operation of the write mix each write arrival runs, and what each did. */
+  readonly #pick: WeightedPick;
+  readonly #mix: MixTally;
 
   readonly #conns: (Conn | undefined)[];
   readonly #free: Conn[] = [];
@@ -111,6 +115,11 @@ class NativeLoad implements RunningLoad {
     this.#flags = flags;
     this.#st = compileLoad(ctx.load, source, ctx.logger);
     this.#gen = { uuid: "", now: "", runId: ctx.runId, op: "" };
+    this.#pick = new WeightedPick(
+      this.#st.ops.map((o) => o.weight),
+      ctx.seed ?? 1,
+    );
+    this.#mix = new MixTally(this.#st.ops.length);
     this.#ledger = new AckLedger(ctx.ackFile);
     this.#conns = new Array<Conn | undefined>(ctx.load.connections).fill(undefined);
     this.#backoff = new Array<number>(ctx.load.connections).fill(RECONNECT_MIN_MS);
@@ -196,7 +205,7 @@ class NativeLoad implements RunningLoad {
       return;
     }
     const st = this.#st;
-    const conn = new Conn(client, position, st.writes, st.read, (c, err) => this.#complete(c, err));
+    const conn = new Conn(client, position, st.ops, st.read, (c, err) => this.#complete(c, err));
     const died = () => this.#died(conn);
     client.on("error", died);
     client.on("end", died);
@@ -267,15 +276,18 @@ class NativeLoad implements RunningLoad {
   #arrive(kind: KindCode, at: number): void {
     this.#intended++;
     this.#m.demand(kind === WRITE ? "write" : "read", at);
+    // Picked for every write arrival, paused or not, so the sequence depends on the seed alone.
+    const op = kind === WRITE ? this.#pick.next() : 0;
+    if (kind === WRITE) this.#mix.intended[op]!++;
     if (kind === WRITE && this.#paused) {
       this.#pausedCount++;
       return;
     }
     if (this.#queue.length + this.#running >= this.#load.max_in_flight) {
-      this.#drop(kind, at, at);
+      this.#drop(kind, op, at, at);
       return;
     }
-    this.#queue.push(at, kind);
+    this.#queue.push(at, kind, op);
     if (kind === WRITE) this.#writesOutstanding++;
     else this.#readsOutstanding++;
   }
@@ -286,12 +298,13 @@ class NativeLoad implements RunningLoad {
     while (queue.length > 0 && this.#free.length > 0) {
       const at = queue.headAt();
       const kind = queue.headKind();
+      const op = queue.headOp();
       queue.shift();
       if (now - at > dropAfter || (kind === WRITE && this.#paused)) {
         if (kind === WRITE) this.#writesOutstanding--;
         else this.#readsOutstanding--;
         if (kind === WRITE && this.#paused) this.#pausedCount++;
-        else this.#drop(kind, at, now);
+        else this.#drop(kind, op, at, now);
         continue;
       }
       const row = this.#source.next();
@@ -299,22 +312,23 @@ class NativeLoad implements RunningLoad {
         this.#exhausted();
         if (kind === WRITE) this.#writesOutstanding--;
         else this.#readsOutstanding--;
-        this.#drop(kind, at, now);
+        this.#drop(kind, op, at, now);
         continue;
       }
-      this.#send(this.#free.pop()!, kind, at, now, row);
+      this.#send(this.#free.pop()!, kind, op, at, now, row);
     }
   }
 
   /** A request never sent: counted, and measured as a failure of its intended start's window. */
-  #drop(kind: KindCode, at: number, now: number): void {
+  #drop(kind: KindCode, op: number, at: number, now: number): void {
     this.#dropped++;
+    if (kind === WRITE) this.#mix.dropped[op]!++;
     const k = kind === WRITE ? "write" : "read";
     this.#m.dropped(k, at, now, kind === WRITE ? this.#writesOutstanding : this.#readsOutstanding);
   }
 
-  #send(conn: Conn, kind: KindCode, at: number, now: number, row: SourceRow): void {
-    conn.assign(kind, at, now);
+  #send(conn: Conn, kind: KindCode, op: number, at: number, now: number, row: SourceRow): void {
+    conn.assign(kind, op, at, now);
     if (now - at > LATE_MS) this.#late++;
     const st = this.#st;
     const n = ++this.#opCounter;
@@ -324,7 +338,15 @@ class NativeLoad implements RunningLoad {
     g.op = st.needOp ? String(n) : "";
     if (kind === READ) conn.bindRead(st.read!, row, g);
     else {
-      conn.bindWrite(st.writes, this.#flags.values, this.#load.write.transaction, st.ackSource, row, g);
+      const o = st.ops[op]!;
+      conn.bindWrite(
+        o.writes,
+        this.#flags.values,
+        this.#load.write.transaction,
+        o.acks ? st.ackSource : null,
+        row,
+        g,
+      );
       this.#writesRunning++;
     }
     this.#running++;
@@ -343,7 +365,8 @@ class NativeLoad implements RunningLoad {
       const c = classify(err);
       code = c.code;
       this.#errors.record(code, err.message, done - this.#ctx.t0);
-      if (conn.kind === WRITE && (c.unknown || conn.committed > 0)) this.#ledger.unknown(conn.ackKey ?? "");
+      if (conn.kind === WRITE && conn.acks && (c.unknown || conn.committed > 0))
+        this.#ledger.unknown(conn.ackKey ?? "");
       // FATAL: the server is closing this session; do not hand it another request meanwhile.
       const severity = (err as { severity?: unknown }).severity;
       if (severity === "FATAL" || severity === "PANIC") this.#died(conn);
@@ -353,8 +376,9 @@ class NativeLoad implements RunningLoad {
       this.#writesOutstanding--;
       if (err === null) {
         this.#writesOk++;
-        this.#ledger.ack(conn.ackKey ?? "");
-      }
+        this.#mix.ok[conn.mixOp]!++;
+        if (conn.acks) this.#ledger.ack(conn.ackKey ?? "");
+      } else this.#mix.errors[conn.mixOp]!++;
       this.#m.complete("write", conn.intended, conn.sent, done, code, this.#writesOutstanding);
       if (this.#writesRunning === 0 && this.#idleWaiters.length > 0) {
         const waiters = this.#idleWaiters;
@@ -397,7 +421,8 @@ class NativeLoad implements RunningLoad {
     this.#alarm.close();
     // Arrived but never sent: dropped.
     this.#dropped += this.#queue.length;
-    this.#queue.clear();
+    for (; this.#queue.length > 0; this.#queue.shift())
+      if (this.#queue.headKind() === WRITE) this.#mix.dropped[this.#queue.headOp()]!++;
     this.#writesOutstanding = this.#writesRunning;
     this.#readsOutstanding = this.#running - this.#writesRunning;
     await this.#drain();
@@ -441,7 +466,8 @@ class NativeLoad implements RunningLoad {
       this.#errors.timeout();
       if (conn.kind === WRITE) {
         this.#writesRunning--;
-        this.#ledger.unknown(conn.ackKey ?? "");
+        this.#mix.errors[conn.mixOp]!++;
+        if (conn.acks) this.#ledger.unknown(conn.ackKey ?? "");
       }
       this.#m.complete(conn.kind === WRITE ? "write" : "read", conn.intended, conn.sent, now, "timeout", 0);
     }
@@ -477,6 +503,8 @@ class NativeLoad implements RunningLoad {
       source: { rows_read: this.#source.rowsRead, wrapped: this.#source.wrapped },
       flags: this.#flags.records,
       ...(this.#losses.length > 0 ? { connection_losses: [...this.#losses] } : {}),
+      // Only a scenario that gives a mix gets per-operation counts: older reports' load stays as it was.
+      ...(this.#load.write.mix ? { operations: this.#mix.report(this.#st.ops) } : {}),
     };
   }
 

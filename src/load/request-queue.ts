@@ -1,6 +1,7 @@
 /**
- * The FIFO of requests that arrived and wait for a connection: each one is just its intended start and its
- * kind, kept in two typed arrays used as a ring, so queueing costs no allocation at thousands per second.
+ * The FIFO of requests that arrived and wait for a connection: each one is just its intended start, its kind
+ * and (a write) the operation of the mix it was picked for, kept in typed arrays used as a ring, so queueing
+ * costs no allocation at thousands per second.
  */
 
 export const WRITE = 0;
@@ -10,6 +11,7 @@ export type KindCode = typeof WRITE | typeof READ;
 export class RequestQueue {
   readonly #at: Float64Array;
   readonly #kind: Uint8Array;
+  readonly #op: Uint16Array;
   #head = 0;
   #length = 0;
 
@@ -17,16 +19,18 @@ export class RequestQueue {
   constructor(capacity: number) {
     this.#at = new Float64Array(capacity);
     this.#kind = new Uint8Array(capacity);
+    this.#op = new Uint16Array(capacity);
   }
 
   get length(): number {
     return this.#length;
   }
 
-  push(at: number, kind: KindCode): void {
+  push(at: number, kind: KindCode, op = 0): void {
     const tail = (this.#head + this.#length) % this.#at.length;
     this.#at[tail] = at;
     this.#kind[tail] = kind;
+    this.#op[tail] = op;
     this.#length++;
   }
 
@@ -37,6 +41,11 @@ export class RequestQueue {
 
   headKind(): KindCode {
     return this.#kind[this.#head]! as KindCode;
+  }
+
+  /** The oldest write's operation (index into the write mix). */
+  headOp(): number {
+    return this.#op[this.#head]!;
   }
 
   shift(): void {

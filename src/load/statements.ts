@@ -3,7 +3,7 @@
  * into a named prepared statement, with an index per parameter saying where its value comes from (a history
  * column, or a value generated per request). Binding a request is then array indexing, nothing parsed.
  */
-import type { Load } from "../scenario/schema.ts";
+import { type Load, writeOperations } from "../scenario/schema.ts";
 import type { Logger } from "../util/logger.ts";
 import type { SourceReader, SourceRow } from "./source-reader.ts";
 import {
@@ -34,9 +34,22 @@ export interface Compiled {
   sources: Int32Array;
 }
 
+/** One operation of the write mix, compiled. */
+export interface CompiledOp {
+  name: string;
+  weight: number;
+  writes: Compiled[];
+  /**
+   * Its acknowledged writes go to the ack ledger: it uses the ack key (or no operation does, and every write
+   * is acknowledged as before mixes existed). An UPDATE or DELETE of a history row has no new key to find.
+   */
+  acks: boolean;
+}
+
 /** Everything the engine sends, and which generated values a request needs (the others cost nothing). */
 export interface LoadStatements {
-  writes: Compiled[];
+  /** The write mix: one operation per write arrival, picked by weight (mix.ts). */
+  ops: CompiledOp[];
   read: Compiled | undefined;
   /** Where a write's ack key comes from (a parameter source). */
   ackSource: number;
@@ -51,6 +64,11 @@ export interface Generated {
   now: string;
   runId: string;
   op: string;
+}
+
+/** "load.write.mix[1].statements[0].sql" for an operation's i-th statement. */
+function where(at: (string | number)[], i: number): string {
+  return `${[...at, i].join(".").replace(/\.(\d+)/g, "[$1]")}.sql`;
 }
 
 /** Compiles one template against the history columns; names each statement for PREPARE. */
@@ -71,11 +89,17 @@ function compile(sql: string, name: string, source: SourceReader, where: string)
 
 /** Compiles the load's write and read statements and resolves its ack key; throws what the user must fix. */
 export function compileLoad(load: Load, source: SourceReader, logger: Logger): LoadStatements {
-  const writes = load.write.statements.map((st, i) => ({
-    ...compile(st.sql, `rehearse_w${i}`, source, `load.write.statements[${i}].sql`),
-    when: st.when,
-    unless: st.unless,
+  const ops = writeOperations(load).map((op, o) => ({
+    name: op.name,
+    weight: op.weight,
+    acks: true,
+    writes: op.statements.map((st, i) => ({
+      ...compile(st.sql, o === 0 ? `rehearse_w${i}` : `rehearse_w${o}_${i}`, source, where(op.at, i)),
+      when: st.when,
+      unless: st.unless,
+    })),
   }));
+  const writes = ops.flatMap((op) => op.writes);
   const read = load.read ? compile(load.read.sql, "rehearse_r", source, "load.read.sql") : undefined;
 
   const used = new Set<number>();
@@ -93,8 +117,10 @@ export function compileLoad(load: Load, source: SourceReader, logger: Logger): L
       `load: no write statement uses :${ackKey} (write.ack_key), so the ack ledger's keys are not in the table`,
     );
   used.add(ackSource);
+  const usesAck = (op: CompiledOp) => op.writes.some((w) => w.sources.includes(ackSource));
+  if (ops.some(usesAck)) for (const op of ops) op.acks = usesAck(op);
   return {
-    writes,
+    ops,
     read,
     ackSource,
     needUuid: used.has(GEN_UUID),

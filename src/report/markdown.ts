@@ -357,6 +357,10 @@ function loadShape(r: RunReport, l: LoadReport): string[] {
       `${formatNumber(t.dropped)} dropped; ${formatNumber(t.paused)} skipped while writers were paused.`,
     "",
   ];
+  const mix = (l.operations ?? []).map(
+    (o) => `${o.name} ${formatNumber(o.ok)} ok of ${formatNumber(o.intended)}`,
+  );
+  if (mix.length > 0) out.push(`**Write mix** (operation: ok of picked): ${inline(mix.join(", "))}.`, "");
   // The ack ledger is what no_lost_writes checks; naming the check's result here saves a scroll back up.
   const lost = r.checks.find((c) => c.id === "no_lost_writes");
   const verdict = lost ? `; ${code(checkLabel(lost))}: ${CHECK_WORD[lost.status]}` : "";

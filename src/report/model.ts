@@ -299,6 +299,19 @@ export interface LoadReport {
   flags: { name: string; value: boolean; set_ms: number; seen_ms: number }[];
   /** SQLSTATEs the scenario declares the application expects and handles (load.expected_errors): not failures. */
   expected_errors?: string[];
+  /**
+   * Per operation of the write mix (load.write.mix): its weight and share, the write arrivals picked for it
+   * (paused and dropped included), and how many succeeded, failed and were dropped. Absent without a mix.
+   */
+  operations?: {
+    name: string;
+    weight: number;
+    share: number;
+    intended: number;
+    ok: number;
+    errors: number;
+    dropped: number;
+  }[];
 }
 
 /** A backend waiting for a lock another backend holds: sampled by the lock observer. */

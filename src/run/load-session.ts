@@ -55,6 +55,7 @@ export class SectionLoad {
       connect: deps.connect,
       load: spec,
       runId: ctx.report.run_id,
+      seed: plan.rs.scenario.dataset.seed,
       t0: ctx.t0,
       ackFile: deps.ackFile!,
       logger: ctx.log,

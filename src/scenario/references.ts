@@ -6,7 +6,7 @@
 import { budgetCheckIds } from "./ids.ts";
 import type { Problem } from "./problem.ts";
 import { type ScenarioYaml, where } from "./scenario-yaml.ts";
-import type { Load, Scenario } from "./schema.ts";
+import { type Load, type Scenario, writeOperations } from "./schema.ts";
 import type { ResolvedSteps } from "./steps.ts";
 
 /** Every reference problem, in the order a reader meets the sections they concern. */
@@ -55,29 +55,30 @@ function loadProblems(load: Load, steps: ResolvedSteps, yaml: ScenarioYaml): Pro
   for (const st of [...steps.phases.flatMap((p) => p.steps), ...steps.rollback]) {
     if (st.kind === "flag") for (const f of Object.keys(st.flags)) setFlags.add(f);
   }
-  for (const [i, w] of load.write.statements.entries()) {
-    if (w.unless && !setFlags.has(w.unless)) {
-      problems.push({
-        ...where(yaml, ["load", "write", "statements", i, "unless"]),
-        message: `no step ever sets the flag "${w.unless}", so this statement would never stop`,
-        fix: `add a step like {name: stop_${w.unless}, flag: {${w.unless}: on}}, fix the flag name, or remove unless:`,
-      });
+  for (const op of writeOperations(load))
+    for (const [i, w] of op.statements.entries()) {
+      if (w.unless && !setFlags.has(w.unless)) {
+        problems.push({
+          ...where(yaml, [...op.at, i, "unless"]),
+          message: `no step ever sets the flag "${w.unless}", so this statement would never stop`,
+          fix: `add a step like {name: stop_${w.unless}, flag: {${w.unless}: on}}, fix the flag name, or remove unless:`,
+        });
+      }
+      if (w.when && w.unless && w.when === w.unless) {
+        problems.push({
+          ...where(yaml, [...op.at, i, "unless"]),
+          message: `when: and unless: name the same flag "${w.when}", so this statement would never run`,
+          fix: "name two different flags, or keep only one of when: / unless:",
+        });
+      }
+      if (w.when && !setFlags.has(w.when)) {
+        problems.push({
+          ...where(yaml, [...op.at, i, "when"]),
+          message: `no step ever sets the flag "${w.when}", so this statement would never run`,
+          fix: `add a step like {name: enable_${w.when}, flag: {${w.when}: on}}, or fix the flag name`,
+        });
+      }
     }
-    if (w.when && w.unless && w.when === w.unless) {
-      problems.push({
-        ...where(yaml, ["load", "write", "statements", i, "unless"]),
-        message: `when: and unless: name the same flag "${w.when}", so this statement would never run`,
-        fix: "name two different flags, or keep only one of when: / unless:",
-      });
-    }
-    if (w.when && !setFlags.has(w.when)) {
-      problems.push({
-        ...where(yaml, ["load", "write", "statements", i, "when"]),
-        message: `no step ever sets the flag "${w.when}", so this statement would never run`,
-        fix: `add a step like {name: enable_${w.when}, flag: {${w.when}: on}}, or fix the flag name`,
-      });
-    }
-  }
   const rate = load.rate;
   if (typeof rate === "object" && rate.stages.every((st) => st.target === 0)) {
     problems.push({

@@ -3,43 +3,21 @@
  * change to the README's "Scenario format" section and, if incompatible, a new `version`.
  */
 import { z } from "zod";
+import { Duration, Identifier, TableName } from "./format-common.ts";
+import { Load } from "./load-format.ts";
+
+export { Duration, parseDuration } from "./format-common.ts";
+export {
+  Load,
+  SOAK_DEFAULT_MS,
+  soakOf,
+  WriteOperation,
+  WriteStatement,
+  writeOperations,
+  type WriteOp,
+} from "./load-format.ts";
 
 export const SCENARIO_FORMAT_VERSION = 1;
-
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)$/;
-
-/** Parses "250ms", "2s", "5m"/"5min", "1h" into milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION_RE.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2];
-  const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "h" ? 3_600_000 : 60_000;
-  return n * factor;
-}
-
-/** A duration is written with its unit ("500ms", "2s", "5m", "1h"); a bare number is refused as ambiguous. */
-export const Duration = z
-  .string({ error: 'expected a duration with a unit, e.g. "500ms", "2s", "5m"' })
-  .refine((s) => parseDuration(s) !== undefined, {
-    message: 'expected a duration with a unit: ms, s, m (or min), h — e.g. "500ms", "2s", "5m"',
-  })
-  .transform((s) => parseDuration(s)!);
-
-const Identifier = z
-  .string()
-  .min(1)
-  .max(63, "PostgreSQL identifiers are at most 63 bytes")
-  .regex(/^[^\s"]+$/, "a table or column name without spaces or quotes (it is quoted for you)");
-
-/** A table name, optionally schema-qualified ("public.ledger"). */
-const TableName = z
-  .string()
-  .min(1)
-  .regex(
-    /^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/,
-    "a table name like ledger or public.ledger",
-  );
 
 /** SQL given inline (`sql: "..."`) or from a file next to scenario.yaml (`sql: {file: 01.sql}`). */
 export const SqlSource = z.union([
@@ -396,93 +374,6 @@ export const Invariant = z.discriminatedUnion("check", [
 ]);
 export type Invariant = z.output<typeof Invariant>;
 export type InvariantKind = Invariant["check"];
-
-// ---------------------------------------------------------------- load
-
-const ParamName = z.string().regex(/^[a-z_][a-z0-9_]*$/, "a parameter name (letters, digits, _)");
-
-export const WriteStatement = z.strictObject({
-  /** SQL with :name parameters: history columns (:amount), :new_uuid, :now, :run_id, :op (a counter). */
-  sql: z.string().min(1),
-  /**
-   * Run only while this flag is on (000's dual-write). The statement is checked against the database only
-   * once the flag is on, so it may name a table the migration creates.
-   */
-  when: ParamName.optional(),
-  /** Run only while this flag is off (000's legacy write, stopped once the new table takes every write). */
-  unless: ParamName.optional(),
-});
-
-const RateStage = z.strictObject({ duration: Duration, target: z.number().nonnegative() });
-
-export const Load = z.strictObject({
-  engine: z.enum(["native"]).default("native"),
-  /** The table's own history, read by keyset, streamed in batches, never loaded whole. */
-  source: z.strictObject({
-    table: TableName,
-    key: Identifier.default("id"),
-    columns: z.array(Identifier).min(1),
-    /** At the end of the history: start over, or stop the load (the run becomes inconclusive). */
-    at_end: z.enum(["wrap", "stop"]).default("wrap"),
-    batch: z.number().int().min(1).max(100_000).default(2000),
-  }),
-  /** reverse: newest first, each write the inverse of a historical one (001); forward: oldest first. */
-  mode: z.enum(["reverse", "forward"]).default("reverse"),
-  write: z.strictObject({
-    statements: z.array(WriteStatement).min(1),
-    /** Several statements run in one transaction unless this is false. */
-    transaction: z.boolean().default(true),
-    /** The generated parameter that identifies an acknowledged write (recorded in the ack ledger). */
-    ack_key: ParamName.default("new_uuid"),
-  }),
-  /** Operations per second: a constant, or ramping stages. */
-  rate: z.union([
-    z.number().positive({ error: "a rate above zero (operations per second)" }),
-    z.strictObject({ stages: z.array(RateStage).min(1) }),
-  ]),
-  read: z
-    .strictObject({
-      sql: z.string().min(1),
-      rate: z.number().positive({ error: "a read rate above zero (queries per second)" }),
-    })
-    .optional(),
-  connections: z.number().int().min(1).max(500).default(8),
-  max_in_flight: z.number().int().min(1).max(100_000).default(256),
-  /** A request whose start is this late is dropped (counted, not sent). */
-  drop_after: Duration.default(5000),
-  /** Load before the first migration step (the baseline phase). */
-  warmup: Duration.default(2000),
-  /**
-   * The soak: load after the last step, judged like a phase (budgets.load key "soak", default error_rate 0), so
-   * an application the finished migration broke fails the run. Default 5 s (SOAK_DEFAULT_MS).
-   */
-  soak: Duration.optional(),
-  /** The soak's former name, still read when `soak` is not given (soakOf). */
-  cooldown: Duration.optional(),
-  /**
-   * SQLSTATEs the application expects and handles (a dual write's 23505 races): counted and reported, never
-   * toward error_rate.
-   */
-  expected_errors: z
-    .array(
-      z
-        .string()
-        .regex(
-          /^[0-9A-Z]{5}$/,
-          "a SQLSTATE: five digits or capital letters, e.g. 23505 for unique_violation",
-        ),
-    )
-    .default([]),
-});
-export type Load = z.output<typeof Load>;
-
-/** The soak when the scenario gives neither `soak` nor `cooldown`. */
-export const SOAK_DEFAULT_MS = 5000;
-
-/** How long the load runs (and is judged) after the last step. */
-export function soakOf(load: Pick<Load, "soak" | "cooldown">): number {
-  return load.soak ?? load.cooldown ?? SOAK_DEFAULT_MS;
-}
 
 // ---------------------------------------------------------------- background sessions
 

@@ -4,7 +4,9 @@
 import { describe, expect, it } from "vitest";
 import type { TableInfo } from "../../src/catalog/types.ts";
 import { compareStatistics } from "../../src/init/fidelity.ts";
-import { fitTable, gridSize, isoInstant, syntheticValue } from "../../src/init/fit.ts";
+import { fitTable, gridSize, isoInstant, syntheticArray, syntheticValue } from "../../src/init/fit.ts";
+import { retarget } from "../../src/init/strategies/carry-over.ts";
+import { loadSqlParser } from "../../src/scenario/sql.ts";
 import { choosePartitionKey } from "../../src/init/scaffold.ts";
 import type { ColumnStats, SourceTable } from "../../src/init/source.ts";
 import { Generator } from "../../src/scenario/schema.ts";
@@ -184,5 +186,110 @@ describe("partition key and fidelity", () => {
     expect(r.tables[0]!.columns[0]!.problems.join(" ")).toMatch(/null_frac.*top value/);
     const same = compareStatistics([src], [src], { "public.t": 10000 });
     expect(same.flagged).toEqual([]);
+  });
+});
+
+describe("real schemas (issue 15): arrays, tsvector, domains, composite keys, the partition key", () => {
+  it("generates a domain as its base type, arrays from their common values and tsvector as words", () => {
+    const t = table(
+      [
+        { name: "year", type: "year" },
+        { name: "features", type: "text[]" },
+        { name: "doc", type: "tsvector", notNull: true },
+      ],
+      [
+        stat("year", { nDistinct: 1, mcv: ["2006"], mcf: [1] }),
+        stat("features", {
+          nDistinct: 3,
+          mcv: ['{Trailers,"Deleted Scenes"}', "{Trailers}", "{}"],
+          mcf: [0.4, 0.3, 0.2],
+        }),
+        stat("doc", { nDistinct: -1, avgWidth: 40 }),
+      ],
+    );
+    t.domains = new Map([["year", "integer"]]);
+    const fit = fitTable(t, { keepSampleValues: false, rows: 1000 });
+    expect(render(fit.columns.year, 10)).toEqual(Array(10).fill("2006"));
+    const arrays = new Set(render(fit.columns.features, 2000));
+    // The same element counts, none of the source's text, shares renormalised over the common arrays.
+    expect([...arrays].sort()).toEqual(["{e0x0,e0x1}", "{e1x0}", "{}"]);
+    expect(syntheticArray('{"a,b",c}', 4)).toBe("{e4x0,e4x1}");
+    const docs = render(fit.columns.doc, 50);
+    expect(new Set(docs).size).toBe(50);
+    for (const d of docs) expect(d).toMatch(/^\w+$/); // one lexeme: a valid tsvector
+  });
+
+  it("turns a composite primary key into unique tuples inside the source's ranges", () => {
+    const t = table(
+      [
+        { name: "actor_id", type: "integer", notNull: true },
+        { name: "film_id", type: "integer", notNull: true },
+      ],
+      [
+        stat("actor_id", { nDistinct: 200, histogram: ["1", "100", "200"] }),
+        stat("film_id", { nDistinct: 997, histogram: ["1", "500", "1000"] }),
+      ],
+    );
+    (t.info.constraints as unknown[]).push({ type: "p", local: true, columns: ["actor_id", "film_id"] });
+    const fit = fitTable(t, { keepSampleValues: false, rows: 5462 });
+    const a = render(fit.columns.actor_id, 5462).map(Number);
+    const f = render(fit.columns.film_id, 5462).map(Number);
+    const pairs = new Set(a.map((x, i) => `${x},${f[i]}`));
+    expect(pairs.size).toBe(5462);
+    expect(Math.min(...a)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...a)).toBeLessThanOrEqual(200);
+    expect(Math.min(...f)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...f)).toBeLessThanOrEqual(1000);
+    expect(fit.notes.join("\n")).toMatch(/\(actor_id, film_id\): composite key: unique tuples/);
+  });
+
+  it("ranks the partition key: not one a trigger sets, not one with a handful of values; says why", () => {
+    const t = table(
+      [
+        { name: "id", type: "integer", notNull: true },
+        { name: "rented_at", type: "timestamp with time zone", notNull: true },
+        { name: "last_update", type: "timestamp with time zone", notNull: true },
+        { name: "create_date", type: "date", notNull: true },
+      ],
+      [
+        stat("id", { histogram: ["1", "8000", "16044"], correlation: 1 }),
+        stat("rented_at", {
+          nDistinct: -0.98,
+          histogram: ["2022-01-01 00:00:00+00", "2022-08-01 00:00:00+00"],
+          correlation: 0.95,
+        }),
+        stat("last_update", {
+          nDistinct: 3,
+          mcv: ["2022-02-16 02:30:53+00", "2022-02-15 10:09:17+00", "2022-02-15 09:45:30+00"],
+          correlation: 1,
+        }),
+        stat("create_date", { nDistinct: 1, mcv: ["2022-02-14"], correlation: 1 }),
+      ],
+    );
+    t.triggerSet = new Map([["last_update", "last_updated"]]);
+    const picked = choosePartitionKey(t);
+    if (picked instanceof Error) throw picked;
+    expect(picked.column.name).toBe("rented_at");
+    expect(picked.why).toMatch(/^rented_at: NOT NULL, follows the insertion order/);
+    expect(picked.why).toMatch(/last_update \(set by trigger last_updated/);
+    const forced = choosePartitionKey(t, "id");
+    if (forced instanceof Error) throw forced;
+    expect(forced.column.name).toBe("id");
+    // A unique ascending integer's bound lies above what its serial generator reaches at the source's size.
+    expect(forced.max).toBeGreaterThanOrEqual(10000);
+    expect(choosePartitionKey(t, "nope")).toBeInstanceOf(Error);
+  });
+});
+
+describe("views follow the table (issue 15)", () => {
+  it("re-targets a view's query by the parser's locations, keeping the old name as alias", async () => {
+    await loadSqlParser();
+    const def =
+      "SELECT rental.rental_id, 'rental' AS label, r2.x FROM rental JOIN public.rental r2 ON true " +
+      "JOIN rental_history h ON true";
+    expect(retarget(def, "public.rental", "public.rental_partitioned")).toBe(
+      `SELECT rental.rental_id, 'rental' AS label, r2.x FROM "public"."rental_partitioned" "rental" ` +
+        `JOIN "public"."rental_partitioned" r2 ON true JOIN rental_history h ON true`,
+    );
   });
 });

@@ -7,8 +7,10 @@ import { ident } from "../../db/sql.ts";
 import { dateValue } from "../../scenario/dates.ts";
 import { renderGrants, renderRls } from "../ddl.ts";
 import { isoInstant } from "../fit.ts";
-import type { Scaffold } from "../scaffold-types.ts";
+import type { Scaffold, ScaffoldOptions } from "../scaffold-types.ts";
 import { InitError, type SourceTable } from "../source.ts";
+import { followViews, uniquenessGuard } from "./carry-over.ts";
+import { noIncomingForeignKeys } from "./refusals.ts";
 import {
   choosePartitionKey,
   guardInvariants,
@@ -21,23 +23,21 @@ import {
 } from "../strategy-common.ts";
 
 /** Why the table cannot become a history partition, if it cannot; else the partition key. */
-function refusals(t: SourceTable): KeyChoice {
+function refusals(t: SourceTable, opts: ScaffoldOptions): KeyChoice {
   const info = t.info;
   if (info.partitioning || info.partitionOf)
     throw new InitError(
       `${info.qualifiedName} is already partitioned (or is a partition): attach-history turns a plain table into a partitioned one`,
       "choose a plain table, or manage its partitions directly",
     );
-  const picked = choosePartitionKey(t);
+  const picked = choosePartitionKey(t, opts.partitionKey);
   if (picked instanceof InitError) throw picked;
   const K = picked.column.name;
-  const incoming = info.foreignKeys.incoming.filter((fk) => fk.parentOid === null);
-  if (incoming.length)
-    throw new InitError(
-      `foreign keys reference ${info.qualifiedName} (${incoming.map((f) => `${f.from}.${f.name}`).join(", ")}): ` +
-        `once partitioned by ${K}, its unique keys include ${K}, so they cannot point at it`,
-      "drop or re-point those foreign keys first (or choose a strategy that keeps the table unpartitioned)",
-    );
+  noIncomingForeignKeys(
+    info,
+    "attach-history",
+    `keeps the old table as the history partition: they would keep pointing at it alone, and at none of the rows written after the cutover (once partitioned by ${K})`,
+  );
   const identity = info.columns.find((c) => c.identity);
   if (identity)
     throw new InitError(
@@ -105,6 +105,7 @@ interface Widened {
 
 /** Everything the migration, rollback and invariants are written from. */
 interface Plan {
+  source: SourceTable;
   info: Info;
   picked: KeyChoice;
   range: HistoryRange;
@@ -150,6 +151,7 @@ function plan(t: SourceTable, picked: KeyChoice, now: Date): Plan {
       .map((i) => ({ kind: "index" as const, name: i.name, cols: i.keys.map((k) => k.column!) })),
   ].map((w) => ({ ...w, prebuilt: name63(`${T}_${w.cols.join("_")}_${K}_key`) }));
   return {
+    source: t,
     info,
     picked,
     range,
@@ -316,6 +318,15 @@ function cutoverSql(p: Plan): string {
     "-- The validated range CHECK implies the partition constraint: ATTACH skips the verification scan.",
     `ALTER TABLE ${rel(T)} ATTACH PARTITION ${rel(H)}\n  FOR VALUES FROM (MINVALUE) TO (${p.range.historyBound});`,
   );
+  cut.push(
+    ...uniquenessGuard(
+      info,
+      K,
+      T,
+      widen.map((w) => w.cols),
+    ).sql,
+  );
+  cut.push(...followViews(p.source));
   return `${cut.join("\n")}\n`;
 }
 
@@ -346,7 +357,21 @@ function rollback(p: Plan): { files: Record<string, string>; steps: unknown[] } 
     back.push(
       `ALTER SEQUENCE ${c.sequence!.split(".").map(ident).join(".")} OWNED BY ${rel(H)}.${ident(c.name)};`,
     );
-  back.push(`DROP TABLE ${rel(T)};`, `ALTER TABLE ${rel(H)} RENAME TO ${ident(T)};`);
+  // The views read the parent now: moved back to the history (renamed to the table's name) before the parent goes.
+  const abandoned = name63(`${T}_rolled_back`);
+  back.push(
+    `ALTER TABLE ${rel(T)} RENAME TO ${ident(abandoned)};`,
+    `ALTER TABLE ${rel(H)} RENAME TO ${ident(T)};`,
+  );
+  back.push(...followViews(p.source), "", `DROP TABLE ${rel(abandoned)};`);
+  back.push(
+    ...uniquenessGuard(
+      info,
+      K,
+      T,
+      widen.map((w) => w.cols),
+    ).drop,
+  );
   for (const w of widen) {
     if (w.kind === "pk")
       back.push(
@@ -405,12 +430,13 @@ function invariants(p: Plan): unknown[] {
   return out;
 }
 
-export function attachHistory(t: SourceTable, now: Date): Scaffold {
-  const p = plan(t, refusals(t), now);
+export function attachHistory(t: SourceTable, now: Date, opts: ScaffoldOptions = {}): Scaffold {
+  const p = plan(t, refusals(t, opts), now);
   const prep = prepare(p);
   const files = { ...prep.files, "migration/04_cutover.sql": cutoverSql(p) };
   const back = rollback(p);
   return {
+    notes: [`partition key ${p.picked.why}`],
     phases: [
       { name: "prepare", steps: prep.steps },
       {

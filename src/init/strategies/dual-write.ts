@@ -7,11 +7,13 @@ import { ident, qualified } from "../../db/sql.ts";
 import { dateValue } from "../../scenario/dates.ts";
 import { renderGrants, renderRls } from "../ddl.ts";
 import { isoInstant } from "../fit.ts";
-import type { Scaffold } from "../scaffold-types.ts";
+import type { Scaffold, ScaffoldOptions } from "../scaffold-types.ts";
+import { followViews, uniquenessGuard } from "./carry-over.ts";
 import { InitError, type SourceTable } from "../source.ts";
 import {
   choosePartitionKey,
   guardInvariants,
+  widenedKeys,
   type Info,
   type KeyChoice,
   name63,
@@ -19,7 +21,7 @@ import {
   nextMonthSql,
 } from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, keyedConstraints, seqLiteral } from "./copied-ddl.ts";
-import { integerKey, plainTable, plainUniques, refuseIf } from "./refusals.ts";
+import { integerKey, plainTable, plainUniques, refuseIf, noIncomingForeignKeys } from "./refusals.ts";
 
 interface RangeLayout {
   parts: { suffix: string; from: string; to: string }[];
@@ -109,6 +111,7 @@ function createSql(p: Plan): string {
     );
   const grants = [...renderGrants(info, rel(N)), ...renderRls(info, rel(N))];
   if (grants.length) create.push("", "-- Privileges and policies, on the new parent.", ...grants);
+  create.push(...uniquenessGuard(info, K, N, widenedKeys(info, K)).sql);
   const triggers = copiedTriggers(info, rel(N));
   if (triggers.length)
     create.push(
@@ -238,12 +241,17 @@ function writePathAppendix(p: Plan): string {
   ].join("\n");
 }
 
-export function dualWrite(t: SourceTable, now: Date): Scaffold {
+export function dualWrite(t: SourceTable, now: Date, opts: ScaffoldOptions = {}): Scaffold {
   const info = t.info;
   plainTable(info, "dual-write");
   const key = integerKey(info, "dual-write", "copies the history in batches by an integer key");
   plainUniques(info);
-  const picked = choosePartitionKey(t);
+  noIncomingForeignKeys(
+    info,
+    "dual-write",
+    "moves the writes and reads to a new partitioned table: they would keep pointing at the legacy one",
+  );
+  const picked = choosePartitionKey(t, opts.partitionKey);
   if (picked instanceof InitError) throw picked;
   const layout = rangeLayout(info, picked, now);
   const naming = names(info);
@@ -260,8 +268,12 @@ export function dualWrite(t: SourceTable, now: Date): Scaffold {
       retry: { attempts: 5, backoff: "100ms" },
     });
   flipSteps.push({ name: "verify_reads", sql: { file: "migration/03_verify_reads.sql" } });
+  const views = followViews(t, N);
+  if (views.length)
+    flipSteps.push({ name: "views_read_partitioned", sql: { file: "migration/04_views.sql" } });
   const back = rollback(p);
   return {
+    notes: [`partition key ${picked.why}`],
     phases: [
       {
         name: "prepare",
@@ -272,7 +284,11 @@ export function dualWrite(t: SourceTable, now: Date): Scaffold {
     ],
     rollback: back.steps,
     invariants: invariants(p),
-    files: { ...migrationFiles(p), ...back.files },
+    files: {
+      ...migrationFiles(p),
+      ...(views.length ? { "migration/04_views.sql": `${views.join("\n").trimStart()}\n` } : {}),
+      ...back.files,
+    },
     yamlAppendix: writePathAppendix(p),
   };
 }

@@ -5,11 +5,19 @@
 import type { ColumnInfo, ConstraintInfo, IndexInfo, TriggerInfo } from "../../catalog/types.ts";
 import { ident, qualified } from "../../db/sql.ts";
 import { renderGrants, renderRls } from "../ddl.ts";
-import type { Scaffold } from "../scaffold-types.ts";
+import type { Scaffold, ScaffoldOptions } from "../scaffold-types.ts";
 import type { SourceTable } from "../source.ts";
-import { guardInvariants, type Info, name63, names } from "../strategy-common.ts";
+import { guardInvariants, type Info, name63, names, widenedKeys } from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, seqLiteral } from "./copied-ddl.ts";
-import { integerKey, noIncomingFks, plainTable, plainUniques, refuseIf } from "./refusals.ts";
+import { followViews, uniquenessGuard } from "./carry-over.ts";
+import {
+  fixedKey,
+  integerKey,
+  plainTable,
+  plainUniques,
+  refuseIf,
+  noIncomingForeignKeys,
+} from "./refusals.ts";
 
 /** Why the table cannot be partitioned by inheritance, if it cannot; else its key and the ranges ahead. */
 function refusals(t: SourceTable): { key: ColumnInfo; start: number; step: number } {
@@ -17,7 +25,11 @@ function refusals(t: SourceTable): { key: ColumnInfo; start: number; step: numbe
   plainTable(info, "inheritance");
   const key = integerKey(info, "inheritance", "partitions by ranges of the integer primary key");
   plainUniques(info);
-  noIncomingFks(info, "they would keep pointing at the first child once the table is renamed");
+  noIncomingForeignKeys(
+    info,
+    "inheritance",
+    "renames the table to its first child: they would keep pointing at that child alone",
+  );
   const identity = info.columns.find((c) => c.identity);
   refuseIf(
     identity,
@@ -38,6 +50,7 @@ function refusals(t: SourceTable): { key: ColumnInfo; start: number; step: numbe
 
 /** Everything the files, steps and invariants are written from. */
 interface Plan {
+  source: SourceTable;
   info: Info;
   naming: ReturnType<typeof names>;
   key: ColumnInfo;
@@ -85,6 +98,7 @@ function plan(t: SourceTable, key: ColumnInfo, start: number, step: number): Pla
   );
   const uniques = info.constraints.filter((c) => c.type === "u" && c.local);
   return {
+    source: t,
     info,
     naming,
     key,
@@ -190,6 +204,7 @@ function inheritSql(p: Plan): string {
     `ALTER TABLE ${rel(INH)} RENAME TO ${ident(T)};`,
     "",
     ...routingTrigger(p),
+    ...followViews(p.source),
   );
   const perTable = [T, ...p.newTables].flatMap((n) => [
     ...renderGrants(info, rel(n)),
@@ -346,6 +361,7 @@ function cutoverSql(p: Plan): string {
     "-- The default last: attaching a range partition while a default is attached would scan the default.",
     `ALTER TABLE ${rel(T)} ATTACH PARTITION ${rel(DEF)} DEFAULT;`,
   );
+  cut.push(...uniquenessGuard(info, I, T, widenedKeys(info, I)).sql, ...followViews(p.source));
   return `${cut.join("\n")}\n`;
 }
 
@@ -377,8 +393,9 @@ function invariants(p: Plan): unknown[] {
   return out;
 }
 
-export function inheritance(t: SourceTable): Scaffold {
+export function inheritance(t: SourceTable, _now: Date, opts: ScaffoldOptions = {}): Scaffold {
   const { key, start, step } = refusals(t);
+  fixedKey(opts.partitionKey, "inheritance", key.name, "partitions by ranges of the integer primary key");
   const p = plan(t, key, start, step);
   const { rel } = p.naming;
   const indexChildren = indexChildrenSql(p);

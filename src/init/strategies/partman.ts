@@ -7,30 +7,38 @@ import { ident, literal, qualified } from "../../db/sql.ts";
 import { dateValue } from "../../scenario/dates.ts";
 import { renderGrants, renderRls } from "../ddl.ts";
 import { isoInstant } from "../fit.ts";
-import type { Scaffold } from "../scaffold-types.ts";
+import type { Scaffold, ScaffoldOptions } from "../scaffold-types.ts";
+import { followViews, uniquenessGuard } from "./carry-over.ts";
 import { InitError, type SourceTable } from "../source.ts";
 import {
   choosePartitionKey,
   guardInvariants,
+  type KeyChoice,
+  widenedKeys,
   type Info,
   name63,
   names,
   nextMonthSql,
 } from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, keyedConstraints, seqLiteral } from "./copied-ddl.ts";
-import { integerKey, noIncomingFks, plainTable, plainUniques, refuseIf } from "./refusals.ts";
+import { integerKey, plainTable, plainUniques, refuseIf, noIncomingForeignKeys } from "./refusals.ts";
 
 /** Why pg_partman cannot take the table over, if it cannot; else its integer key and time column. */
-function refusals(t: SourceTable, now: Date): { key: ColumnInfo; K: string } {
+function refusals(
+  t: SourceTable,
+  now: Date,
+  opts: ScaffoldOptions,
+): { key: ColumnInfo; K: string; picked: KeyChoice } {
   const info = t.info;
   plainTable(info, "partman");
   const key = integerKey(info, "partman", "copies the history in batches by an integer key");
   plainUniques(info);
-  noIncomingFks(
+  noIncomingForeignKeys(
     info,
-    "once partitioned by time their target's unique keys include the time column, which the referencing tables do not carry",
+    "partman",
+    "moves the rows to a new partitioned table: they would keep pointing at the renamed old one",
   );
-  const picked = choosePartitionKey(t);
+  const picked = choosePartitionKey(t, opts.partitionKey);
   if (picked instanceof InitError) throw picked;
   refuseIf(
     picked.kind !== "time",
@@ -43,7 +51,7 @@ function refusals(t: SourceTable, now: Date): { key: ColumnInfo; K: string } {
     `${info.qualifiedName}.${picked.column.name} has values at or after ${bound} (the start of next month)`,
     "choose a partition key whose values lie in the past, or edit the scaffold",
   );
-  return { key, K: picked.column.name };
+  return { key, K: picked.column.name, picked };
 }
 
 /** Everything the files, steps and invariants are written from. */
@@ -263,7 +271,7 @@ function countCheck(p: Plan, a: string, b: string): string[] {
 }
 
 /** migration/06_cutover.sql: the count check, the swap of names, the sequence and pg_partman's config. */
-function cutoverSql(p: Plan): string {
+function cutoverSql(p: Plan, t: SourceTable): string {
   const { key, N, OLD } = p;
   const { T, rel } = p.naming;
   const k = ident(key.name);
@@ -293,11 +301,13 @@ function cutoverSql(p: Plan): string {
     "-- pg_partman's maintenance keeps making partitions for the renamed parent.",
     `UPDATE partman.part_config SET parent_table = ${p.parentLiteral(T)} WHERE parent_table = ${p.parentLiteral(N)};`,
   );
+  // After the rename: the guard's lookup names the relation that keeps the table's name.
+  cut.push(...uniquenessGuard(p.info, p.K, T, widenedKeys(p.info, p.K)).sql, ...followViews(t));
   return `${cut.join("\n")}\n`;
 }
 
 /** rollback/01_downgrade.sql: new rows carried back, the names swapped back, the sync trigger again. */
-function downgradeSql(p: Plan): string {
+function downgradeSql(p: Plan, t: SourceTable): string {
   const { key, N, OLD } = p;
   const { T, rel, colList, allCols } = p.naming;
   const k = ident(key.name);
@@ -318,6 +328,8 @@ function downgradeSql(p: Plan): string {
   down.push(
     `UPDATE partman.part_config SET parent_table = ${p.parentLiteral(N)} WHERE parent_table = ${p.parentLiteral(T)};`,
     ...syncTrigger(p),
+    ...uniquenessGuard(p.info, p.K, T, widenedKeys(p.info, p.K)).drop,
+    ...followViews(t),
   );
   return `${down.join("\n")}\n`;
 }
@@ -353,12 +365,13 @@ function invariants(p: Plan): unknown[] {
   return out;
 }
 
-export function partman(t: SourceTable, now: Date): Scaffold {
-  const { key, K } = refusals(t, now);
+export function partman(t: SourceTable, now: Date, opts: ScaffoldOptions = {}): Scaffold {
+  const { key, K, picked } = refusals(t, now, opts);
   const p = plan(t.info, key, K);
   const { T, rel, display } = p.naming;
   const locked = { transaction: true, lock_timeout: "2s", retry: { attempts: 5, backoff: "200ms" } };
   return {
+    notes: [`partition key ${picked.why}`],
     target: { provider: "system", extensions: ["pg_partman"] },
     phases: [
       {
@@ -400,8 +413,8 @@ export function partman(t: SourceTable, now: Date): Scaffold {
       "migration/05_run_batches.sql":
         "-- The batch migration, run to the end (the sync trigger carries the writes meanwhile).\n" +
         `CALL ${rel(p.BATCH)}(10000);\nANALYZE ${rel(p.N)};\n`,
-      "migration/06_cutover.sql": cutoverSql(p),
-      "rollback/01_downgrade.sql": downgradeSql(p),
+      "migration/06_cutover.sql": cutoverSql(p, t),
+      "rollback/01_downgrade.sql": downgradeSql(p, t),
     },
   };
 }

@@ -27,6 +27,15 @@ export function integerKey(info: Info, strategy: string, why: string): ColumnInf
   return col;
 }
 
+/** A strategy whose key is fixed by its design refuses --partition-key naming another column. */
+export function fixedKey(asked: string | undefined, strategy: string, column: string, why: string): void {
+  refuseIf(
+    asked !== undefined && asked !== column,
+    `--partition-key ${asked}: ${strategy} ${why} (${column})`,
+    `leave --partition-key out, or choose attach-history, dual-write or partman, which partition by the column you name`,
+  );
+}
+
 export function plainUniques(info: Info): void {
   const bad = info.indexes.find(
     (i) => i.unique && !i.primary && (i.keys.some((k) => k.column === null) || i.predicate !== null),
@@ -39,11 +48,14 @@ export function plainUniques(info: Info): void {
   );
 }
 
-export function noIncomingFks(info: Info, why: string): void {
+/** One rule for foreign keys into the table, whatever the strategy (issue 15: dual-write accepted six). */
+export function noIncomingForeignKeys(info: Info, strategy: string, why: string): void {
   const incoming = info.foreignKeys.incoming.filter((fk) => fk.parentOid === null);
   refuseIf(
     incoming.length,
-    `foreign keys reference ${info.qualifiedName} (${incoming.map((f) => `${f.from}.${f.name}`).join(", ")}): ${why}`,
-    "drop or re-point those foreign keys first (or choose attach-history, which keeps the rows in place)",
+    `foreign keys reference ${info.qualifiedName} (${incoming.map((f) => `${f.from}.${f.name}`).join(", ")}): ${strategy} ${why}`,
+    "drop them on the source (or a copy of it) and init again; the migration can add them back against the " +
+      "partitioned table afterwards if they reference a unique key that includes its partition key " +
+      "(--partition-key <the referenced column>): ADD FOREIGN KEY … NOT VALID, then VALIDATE CONSTRAINT",
   );
 }

@@ -6,11 +6,12 @@ import type { ColumnInfo } from "../../catalog/types.ts";
 import { ident, qualified } from "../../db/sql.ts";
 import { renderGrants, renderRls } from "../ddl.ts";
 import { distinctCount } from "../fit.ts";
-import type { Scaffold } from "../scaffold-types.ts";
+import type { Scaffold, ScaffoldOptions } from "../scaffold-types.ts";
 import { InitError, type SourceTable } from "../source.ts";
-import { freshKeySql, guardInvariants, type Info, name63, names } from "../strategy-common.ts";
+import { freshKeySql, guardInvariants, type Info, name63, names, widenedKeys } from "../strategy-common.ts";
 import { columnDefs, copiedIndexes, copiedTriggers, keyedConstraints, seqLiteral } from "./copied-ddl.ts";
-import { integerKey, noIncomingFks, plainTable, plainUniques } from "./refusals.ts";
+import { followViews, uniquenessGuard } from "./carry-over.ts";
+import { fixedKey, integerKey, plainTable, plainUniques, noIncomingForeignKeys } from "./refusals.ts";
 
 const HASHABLE =
   /^(smallint|integer|bigint|text|character varying.*|character.*|uuid|numeric.*|date|timestamp.*|bytea)$/;
@@ -90,7 +91,7 @@ function createSql(p: Plan): string {
 }
 
 /** migration/02_view_swap.sql: the table behind a UNION ALL view whose trigger sends writes to the copy. */
-function viewSwapSql(p: Plan): string {
+function viewSwapSql(p: Plan, t: SourceTable): string {
   const { info, N, OLD, FN } = p;
   const { T, rel, colList, allCols } = p.naming;
   const k = ident(p.key.name);
@@ -139,19 +140,25 @@ function viewSwapSql(p: Plan): string {
   );
   const viewGrants = renderGrants(info, rel(T));
   if (viewGrants.length) swap.push("", "-- The view is a new relation: its privileges.", ...viewGrants);
+  swap.push(...followViews(t));
   return `${swap.join("\n")}\n`;
 }
 
 /** migration/03_finish.sql: the view goes and the copy takes the name. */
-function finishSql(p: Plan): string {
+function finishSql(p: Plan, t: SourceTable): string {
   const { key, N, FN } = p;
   const { T, rel } = p.naming;
   const finish: string[] = [
     "-- Drop the view and give the partitioned table the name: the old table is empty (table_empty proves it)",
     "-- and stays, renamed, until someone drops it.",
+    // The views over the table read the UNION view now; it cannot be dropped under them.
+    ...followViews(t, N),
+    "",
     `DROP VIEW ${rel(T)};`,
     `DROP FUNCTION ${rel(FN)}();`,
     `ALTER TABLE ${rel(N)} RENAME TO ${ident(T)};`,
+    // After the rename: the guard's lookup names the relation that keeps the table's name.
+    ...uniquenessGuard(p.info, p.H, T, widenedKeys(p.info, p.H)).sql,
   ];
   if (key.sequence && !key.identity)
     finish.push(
@@ -184,17 +191,24 @@ function invariants(p: Plan): unknown[] {
   return out;
 }
 
-export function viewUnion(t: SourceTable): Scaffold {
+export function viewUnion(t: SourceTable, _now: Date, opts: ScaffoldOptions = {}): Scaffold {
   const info = t.info;
   plainTable(info, "view-union");
   const key = integerKey(info, "view-union", "moves the rows in batches by an integer key");
   plainUniques(info);
-  noIncomingFks(
+  noIncomingForeignKeys(
     info,
-    "view-union deletes every row from the old table, and a foreign key cannot point at the view",
+    "view-union",
+    "deletes every row from the old table, and a foreign key cannot point at the view that takes its name",
   );
   const hashed = chooseHashColumn(t, key.name);
   if (hashed instanceof InitError) throw hashed;
+  fixedKey(
+    opts.partitionKey,
+    "view-union",
+    hashed.column.name,
+    "hash-partitions by the NOT NULL column with the most distinct values",
+  );
   const naming = names(info);
   const { T, rel, display, colList, allCols } = naming;
   const p: Plan = {
@@ -258,8 +272,8 @@ export function viewUnion(t: SourceTable): Scaffold {
     invariants: invariants(p),
     files: {
       "migration/01_create_partitioned.sql": createSql(p),
-      "migration/02_view_swap.sql": viewSwapSql(p),
-      "migration/03_finish.sql": finishSql(p),
+      "migration/02_view_swap.sql": viewSwapSql(p, t),
+      "migration/03_finish.sql": finishSql(p, t),
     },
   };
 }
