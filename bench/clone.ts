@@ -10,9 +10,15 @@
  * DATABASE and a query on the table). For overlay, the first query on the table is shown apart: PostgreSQL
  * opens relation files read-write, and overlayfs copies a file up on its first read-write open.
  *
- * Output lines are meant to be grepped: `rows N: overlay X s, template Y s, copy Z s, copy/overlay R×`.
+ * The figure that counts (issue 18) is the time until the clone has taken a write in every table — what a
+ * rehearsal pays before its first step — so each method is also timed to its first UPDATE. Reflink (a
+ * copy-on-write copy per block) needs the cache on XFS or Btrfs: when this machine can loop-mount an XFS image
+ * (root, loop devices, xfsprogs) the cache is put on one and reflink is measured beside overlay and copy.
+ *
+ * Output lines are meant to be grepped: `rows N: overlay X s, template Y s, copy Z s, copy/overlay R×` and
+ * `rows N to a write in every table: reflink A s, overlay B s, copy C s, overlay/reflink R×`.
  * Env: BENCH_ROWS (comma-separated, default 1000000), BENCH_ROUNDS (default 3; the median counts),
- * REHEARSE_CACHE_DIR (default: a temp dir removed at the end).
+ * REHEARSE_CACHE_DIR (default: a temp dir, on a loop-mounted XFS image when possible, removed at the end).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,6 +30,7 @@ import { cachedPassword, cacheKey, lookupCache, storeCache } from "../src/clone/
 import { Dataset } from "../src/scenario/schema.ts";
 import { seedDataset } from "../src/seed/seeder.ts";
 import { TOOL_VERSION } from "../src/version.ts";
+import { mountXfs, type XfsVolume, xfsMissing } from "../test/support/xfs-volume.ts";
 
 const SIZES = (process.env.BENCH_ROWS ?? "1000000").split(",").map((s) => Number(s.replace(/_/g, "")));
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -106,9 +113,13 @@ async function timedStart(provider: EmbeddedProvider, from: SnapshotSource, meth
     const t1 = performance.now();
     await c.query("SELECT aid FROM accounts WHERE aid = 1");
     const touchMs = performance.now() - t1;
+    // The first write: overlay has copied the file up on the open above; reflink unshares one block now.
+    const t2 = performance.now();
+    await c.query("UPDATE accounts SET abalance = abalance + 1 WHERE aid = 1");
+    const writtenMs = performance.now() - t0;
     await c.end();
     if (clone.method !== method) throw new Error(`asked for ${method}, got ${clone.method}`);
-    return { ms, touchMs };
+    return { ms, touchMs, writtenMs, writeMs: performance.now() - t2 };
   } finally {
     delete process.env.REHEARSE_CLONE_METHOD;
   }
@@ -116,7 +127,16 @@ async function timedStart(provider: EmbeddedProvider, from: SnapshotSource, meth
 
 async function main(): Promise<void> {
   const ownCache = !process.env.REHEARSE_CACHE_DIR;
-  if (ownCache) process.env.REHEARSE_CACHE_DIR = await mkdtemp(path.join(tmpdir(), "rehearse-bench-cache-"));
+  const noXfs = ownCache ? await xfsMissing() : "REHEARSE_CACHE_DIR is set";
+  let xfs: XfsVolume | undefined;
+  if (!noXfs) {
+    // Room (sparse) for the cached cluster, the template comparison's database and its WAL (~150 MB per
+    // million rows each), and the clones' writes.
+    xfs = await mountXfs(Math.max(2048, Math.ceil((Math.max(...SIZES) / 1e6) * 1000)));
+    process.env.REHEARSE_CACHE_DIR = path.join(xfs.dir, "cache");
+  } else if (ownCache)
+    process.env.REHEARSE_CACHE_DIR = await mkdtemp(path.join(tmpdir(), "rehearse-bench-cache-"));
+  console.log(xfs ? "cache on a loop-mounted XFS image: reflink measured" : `reflink not measured: ${noXfs}`);
   const provider = new EmbeddedProvider();
   try {
     for (const rows of SIZES) {
@@ -128,6 +148,7 @@ async function main(): Promise<void> {
       };
       const overlay: number[] = [];
       const overlayTouch: number[] = [];
+      const written: Record<string, number[]> = { reflink: [], overlay: [], copy: [] };
       const copy: number[] = [];
       const template: number[] = [];
       // The template comparison runs inside one server started from the cache (its start is not counted).
@@ -138,7 +159,11 @@ async function main(): Promise<void> {
           const o = await timedStart(provider, from, "overlay");
           overlay.push(o.ms);
           overlayTouch.push(o.touchMs);
-          copy.push((await timedStart(provider, from, "copy")).ms);
+          written.overlay!.push(o.writtenMs);
+          const cp = await timedStart(provider, from, "copy");
+          copy.push(cp.ms);
+          written.copy!.push(cp.writtenMs);
+          if (xfs) written.reflink!.push((await timedStart(provider, from, "reflink")).writtenMs);
           const t0 = performance.now();
           // A template must have no other sessions; the server's own clients have all closed by now.
           await admin.query(`CREATE DATABASE bench_${round} TEMPLATE rehearsal`);
@@ -159,9 +184,15 @@ async function main(): Promise<void> {
         `rows ${rows}: overlay ${secs(o)} s (first touch of the table + ${secs(median(overlayTouch))} s), template ${secs(t)} s, copy ${secs(c)} s, ` +
           `template/overlay ${(t / o).toFixed(1)}×, copy/overlay ${(c / o).toFixed(1)}× (medians of ${ROUNDS})`,
       );
+      const w = (m: string) => (written[m]!.length ? median(written[m]!) : NaN);
+      console.log(
+        `rows ${rows} to a write in every table: ${xfs ? `reflink ${secs(w("reflink"))} s, ` : ""}overlay ${secs(w("overlay"))} s, ` +
+          `copy ${secs(w("copy"))} s${xfs ? `, overlay/reflink ${(w("overlay") / w("reflink")).toFixed(1)}×, copy/reflink ${(w("copy") / w("reflink")).toFixed(1)}×` : ""} (medians of ${ROUNDS})`,
+      );
     }
   } finally {
     if (ownCache) await rm(process.env.REHEARSE_CACHE_DIR!, { recursive: true, force: true });
+    await xfs?.remove();
   }
 }
 

