@@ -29,6 +29,12 @@ export interface InvariantCheck<I extends Invariant = Invariant, G = unknown> {
   kind: I["check"];
   /** Which stages need gathering (default: none). */
   stages?: readonly Stage[];
+  /**
+   * Its gathering only reads (temporary tables aside), so it may run on its own connection beside other
+   * gatherings. Left unset, a gathering may change what another reads (a probe that burns sequence values,
+   * nextval() then setval()), and such gatherings run one after another on the first connection.
+   */
+  readsOnly?: true;
   /** `earlier` is what this check gathered in the before stage, when gathering after. */
   gather?(db: Queryable, inv: I, stage: Stage, earlier?: G): Promise<G>;
   evaluate(inv: I, input: CheckInput<G>): Omit<CheckResult, "id" | "kind">;

@@ -103,6 +103,7 @@ export function evaluateDefaultPartitionEmpty(
 
 export const defaultPartitionEmpty: InvariantCheck<Inv, DefaultPartitionGathered> = {
   kind: "default_partition_empty",
+  readsOnly: true,
   stages: ["after"],
   gather: gatherDefaultPartition,
   evaluate: evaluateDefaultPartitionEmpty,

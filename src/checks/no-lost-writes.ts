@@ -407,6 +407,7 @@ export function evaluateNoLostWrites(inv: Inv, input: CheckInput<NoLostWritesGat
 
 export const noLostWrites: InvariantCheck<Inv, NoLostWritesGathered> = {
   kind: "no_lost_writes",
+  readsOnly: true,
   stages: ["after"],
   gather: (db, inv, stage) => gatherNoLostWrites(db, inv, stage),
   evaluate: evaluateNoLostWrites,

@@ -215,6 +215,7 @@ export function evaluatePartitionsCover(inv: Inv, input: CheckInput<CoverGathere
 
 export const partitionsCover: InvariantCheck<Inv, CoverGathered> = {
   kind: "partitions_cover",
+  readsOnly: true,
   stages: ["after"],
   gather: gatherPartitionsCover,
   evaluate: evaluatePartitionsCover,

@@ -57,6 +57,7 @@ export function evaluateTableEmpty(inv: Inv, input: CheckInput<TableEmptyGathere
 
 export const tableEmpty: InvariantCheck<Inv, TableEmptyGathered> = {
   kind: "table_empty",
+  readsOnly: true,
   stages: ["after"],
   gather: gatherTableEmpty,
   evaluate: evaluateTableEmpty,

@@ -403,6 +403,53 @@ async function runProbe(
   });
 }
 
+/**
+ * Up to five keys held more than once, with the partitions holding them. NULLs never collide under a UNIQUE
+ * constraint (NULLS DISTINCT), so they are not duplicates here either.
+ *
+ * Two statements in one transaction. The grouping reads the whole table: with LIMIT 5 the planner expects
+ * to stop early and walks the key's index, fetching every row from the heap in index order (a fresh clone's
+ * visibility map is empty); at 10M rows that took a minute. A scan of the heap sorted or hashed by the
+ * server's parallel workers takes the same time at 1M rows and scales. The partitions are then looked up,
+ * through the index, for the duplicates found only: collecting them for every group (a million one-row
+ * groups, each with its DISTINCT sort and regclass lookup) doubled the cost of the scan.
+ */
+async function findDuplicates(
+  db: Queryable,
+  inv: Inv,
+  from: string,
+): Promise<{ key: Array<string | null>; n: number; partitions: string[] }[]> {
+  const cols = inv.columns.map(ident).join(", ");
+  const dups = ident("rehearse_duplicates");
+  await db.query("BEGIN");
+  try {
+    for (const setting of ["enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"])
+      await db.query(`SET LOCAL ${setting} = off`);
+    await db.query("SET LOCAL parallel_setup_cost = 0");
+    await db.query("SET LOCAL parallel_tuple_cost = 0");
+    await db.query("SET LOCAL work_mem = '64MB'");
+    await db.query(
+      `CREATE TEMP TABLE ${dups} ON COMMIT DROP AS
+       SELECT ${cols}, count(*)::int AS rehearse_n FROM ${from}
+        WHERE ${inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ")}
+        GROUP BY ${cols} HAVING count(*) > 1 LIMIT 5`,
+    );
+    for (const setting of ["enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"])
+      await db.query(`SET LOCAL ${setting} TO DEFAULT`);
+    const res = await db.query<{ key: Array<string | null>; n: number; partitions: string[] }>(
+      `SELECT ARRAY[${inv.columns.map((c) => `d.${ident(c)}::text`).join(", ")}] AS key, d.rehearse_n AS n,
+              (SELECT array_agg(DISTINCT x.tableoid::regclass::text) FROM ${from} x
+                WHERE ${inv.columns.map((c) => `x.${ident(c)} = d.${ident(c)}`).join(" AND ")}) AS partitions
+         FROM pg_temp.${dups} d`,
+    );
+    await db.query("COMMIT");
+    return res.rows;
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function gatherUnique(db: Queryable, inv: Inv, _stage: Stage): Promise<UniqueGathered> {
   const table = relationKey(inv.table);
   const rel = await lookupRelation(db, inv.table);
@@ -417,20 +464,13 @@ export async function gatherUnique(db: Queryable, inv: Inv, _stage: Stage): Prom
   const missingColumns = inv.columns.filter((c) => !columns.includes(c));
   if (missingColumns.length > 0) return { ...nothing, exists: true, missingColumns };
 
-  const cols = inv.columns.map(ident).join(", ");
-  // NULLs never collide under a UNIQUE constraint (NULLS DISTINCT), so they are not duplicates here either.
-  const dup = await db.query<{ key: Array<string | null>; n: number; partitions: string[] }>(
-    `SELECT ARRAY[${inv.columns.map((c) => `${ident(c)}::text`).join(", ")}] AS key, count(*)::int AS n,
-            array_agg(DISTINCT tableoid::regclass::text) AS partitions
-     FROM ${qualified(rel.qualifiedName)} WHERE ${inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ")}
-     GROUP BY ${cols} HAVING count(*) > 1 LIMIT 5`,
-  );
+  const dup = await findDuplicates(db, inv, qualified(rel.qualifiedName));
   const probe = await withOneConnection(db, (c) => runProbe(c, inv, rel));
   return {
     table,
     exists: true,
     missingColumns: [],
-    duplicates: dup.rows.map((r) => ({ key: r.key, count: r.n, partitions: r.partitions })),
+    duplicates: dup.map((r) => ({ key: r.key, count: r.n, partitions: r.partitions })),
     probe,
   };
 }

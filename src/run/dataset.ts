@@ -3,8 +3,10 @@ import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { splitName } from "../db/sql.ts";
 import type { ResolvedScenario } from "../scenario/load.ts";
-import { seedDataset } from "../seed/seeder.ts";
+import { buildDeferredIndexes, type DeferredIndex, dropDeferrableIndexes } from "../seed/deferred-indexes.ts";
+import { rowsFor, seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
+import { tablesOnlyFilledBy } from "./after-sql.ts";
 import type { RunContext } from "./context.ts";
 import { Inconclusive, located } from "./errors.ts";
 import type { RunPlan } from "./plan.ts";
@@ -22,6 +24,9 @@ export async function prepareDataset(
   ctx.enter("creating the schema");
   await runSetupSql(db, rs.schemaSql, "dataset.schema");
   await checkDatasetTables(db, rs);
+  // Built again after the COPYs (their own stage below): the rows go into bare heaps at COPY speed.
+  const seededTables = s.dataset.tables.filter((t) => rowsFor(t, { rows: plan.rows }) > 0).map((t) => t.name);
+  const deferred = await dropDeferrableIndexes(db, seededTables, { fireTriggers: s.dataset.fire_triggers });
   ctx.enter("seeding");
   const seedStart = performance.now();
   const seeded = await seedDataset(connectTo, s.dataset, {
@@ -40,12 +45,39 @@ export async function prepareDataset(
     rows_per_s: Math.round(totalRows / (seedMs / 1000)),
   };
   log.info(`seeded ${totalRows} rows in ${Math.round(seedMs)} ms (${report.seeding.rows_per_s} rows/s)`);
+  if (deferred.length > 0) {
+    ctx.enter("building indexes and constraints");
+    await buildIndexes(ctx, connectTo, deferred);
+  }
   const moved = await syncSeededSequences(db, s.dataset);
   if (moved.length > 0) log.info(`advanced ${moved.join(", ")} past the seeded values`);
   if (rs.afterSql) {
+    // Tables dataset.after only fills get their indexes after it too (after-sql.ts says when that is safe).
+    // Its session fires every enabled trigger: any on those tables and nothing is deferred.
+    const filled = await tablesOnlyFilledBy(db, rs.afterSql);
+    const later = await dropDeferrableIndexes(db, filled, { fireTriggers: true });
     ctx.enter("running dataset.after");
     await runSetupSql(db, rs.afterSql, "dataset.after");
+    if (later.length > 0) {
+      ctx.enter("building indexes after dataset.after");
+      await buildIndexes(ctx, connectTo, later);
+    }
   }
+}
+
+/** Builds what was dropped before the rows went in, with progress and its time in the log. */
+async function buildIndexes(
+  ctx: RunContext,
+  connectTo: () => Promise<pg.Client>,
+  deferred: DeferredIndex[],
+): Promise<void> {
+  const started = performance.now();
+  await buildDeferredIndexes(connectTo, deferred, {
+    onProgress: (p) => ctx.log.progress(`built ${p.index} (${p.built}/${p.total})`),
+  });
+  ctx.log.info(
+    `built ${deferred.length} index(es) and key constraint(s) in ${Math.round(performance.now() - started)} ms: ${deferred.map((d) => d.index).join(", ")}`,
+  );
 }
 
 /** dataset.tables against what schema.sql created: a table or generator column it lacks is bad input. */

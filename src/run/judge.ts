@@ -6,11 +6,12 @@ import { evaluateBudgets } from "../budgets/index.ts";
 import { takeSnapshot } from "../catalog/snapshot.ts";
 import type { CatalogSnapshot } from "../catalog/types.ts";
 import { invariantId, type RunFacts } from "../checks/check.ts";
-import { evaluateAll, type Gathered, gatherAll } from "../checks/gather.ts";
+import { evaluateAll, type Gathered } from "../checks/gather.ts";
 import type { CheckResult, RunReport } from "../report/model.ts";
 import type { Invariant } from "../scenario/schema.ts";
 import type { RunContext } from "./context.ts";
 import { Inconclusive } from "./errors.ts";
+import { gatherOnClone } from "./gather.ts";
 import { type Migrated, runSection } from "./migrate.ts";
 import type { RunPlan } from "./plan.ts";
 import { qualify } from "./references.ts";
@@ -23,7 +24,7 @@ export async function judge(ctx: RunContext, plan: RunPlan, migrated: Migrated):
   const checks: CheckResult[] = [migrationCompleted(migrated.steps)];
   if (migrationOk) {
     const after = await takeSnapshot(migrated.conns.db);
-    await gatherAll(migrated.conns.db, invariants, "after", pre.gathered);
+    await gatherOnClone(ctx, migrated.conns.db, migrated.env.connect, invariants, "after", pre.gathered);
     checks.push(
       ...evaluateAll(invariants, pre.before, after, pre.gathered, "after_migration", runFacts(ctx.report)),
     );
@@ -77,7 +78,7 @@ async function rollbackChecks(
   const invs = rollbackInvariants(rs.scenario.invariants, afterRb);
   const gRb: Gathered = new Map();
   for (const [k, v] of env.pre.gathered) gRb.set(k, { before: v.before });
-  await gatherAll(conns.db, invs, "after", gRb);
+  await gatherOnClone(ctx, conns.db, env.connect, invs, "after", gRb);
   return [
     ...checks,
     ...evaluateAll(invs, env.pre.before, afterRb, gRb, "after_rollback", runFacts(ctx.report)).map((c) => ({

@@ -4,13 +4,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { takeSnapshot } from "../catalog/snapshot.ts";
 import type { CatalogSnapshot } from "../catalog/types.ts";
-import { type Gathered, gatherAll } from "../checks/gather.ts";
+import type { Gathered } from "../checks/gather.ts";
 import { setAckLedger } from "../checks/no-lost-writes.ts";
 import { LoadValidationError, validateLoad } from "../load/validate.ts";
 import { registerCleanup } from "../util/cleanup.ts";
 import type { ProvisionedClone } from "./clone-start.ts";
 import type { RunContext } from "./context.ts";
 import { Inconclusive } from "./errors.ts";
+import { gatherOnClone } from "./gather.ts";
 import type { RunPlan } from "./plan.ts";
 import { checkReferences, hotTableOids } from "./references.ts";
 
@@ -28,7 +29,7 @@ export interface Preflight {
 export async function preflight(
   ctx: RunContext,
   plan: RunPlan,
-  { db, clone }: ProvisionedClone,
+  { db, clone, connect }: ProvisionedClone,
 ): Promise<Preflight> {
   const { rs } = plan;
   const s = rs.scenario;
@@ -37,7 +38,8 @@ export async function preflight(
   checkReferences(rs, before);
   const hotOids = hotTableOids(rs, before);
   const gathered: Gathered = new Map();
-  await gatherAll(db, s.invariants, "before", gathered);
+  ctx.enter("gathering the invariants' data before the migration");
+  await gatherOnClone(ctx, db, connect, s.invariants, "before", gathered);
   if (clone.replica?.settle) {
     // The seeding's WAL is not the migration's: start with the replica caught up (then capped, if asked).
     ctx.enter("waiting for the replica to catch up");
