@@ -280,7 +280,8 @@ async function builtinStatement(
   rel: { oid: number; qualifiedName: string },
   setColumns: ProbePlan["setColumns"],
   source: SourceRow,
-): Promise<ProbeStatement> {
+  keyColumns: string[],
+): Promise<ProbeStatement | ProbeResult> {
   const meta = (
     await db.query<ColumnMeta>(
       `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attidentity::text AS identity,
@@ -291,14 +292,23 @@ async function builtinStatement(
     )
   ).rows;
   const setNames = new Set(setColumns.map((s) => s.column));
-  // Columns the database fills itself get their defaults, as a real insert would (a new id, not a copy).
+  const generatedKey = meta.find((c) => keyColumns.includes(c.name) && c.generated !== "");
+  if (generatedKey)
+    return {
+      status: "skipped",
+      conclusive: false,
+      reason: `the key column ${generatedKey.name} is generated: the builtin probe cannot write its value; give probe.sql`,
+    };
+  // Columns the database fills itself get their defaults, as a real insert would (a new id, not a copy) —
+  // but never the key's own columns: a key defaulted from a sequence would be a new key, no duplicate, and the
+  // check would pass without having tested anything (a false green on events-dual-write's id).
   const copy = meta.filter(
     (c) =>
       !setNames.has(c.name) &&
-      c.identity === "" &&
-      c.generated === "" &&
-      !/\bnextval\(/.test(c.default_expr ?? ""),
+      (keyColumns.includes(c.name) ||
+        (c.identity === "" && c.generated === "" && !/\bnextval\(/.test(c.default_expr ?? ""))),
   );
+  const overriding = copy.some((c) => c.identity === "a") ? " OVERRIDING SYSTEM VALUE" : "";
   const values: ProbeStatement["values"] = [];
   const setExprs = setColumns.map((s) => {
     values.push(s.value);
@@ -309,7 +319,7 @@ async function builtinStatement(
   values.push(source.tableoid, source.ctid);
   const names = [...copy.map((c) => ident(c.name)), ...setColumns.map((s) => ident(s.column))].join(", ");
   const text =
-    `INSERT INTO ${qualified(rel.qualifiedName)} (${names}) SELECT ${[...copy.map((c) => ident(c.name)), ...setExprs].join(", ")} ` +
+    `INSERT INTO ${qualified(rel.qualifiedName)} (${names})${overriding} SELECT ${[...copy.map((c) => ident(c.name)), ...setExprs].join(", ")} ` +
     `FROM ${qualified(source.name)} WHERE tableoid = $${values.length - 1}::oid AND ctid = $${values.length}::tid`;
   return { text, values };
 }
@@ -391,7 +401,9 @@ async function runProbe(
       if ("status" in routed) return routed;
       Object.assign(plan, routed);
     }
-    statement = await builtinStatement(db, rel, plan.setColumns, source);
+    const built = await builtinStatement(db, rel, plan.setColumns, source, inv.columns);
+    if ("status" in built) return built;
+    statement = built;
   }
 
   return writeDuplicate(db, inv, rel.qualifiedName, statement, source.key, {

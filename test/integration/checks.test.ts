@@ -255,6 +255,25 @@ describe("checks on an attach-history cutover", () => {
     }
   });
 
+  it("the builtin probe copies a key drawn from a sequence too: a new id would be no duplicate (a false green)", async () => {
+    const db = await freshDb();
+    try {
+      await db.query(SCHEMA);
+      // PRIMARY KEY (id, created_at): id is unique per partition only. Left to its DEFAULT the probe's copy got a
+      // fresh id from ledger_id_seq, nothing was duplicated, and the check passed.
+      const results = await rehearse(db, cutover(), [
+        inv({ check: "unique_across_partitions", table: "ledger", columns: ["id"] }),
+      ]);
+      const r = results.get("unique_across_partitions")!;
+      expect(r.status).toBe("fail");
+      expect(r.findings.join("\n")).toMatch(
+        /probe: a second row with id=\d+ \(taken from public\.ledger_history\) was accepted/,
+      );
+    } finally {
+      await db.end();
+    }
+  });
+
   it("the probe's rolled-back insert burns no ids: a sequence check gathered after it still sees no gap", async () => {
     const db = await freshDb();
     try {
