@@ -17,8 +17,12 @@ function scale(r: RunReport): string {
     .sort(([, a], [, b]) => b - a)
     .map(([t, n]) => `${t} ${formatNumber(n)}`);
   const tables = rows.length > 0 ? rows.join(", ") : "no seeded tables";
+  const source = Object.entries(r.context.source_rows ?? {})
+    .sort(([, a], [, b]) => b - a)
+    .map(([t, n]) => `${t} ${formatNumber(n)}`);
+  const production = source.length ? `; production (the source at init): ${source.join(", ")} rows` : "";
   return (
-    `scale: rehearsed at ${tables} rows (scale ${formatNumber(r.context.scale)}); locks, scans and lost or ` +
+    `scale: rehearsed at ${tables} rows (scale ${formatNumber(r.context.scale)})${production}; locks, scans and lost or ` +
     `skipped writes are judged by what happened and hold at any size, durations and latencies grow with it ` +
     `(rehearse run --project-to <production rows> projects them)`
   );

@@ -408,6 +408,8 @@ export interface RunReport {
     seed: number;
     scale: number;
     rows: Record<string, number>;
+    /** Production's rows per table, when known: the source's reltuples that `rehearse init` recorded. */
+    source_rows?: Record<string, number>;
     rollback: boolean;
     node: string;
     /**

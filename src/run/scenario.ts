@@ -2,6 +2,7 @@
 import { loadScenario, type ResolvedScenario } from "../scenario/load.ts";
 import type { RunContext } from "./context.ts";
 import { newRunId } from "./run-id.ts";
+import { sourceRowCounts } from "./source-rows.ts";
 
 export async function readScenario(ctx: RunContext): Promise<ResolvedScenario> {
   const { opts, report } = ctx;
@@ -17,6 +18,8 @@ export async function readScenario(ctx: RunContext): Promise<ResolvedScenario> {
   report.context.seed = s.dataset.seed;
   report.context.settings = s.target.settings;
   report.context.provider = s.target.provider;
+  const sourceRows = await sourceRowCounts(rs.dir);
+  if (sourceRows) report.context.source_rows = sourceRows;
   report.expectation = {
     verdict: s.expect.verdict,
     failing: s.expect.failing,

@@ -11,6 +11,17 @@ describe("caveats: what a run did not establish", () => {
     expect(caveats(r)[0]).toMatch(/^scale: rehearsed at big 100,000, small 10 rows \(scale [0-9.]+\)/);
   });
 
+  it("sets production's size beside the rehearsed one when init recorded it", () => {
+    const r = passingRun();
+    r.context.rows = { rental: 16_044 };
+    r.context.source_rows = { rental: 350_000_000 };
+    expect(caveats(r)[0]).toMatch(
+      /^scale: rehearsed at rental 16,044 rows \(scale [0-9.]+\); production \(the source at init\): rental 350,000,000 rows;/,
+    );
+    delete r.context.source_rows;
+    expect(caveats(r)[0]).not.toMatch(/the source at init/);
+  });
+
   it("names a load without no_lost_writes, and a run without load", () => {
     const r = loadRun();
     r.checks = r.checks.filter((c) => c.id !== "no_lost_writes");
