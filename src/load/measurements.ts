@@ -20,7 +20,8 @@
  * available, and a reason "errors" is given when such failures filled the gap.
  */
 import * as hdr from "hdr-histogram-js";
-import type { LatencySummary, LoadSecond, LoadWindow } from "../report/model.ts";
+import type { LatencySummary, LoadDetail, LoadSecond, LoadWindow } from "../report/model.ts";
+import { DetailTracks } from "./detail.ts";
 
 export type Section = LoadWindow["section"];
 export type Kind = "write" | "read";
@@ -142,6 +143,7 @@ export class Measurements {
   #lastInFlight = 0;
   readonly #secWrite = newHistogram();
   readonly #secRead = newHistogram();
+  readonly #detail: DetailTracks;
 
   /**
    * t0: the run's time origin (report times are ms since it); start: when the load started; lateAfter: the
@@ -154,6 +156,7 @@ export class Measurements {
     this.#phases.push(new Window("warmup", "warmup", null, start));
     this.#gaps = { write: new GapTracker(start), read: new GapTracker(start) };
     this.#second = { index: this.#secondOf(start), writes: 0, reads: 0, errors: 0, inFlight: 0 };
+    this.#detail = new DetailTracks(t0, start);
   }
 
   get currentPhase(): Window {
@@ -173,11 +176,16 @@ export class Measurements {
       if (curStep) this.#close(curStep, now);
       this.#close(cur, now);
       this.#phases.push(new Window(section, phase, null, now));
-      if (step !== null) this.#steps.push(new Window(section, phase, step, now));
+      if (step !== null) this.#openStep(section, phase, step, now);
     } else if ((curStep?.step ?? null) !== step) {
       if (curStep) this.#close(curStep, now);
-      if (step !== null) this.#steps.push(new Window(section, phase, step, now));
+      if (step !== null) this.#openStep(section, phase, step, now);
     }
+  }
+
+  #openStep(section: Section, phase: string, step: string, now: number): void {
+    this.#steps.push(new Window(section, phase, step, now));
+    if (section === "migration" || section === "rollback") this.#detail.open(section, phase, step, now);
   }
 
   /** A request of this kind arrived (sent, queued, dropped or paused alike): the load wanted to run it. */
@@ -222,6 +230,7 @@ export class Measurements {
     if (step && late) step.stats(kind).late++;
 
     this.#rollSecond(done);
+    if (kind === "write") this.#detail.complete(done, latency, error !== null);
     const sec = this.#second;
     if (error !== null) sec.errors++;
     else if (kind === "write") {
@@ -267,6 +276,7 @@ export class Measurements {
   finish(now: number): {
     windows: LoadWindow[];
     series: LoadSecond[];
+    detail: LoadDetail[];
     unavailability: { from_ms: number; to_ms: number; reason: "paused" | "blocked" | "errors" }[];
   } {
     this.#rollSecond(now);
@@ -293,6 +303,7 @@ export class Measurements {
     return {
       windows,
       series: this.#series,
+      detail: this.#detail.finish(now),
       unavailability: this.#unavailability.map((u) => ({
         from_ms: this.#ms(u.from),
         to_ms: this.#ms(u.to),
@@ -330,6 +341,7 @@ export class Measurements {
 
   /** Closes a window, crediting it the part of a still-open gap that falls inside it. */
   #close(w: Window, now: number): void {
+    if (w.step !== null && (w.section === "migration" || w.section === "rollback")) this.#detail.close(now);
     for (const kind of ["write", "read"] as const) {
       const g = this.#gaps[kind];
       if (g.open < now) this.#credit(w, kind, g.open, now);

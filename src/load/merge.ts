@@ -45,6 +45,7 @@ export function mergeLoadReports(a: LoadReport, b: LoadReport): LoadReport {
     ],
     windows: [...a.windows, ...b.windows],
     series: [...a.series, ...b.series],
+    ...(a.detail || b.detail ? { detail: [...(a.detail ?? []), ...(b.detail ?? [])] } : {}),
     unavailability: [...a.unavailability, ...b.unavailability],
     ack: {
       acknowledged: a.ack.acknowledged + b.ack.acknowledged,

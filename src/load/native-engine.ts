@@ -494,6 +494,7 @@ class NativeLoad implements RunningLoad {
       error_samples: this.#errors.samples(),
       windows: parts.windows,
       series: parts.series,
+      ...(parts.detail.length > 0 ? { detail: parts.detail } : {}),
       unavailability: parts.unavailability,
       ack: {
         acknowledged: this.#ledger.acknowledged,

@@ -6,14 +6,27 @@
 import { createRequire } from "node:module";
 import type * as EChartsModule from "echarts";
 import type { EChartsOption } from "echarts";
-import { BLOCKS_WRITES, isAccessExclusive, phaseLabel } from "./format.ts";
+import {
+  CHART_WIDTH,
+  downsample,
+  GRID_BOTTOM,
+  GRID_LEFT,
+  GRID_RIGHT,
+  type Header,
+  type LegendItem,
+  legendHtml,
+  maxOf,
+  meanOf,
+  minOf,
+  timeHeader,
+} from "./chart-layout.ts";
+import { BLOCKS_WRITES, isAccessExclusive } from "./format.ts";
 import type { LockHold, RunReport } from "./model.ts";
 
 // The CommonJS build is one bundled file; the ESM entry is hundreds of modules whose loading added about a
 // second to the start of every command (every one of them renders reports or imports this registry).
 const echarts = createRequire(import.meta.url)("echarts") as typeof EChartsModule;
 
-export const CHART_WIDTH = 960;
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#be185d", "#4b5563"];
 
@@ -30,57 +43,38 @@ export function renderChart(option: EChartsOption, height = 300, width = CHART_W
 
 const s = (ms: number) => Math.round(ms) / 1000;
 
-function timeAxis(min: number, max: number): EChartsOption["xAxis"] {
+export function timeAxis(min: number, max: number, digits = 0): EChartsOption["xAxis"] {
+  const f = 10 ** digits;
   return {
     type: "value",
     name: "s since start",
     nameLocation: "middle",
     nameGap: 26,
-    min: Math.floor(min),
-    max: Math.ceil(max),
-    axisLabel: { formatter: "{value} s" },
+    min: Math.floor(min * f) / f,
+    max: Math.ceil(max * f) / f,
+    axisLabel: { formatter: "{value} s", hideOverlap: true },
   };
 }
 
-/** Phase bands and step starts, on the first series of a time chart. */
-function phaseMarks(report: RunReport): { markArea?: object; markLine?: object } {
-  const bands = report.phases
-    .filter((p) => p.started_ms !== undefined && p.duration_ms !== undefined)
-    .map((p, i) => [
-      {
-        name: phaseLabel(p.section, p.name),
-        xAxis: s(p.started_ms!),
-        itemStyle: { color: i % 2 === 0 ? "rgba(37,99,235,0.07)" : "rgba(124,58,237,0.09)" },
-      },
-      { xAxis: s(p.started_ms! + p.duration_ms!) },
-    ]);
-  const lines = report.steps
-    .filter((st) => st.started_ms !== undefined)
-    .map((st) => ({
-      name: st.name,
-      xAxis: s(st.started_ms!),
-      lineStyle: { color: st.status === "error" ? "#dc2626" : "#6b7280", type: "dashed", width: 1 },
-    }));
+/** Tick labels short enough to stay clear of the axis name beside them: 2.5M, 250k, 1,200. */
+function compact(v: number): string {
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${Math.round((v / 1e6) * 100) / 100}M`;
+  if (a >= 1e4) return `${Math.round((v / 1e3) * 10) / 10}k`;
+  return v.toLocaleString("en-US");
+}
+
+/** A y axis named beside its tick labels (rotated, mid-height), never above the plot where the lanes are. */
+export function valueAxis(name: string, side: "left" | "right" = "left", extra: object = {}): object {
   return {
-    ...(bands.length
-      ? {
-          markArea: {
-            silent: true,
-            label: { position: "insideTop", color: "#374151", fontSize: 11 },
-            data: bands,
-          },
-        }
-      : {}),
-    ...(lines.length
-      ? {
-          markLine: {
-            silent: true,
-            symbol: "none",
-            label: { formatter: "{b}", position: "insideEndTop", fontSize: 10, color: "#4b5563" },
-            data: lines,
-          },
-        }
-      : {}),
+    type: "value",
+    name,
+    nameLocation: "middle",
+    nameGap: 62,
+    nameRotate: side === "left" ? 90 : -90,
+    ...(side === "right" ? { splitLine: { show: false } } : {}),
+    axisLabel: { hideOverlap: true, formatter: compact },
+    ...extra,
   };
 }
 
@@ -91,77 +85,159 @@ function extent(report: RunReport, points: number[]): [number, number] {
     if (p.started_ms === undefined) continue;
     all.push(s(p.started_ms), s(p.started_ms + (p.duration_ms ?? 0)));
   }
-  return [Math.min(...all), Math.max(...all)];
+  return [Math.floor(Math.min(...all)), Math.ceil(Math.max(...all))];
 }
 
-const grid = { left: 70, right: 70, top: 50, bottom: 50 };
-const legend = { top: 8, left: "center" };
+/** A whole-run time chart: its lanes of phase and step labels on top, the legend in HTML under it. */
+function timeChart(
+  report: RunReport,
+  times: number[],
+  build: (marks: Header["marks"]) => { yAxis: unknown; series: unknown[] },
+  legend: LegendItem[],
+  opts: { height?: number; note?: string } = {},
+): string {
+  const [min, max] = extent(report, times);
+  const header = timeHeader(report, min, max);
+  const { yAxis, series } = build(header.marks);
+  const svg = renderChart(
+    {
+      grid: { left: GRID_LEFT, right: GRID_RIGHT, top: header.top, bottom: GRID_BOTTOM },
+      graphic: header.graphic,
+      xAxis: timeAxis(min, max),
+      yAxis,
+      series,
+    } as EChartsOption,
+    (opts.height ?? 300) + header.top - 30,
+  );
+  const note = opts.note ? `<p class="chart-note muted">${escapeText(opts.note)}</p>` : "";
+  return svg + legendHtml(legend) + note;
+}
+
+const escapeText = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** The load's per-second series, downsampled past MAX_POINTS: worst second's latency and errors, fewest writes. */
+function loadSeconds(report: RunReport) {
+  const series = (report.load?.series ?? []).map((p) => ({ ...p, writes_min: p.writes }));
+  return downsample(series, (b) => ({
+    t: b[0]!.t,
+    writes: meanOf(b, (p) => p.writes),
+    writes_min: minOf(b, (p) => p.writes),
+    reads: meanOf(b, (p) => p.reads),
+    errors: maxOf(b, (p) => p.errors),
+    write_p50: meanOf(b, (p) => p.write_p50),
+    write_p99: maxOf(b, (p) => p.write_p99),
+    read_p99: maxOf(b, (p) => p.read_p99),
+    in_flight: maxOf(b, (p) => p.in_flight),
+  }));
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
 
 export function latencyChart(report: RunReport): string | undefined {
-  const series = report.load?.series ?? [];
-  if (series.length === 0) return undefined;
-  const [min, max] = extent(
+  const { points, every } = loadSeconds(report);
+  if (points.length === 0) return undefined;
+  const symbols = points.length < 60;
+  const colors = { p50: "#2563eb", p99: "#dc2626", read: "#059669" };
+  return timeChart(
     report,
-    series.map((p) => p.t),
-  );
-  return renderChart({
-    legend,
-    grid,
-    xAxis: timeAxis(min, max),
-    yAxis: { type: "value", name: "ms", axisLabel: { formatter: "{value} ms" } },
-    series: [
-      {
-        type: "line",
-        name: "write p50",
-        showSymbol: series.length < 60,
-        data: series.map((p) => [p.t, p.write_p50]),
-        ...phaseMarks(report),
-      },
-      {
-        type: "line",
-        name: "write p99",
-        showSymbol: series.length < 60,
-        data: series.map((p) => [p.t, p.write_p99]),
-      },
-      {
-        type: "line",
-        name: "read p99",
-        showSymbol: series.length < 60,
-        lineStyle: { type: "dotted" },
-        data: series.map((p) => [p.t, p.read_p99]),
-      },
+    points.map((p) => p.t),
+    (marks) => ({
+      yAxis: valueAxis("ms", "left", { axisLabel: { formatter: "{value} ms", hideOverlap: true } }),
+      series: [
+        {
+          type: "line",
+          name: "write p50",
+          color: colors.p50,
+          showSymbol: symbols,
+          data: points.map((p) => [p.t, round(p.write_p50)]),
+          ...marks,
+        },
+        {
+          type: "line",
+          name: "write p99",
+          color: colors.p99,
+          showSymbol: symbols,
+          data: points.map((p) => [p.t, p.write_p99]),
+        },
+        {
+          type: "line",
+          name: "read p99",
+          color: colors.read,
+          showSymbol: symbols,
+          lineStyle: { type: "dotted" },
+          data: points.map((p) => [p.t, p.read_p99]),
+        },
+      ],
+    }),
+    [
+      { name: every > 1 ? "write p50 (mean)" : "write p50", color: colors.p50 },
+      { name: every > 1 ? "write p99 (worst second)" : "write p99", color: colors.p99 },
+      { name: every > 1 ? "read p99 (worst second)" : "read p99", color: colors.read, shape: "dotted" },
     ],
-  });
+    every > 1 ? { note: downsampledNote(every) } : {},
+  );
 }
 
+const downsampledNote = (every: number) =>
+  `Downsampled to one point per ${every} s to keep the page small; each step at sub-second resolution is under "Each step up close".`;
+
 export function throughputChart(report: RunReport): string | undefined {
-  const series = report.load?.series ?? [];
-  if (series.length === 0) return undefined;
-  const [min, max] = extent(
+  const { points, every } = loadSeconds(report);
+  if (points.length === 0) return undefined;
+  const colors = { writes: "#2563eb", min: "#93c5fd", reads: "#059669", errors: "#dc2626" };
+  return timeChart(
     report,
-    series.map((p) => p.t),
+    points.map((p) => p.t),
+    (marks) => ({
+      yAxis: [valueAxis("ops/s"), valueAxis("errors/s", "right")],
+      series: [
+        {
+          type: "line",
+          name: "writes/s",
+          color: colors.writes,
+          showSymbol: points.length < 60,
+          data: points.map((p) => [p.t, round(p.writes)]),
+          ...marks,
+        },
+        ...(every > 1
+          ? [
+              {
+                type: "line",
+                name: "writes/s lowest",
+                color: colors.min,
+                showSymbol: false,
+                lineStyle: { type: "dotted" },
+                data: points.map((p) => [p.t, p.writes_min]),
+              },
+            ]
+          : []),
+        {
+          type: "line",
+          name: "reads/s",
+          color: colors.reads,
+          showSymbol: points.length < 60,
+          data: points.map((p) => [p.t, round(p.reads)]),
+        },
+        {
+          type: "bar",
+          name: "errors/s",
+          yAxisIndex: 1,
+          barMaxWidth: 14,
+          itemStyle: { color: colors.errors },
+          data: points.filter((p) => p.errors > 0).map((p) => [p.t, p.errors]),
+        },
+      ],
+    }),
+    [
+      { name: every > 1 ? "writes/s (mean)" : "writes/s", color: colors.writes },
+      ...(every > 1
+        ? [{ name: "writes/s (lowest second)", color: colors.min, shape: "dotted" as const }]
+        : []),
+      { name: every > 1 ? "reads/s (mean)" : "reads/s", color: colors.reads },
+      { name: every > 1 ? "errors/s (worst second)" : "errors/s", color: colors.errors, shape: "box" },
+    ],
+    every > 1 ? { note: downsampledNote(every) } : {},
   );
-  return renderChart({
-    legend,
-    grid,
-    xAxis: timeAxis(min, max),
-    yAxis: [
-      { type: "value", name: "ops/s" },
-      { type: "value", name: "errors/s", splitLine: { show: false } },
-    ],
-    series: [
-      { type: "line", name: "writes/s", data: series.map((p) => [p.t, p.writes]), ...phaseMarks(report) },
-      { type: "line", name: "reads/s", data: series.map((p) => [p.t, p.reads]) },
-      {
-        type: "bar",
-        name: "errors/s",
-        yAxisIndex: 1,
-        barMaxWidth: 14,
-        itemStyle: { color: "#dc2626" },
-        data: series.map((p) => [p.t, p.errors]),
-      },
-    ],
-  });
 }
 
 /** What a reader recognises: a relation the tracer could not name was dropped before it was sampled. */
@@ -225,7 +301,11 @@ export function lockChart(report: RunReport): string | undefined {
   };
   const data: { value: [number, number, number, number]; itemStyle: { color: string } }[] = [];
   for (const l of report.locks) {
-    const color = isAccessExclusive(l.mode) ? "#dc2626" : l.in_transaction ? "#2563eb" : "#0891b2";
+    const color = isAccessExclusive(l.mode)
+      ? LOCK_COLORS.exclusive
+      : l.in_transaction
+        ? LOCK_COLORS.inTransaction
+        : LOCK_COLORS.sampled;
     data.push({
       value: [rowOf.get(grouped.keyOf(l))!, s(l.acquired_ms), s(l.released_ms), l === grouped.top ? 1 : 0],
       itemStyle: { color },
@@ -240,16 +320,19 @@ export function lockChart(report: RunReport): string | undefined {
         s(e.ended_ms),
         0,
       ],
-      itemStyle: { color: e.blocker_is_migration ? "#d97706" : "#9ca3af" },
+      itemStyle: { color: e.blocker_is_migration ? LOCK_COLORS.waitMigration : LOCK_COLORS.waitOther },
     });
   }
   const [min, max] = extent(
     report,
     data.flatMap((d) => [d.value[1], d.value[2]]),
   );
-  return renderChart(
+  const left = 400;
+  const header = timeHeader(report, min, max, { left });
+  const svg = renderChart(
     {
-      grid: { ...grid, left: 400, top: 30 },
+      grid: { left, right: GRID_RIGHT, top: header.top, bottom: GRID_BOTTOM },
+      graphic: header.graphic,
       xAxis: timeAxis(min, max),
       yAxis: { type: "category", data: rows, inverse: true, axisLabel: { width: 385, overflow: "truncate" } },
       series: [
@@ -277,79 +360,116 @@ export function lockChart(report: RunReport): string | undefined {
             };
           },
           data,
-          ...phaseMarks(report),
+          ...header.marks,
         },
       ],
     },
-    Math.max(140, 80 + rows.length * 34),
+    Math.max(140, header.top + 50 + rows.length * 34),
   );
+  const used = new Set(data.map((d) => d.itemStyle.color));
+  const legend: LegendItem[] = [
+    { name: "ACCESS EXCLUSIVE", color: LOCK_COLORS.exclusive, shape: "box" as const },
+    { name: "other mode, in a transaction", color: LOCK_COLORS.inTransaction, shape: "box" as const },
+    { name: "other mode, sampled outside a transaction", color: LOCK_COLORS.sampled, shape: "box" as const },
+  ].filter((it) => used.has(it.color));
+  legend.push(
+    ...(blocking.some((e) => e.blocker_is_migration)
+      ? [{ name: "load waiting on the migration", color: LOCK_COLORS.waitMigration, shape: "box" as const }]
+      : []),
+    ...(blocking.some((e) => !e.blocker_is_migration)
+      ? [{ name: "load waiting on another session", color: LOCK_COLORS.waitOther, shape: "box" as const }]
+      : []),
+    ...(grouped.top
+      ? [{ name: "▶ the longest write-blocking lock", color: "#111827", shape: "outline" as const }]
+      : []),
+  );
+  return svg + legendHtml(legend);
 }
+
+const LOCK_COLORS = {
+  exclusive: "#dc2626",
+  inTransaction: "#2563eb",
+  sampled: "#0891b2",
+  waitMigration: "#d97706",
+  waitOther: "#9ca3af",
+};
 
 export function tablesChart(report: RunReport): string | undefined {
   const samples = report.observations?.tables ?? [];
   if (samples.length === 0) return undefined;
   const tables = [...new Set(samples.map((t) => t.table))];
-  const [min, max] = extent(
+  let every = 1;
+  const perTable = tables.map((table) => {
+    const rows = samples.filter((t) => t.table === table).sort((a, b) => a.t - b.t);
+    const d = downsample(rows, (b) => ({ ...b[b.length - 1]!, dead: maxOf(b, (t) => t.dead) }));
+    every = Math.max(every, d.every);
+    return d.points;
+  });
+  const color = (i: number) => PALETTE[i % PALETTE.length]!;
+  return timeChart(
     report,
     samples.map((t) => s(t.t)),
-  );
-  return renderChart({
-    legend: { ...legend, type: "scroll" },
-    grid,
-    xAxis: timeAxis(min, max),
-    yAxis: [
-      { type: "value", name: "live tuples" },
-      { type: "value", name: "dead tuples", splitLine: { show: false } },
-    ],
-    series: tables.flatMap((table, i) => {
-      const rows = samples.filter((t) => t.table === table).sort((a, b) => a.t - b.t);
-      return [
+    (marks) => ({
+      yAxis: [valueAxis("live tuples"), valueAxis("dead tuples", "right")],
+      series: tables.flatMap((table, i) => [
         {
           type: "line" as const,
           name: `${table} live`,
-          data: rows.map((t) => [s(t.t), t.live]),
-          ...(i === 0 ? phaseMarks(report) : {}),
+          color: color(i),
+          showSymbol: perTable[i]!.length < 60,
+          data: perTable[i]!.map((t) => [s(t.t), t.live]),
+          ...(i === 0 ? marks : {}),
         },
         {
           type: "line" as const,
           name: `${table} dead`,
+          color: color(i),
           yAxisIndex: 1,
+          showSymbol: perTable[i]!.length < 60,
           lineStyle: { type: "dashed" as const },
-          data: rows.map((t) => [s(t.t), t.dead]),
+          data: perTable[i]!.map((t) => [s(t.t), t.dead]),
         },
-      ];
+      ]),
     }),
-  });
+    [
+      { name: "live (left axis)", color: "#374151" },
+      { name: "dead (right axis)", color: "#374151", shape: "dashed" as const },
+      ...tables.map((table, i) => ({ name: table, color: color(i), shape: "box" as const })),
+    ],
+    every > 1
+      ? { note: `Downsampled: one point per ${every} samples (the most dead tuples among them).` }
+      : {},
+  );
 }
 
 /** One measured value over time, with the phase bands and step markers: WAL rate, replication lag. */
 function timeLineChart(
   report: RunReport,
-  points: [number, number][],
+  raw: [number, number][],
   opts: { unit: string; name: string; area?: boolean },
 ): string | undefined {
-  if (points.length === 0) return undefined;
-  const [min, max] = extent(
+  if (raw.length === 0) return undefined;
+  // The worst sample of each bucket: a WAL burst or a lag spike is what the chart is for.
+  const { points, every } = downsample(raw, (b) => [b[0]![0], maxOf(b, (p) => p[1])] as [number, number]);
+  return timeChart(
     report,
     points.map(([t]) => t),
-  );
-  return renderChart(
-    {
-      legend,
-      grid,
-      xAxis: timeAxis(min, max),
-      yAxis: { type: "value", name: opts.unit },
+    (marks) => ({
+      yAxis: valueAxis(opts.unit),
       series: [
         {
           type: "line",
           name: opts.name,
+          color: PALETTE[0],
+          showSymbol: points.length < 60,
           ...(opts.area ? { areaStyle: { opacity: 0.15 } } : {}),
           data: points,
-          ...phaseMarks(report),
+          ...marks,
         },
       ],
-    },
-    240,
+    }),
+    [{ name: every > 1 ? `${opts.name} (highest of ${every} samples)` : opts.name, color: PALETTE[0]! }],
+    { height: 240 },
   );
 }
 

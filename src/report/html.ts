@@ -28,6 +28,7 @@ import {
   throughputChart,
   walChart,
 } from "./html-charts.ts";
+import { detailCaption, detailChart, detailLabel, detailWindows, stepKey } from "./html-detail.ts";
 import { rateText } from "./load-view.ts";
 import { notableWaits, OUTCOME_WORD, queueText, waitedFor, waitWhere } from "./lock-waits-view.ts";
 import type { CheckResult, RunReport, StepResult } from "./model.ts";
@@ -78,6 +79,13 @@ figure.chart{margin:10px 0 18px;overflow-x:auto}
 figure.chart figcaption{font-weight:600;margin-bottom:4px}
 figure.chart svg{display:block;max-width:none}
 .absent{color:var(--muted);font-style:italic}
+ul.legend{display:flex;flex-wrap:wrap;gap:2px 16px;list-style:none;margin:2px 0 0;padding:0 0 0 90px;font-size:12px;color:#374151}
+ul.legend li{display:flex;align-items:center;gap:6px}
+.swatch{display:inline-block;width:18px;height:10px;flex:none}
+.chart-note{font-size:12px;margin:2px 0 0 90px}
+.step-key{font-size:12px;margin:6px 0 12px}
+.step-key ol{display:flex;flex-wrap:wrap;gap:2px 14px;list-style:none;margin:4px 0 0;padding:0}
+.step-key li.key-error{color:var(--fail)}
 `;
 
 function tag(status: string, text = status): string {
@@ -208,7 +216,27 @@ function charts(r: RunReport): string {
       obs ? "no replica, so no replication lag samples." : noObs,
     ),
   ];
-  return `<section id="charts"><h2>Evidence</h2>${parts.join("")}</section>`;
+  return `<section id="charts"><h2>Evidence</h2>${stepKey(r)}${parts.join("")}${zoom(r)}</section>`;
+}
+
+/** Each step up close: the sub-second series (load.detail), when the report has it. */
+function zoom(r: RunReport): string {
+  const windows = detailWindows(r);
+  if (windows.length === 0) return "";
+  const all = r.load?.detail?.filter((d) => d.points.length > 0).length ?? 0;
+  const figures = windows.map(
+    (d, i) =>
+      `<figure class="chart detail" data-chart="detail-${i + 1}" data-step="${e(detailLabel(d))}">` +
+      `<figcaption>${e(detailCaption(d))}</figcaption>${detailChart(r, d)}</figure>`,
+  );
+  const cut =
+    all > windows.length
+      ? ` <span class="muted">${all - windows.length} more steps in report.json (load.detail): these are the ones where writes failed, were blocked or were slowest.</span>`
+      : "";
+  return (
+    `<h3 id="zoom">Each step up close</h3><p>Write latency and throughput at sub-second resolution around each step ` +
+    `(0.5 s either side), where the per-second charts above squeeze a short step into a point.${cut}</p>${figures.join("")}`
+  );
 }
 
 function checksTable(r: RunReport): string {

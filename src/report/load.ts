@@ -174,6 +174,21 @@ const LoadSecond = z.looseObject({
   in_flight: num,
 });
 
+// The sub-second series of each step (LoadReport.detail); optional, absent from older reports.
+const LoadDetail = z.looseObject({
+  section: z.enum(["migration", "rollback"]),
+  phase: z.string(),
+  step: z.string(),
+  started_ms: num,
+  ended_ms: num,
+  from_ms: num,
+  to_ms: num,
+  bucket_ms: num,
+  points: z.array(
+    z.looseObject({ t_ms: num, writes: num, errors: num, write_p50: num, write_p99: num, write_max: num }),
+  ),
+});
+
 const LoadReport = z.looseObject({
   engine: z.string(),
   mode: z.enum(["reverse", "forward"]),
@@ -191,6 +206,7 @@ const LoadReport = z.looseObject({
   }),
   windows: z.array(LoadWindow),
   series: z.array(LoadSecond),
+  detail: z.array(LoadDetail).optional(),
   unavailability: z.array(
     z.looseObject({ from_ms: num, to_ms: num, reason: z.enum(["paused", "blocked", "errors"]) }),
   ),

@@ -263,6 +263,36 @@ export interface LoadSecond {
   in_flight: number;
 }
 
+/**
+ * One bucket of a step's sub-second series (`LoadReport.detail`): successful writes that completed in
+ * [t_ms, t_ms + bucket_ms) and their latency from intended start (ms; 0 when none), failed writes as errors.
+ */
+export interface LoadDetailPoint {
+  t_ms: number;
+  writes: number;
+  errors: number;
+  write_p50: number;
+  write_p99: number;
+  write_max: number;
+}
+
+/**
+ * A migration or rollback step at a resolution that shows it: buckets of `bucket_ms` (10 ms, doubled until
+ * the track fits 256 buckets) from `from_ms` (500 ms before the step) to `to_ms` (500 ms after it); buckets
+ * with no completion are left out. Quantiles are at most 9 % above the exact value, never above the max.
+ */
+export interface LoadDetail {
+  section: "migration" | "rollback";
+  phase: string;
+  step: string;
+  started_ms: number;
+  ended_ms: number;
+  from_ms: number;
+  to_ms: number;
+  bucket_ms: number;
+  points: LoadDetailPoint[];
+}
+
 export interface LoadReport {
   engine: string;
   mode: "reverse" | "forward";
@@ -290,6 +320,8 @@ export interface LoadReport {
   error_samples?: { sqlstate: string; message: string; first_ms?: number }[];
   windows: LoadWindow[];
   series: LoadSecond[];
+  /** Sub-second writes per migration/rollback step (absent in older reports and without steps). */
+  detail?: LoadDetail[];
   /** Periods with no successful write: paused by a step, or every write failing/blocked. */
   unavailability: { from_ms: number; to_ms: number; reason: "paused" | "blocked" | "errors" }[];
   ack: { acknowledged: number; indeterminate: number; file: string };

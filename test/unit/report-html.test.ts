@@ -48,9 +48,13 @@ describe("html reporter", () => {
       expect(svg.trimStart().startsWith("<svg")).toBe(true);
       expect(svg).toMatch(/<(?:path|rect)\b[^>]*(?:\bd="M|width="[1-9])/);
     }
-    // Phase bands and step markers carry their names.
+    // Phase bands carry their names; step markers their numbers, which the step key above the charts names.
     expect(charts(html)[0]).toContain("cutover");
-    expect(charts(html)[0]).toContain("attach");
+    expect(charts(html)[0]).toMatch(/>2<\/text>/);
+    expect(html).toMatch(/class="step-key">.*<li><b>2<\/b> cutover\/attach /);
+    // Legends are HTML under each chart (they wrap), never ECharts' paged SVG legend.
+    expect(html).not.toContain('ecmeta_ssr_type="legend"');
+    expect(html).toContain('<ul class="legend">');
     // No replica: said in words, not drawn.
     expect(html).toMatch(/data-absent="replication"[^>]*>[^<]*no replica/);
   });
