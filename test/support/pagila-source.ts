@@ -3,15 +3,27 @@
  * `pgbench -i -s 5`, analysed: the real schemas issue 15's tests and scripts/init-matrix.ts run init against.
  */
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Clone } from "../../src/clone/provider.ts";
 import { findSystemInstalls, SystemProvider } from "../../src/clone/system.ts";
 
-export const PAGILA = path.resolve(import.meta.dirname, "../../../shared/fixtures/pagila");
+/**
+ * The fixtures folder: next to the repository (../shared, as in the workspace), else the workspace's own
+ * path — CI runs a clean clone elsewhere, where only the absolute one exists. REHEARSE_PAGILA overrides both.
+ */
+export const PAGILA =
+  [
+    process.env.REHEARSE_PAGILA,
+    path.resolve(import.meta.dirname, "../../../shared/fixtures/pagila"),
+    "/work/shared/fixtures/pagila",
+  ].find((d) => d !== undefined && existsSync(path.join(d, "pagila-schema.sql"))) ?? "";
 
 /** Why a Pagila source cannot start here, or undefined. */
 export async function pagilaMissing(): Promise<string | undefined> {
+  if (!PAGILA)
+    return "the Pagila fixtures are not here: set REHEARSE_PAGILA to the folder holding pagila-schema.sql";
   const install = (await findSystemInstalls()).find((i) => i.major === 15);
   return install ? undefined : "PostgreSQL 15 is not installed: apt-get install postgresql-15";
 }
