@@ -3,18 +3,8 @@
  * (dataset.seed), so two runs of a scenario send the same sequence of operations and a report can be compared
  * with the last one; the sequence depends only on the arrival's index, never on timing or on what failed.
  */
-
-/** mulberry32: a tiny, fast 32-bit generator; plenty for spreading arrivals over a handful of operations. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { LoadReport } from "../report/model.ts";
+import { streamFor, unit32 } from "../seed/random.ts";
 
 export class WeightedPick {
   /** Cumulative shares, the last one exactly 1. */
@@ -29,8 +19,9 @@ export class WeightedPick {
     let sum = 0;
     this.#bounds = Float64Array.from(weights, (w) => (sum += w) / total);
     this.#bounds[weights.length - 1] = 1;
-    // A different stream from the dataset's generators, which take the same seed.
-    this.#random = mulberry32(Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d));
+    // The seeder's own generator (pure-rand), on a stream of its own: the dataset's columns take the same seed.
+    const rng = streamFor(seed, "load", "write mix", 0);
+    this.#random = () => unit32(rng);
   }
 
   /** The next arrival's operation index. A mix of one costs no draw. */
@@ -44,18 +35,8 @@ export class WeightedPick {
   }
 }
 
-/** Per-operation counts for report.json's load.operations[]. */
-export interface OperationCounts {
-  name: string;
-  weight: number;
-  /** weight / the sum of the weights: the share of write arrivals it was meant to get. */
-  share: number;
-  /** Write arrivals picked for it (paused and dropped ones included). */
-  intended: number;
-  ok: number;
-  errors: number;
-  dropped: number;
-}
+/** Per-operation counts: one entry of report.json's load.operations[], defined once in the report model. */
+export type OperationCounts = NonNullable<LoadReport["operations"]>[number];
 
 /** What each operation of the mix did, counted by the engine as requests arrive and complete. */
 export class MixTally {
