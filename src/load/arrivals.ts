@@ -13,7 +13,12 @@
  * Poisson arrivals (an option for programmatic use, e.g. to reproduce `pgbench --rate`, whose transaction
  * starts follow a Poisson process) use the same mapping with k advancing by exponentially distributed steps
  * of mean 1 instead of by 1: the time-rescaling construction of a Poisson process with that (varying) rate.
+ *
+ * A segment's share (share.ts) takes every `of`-th arrival from the `index`-th: k advances by `of`. Poisson
+ * shares advance by steps of mean `of`: `of` independent Poisson processes of rate/of add up to one of rate.
  */
+
+import { type Share, WHOLE } from "./share.ts";
 
 export type RateSpec = number | { stages: { duration: number; target: number }[] };
 
@@ -39,13 +44,17 @@ export class ArrivalSchedule {
   #n = 0;
   #seg = 0;
   readonly #poisson: boolean;
+  readonly #stride: number;
 
   constructor(
     rate: RateSpec,
     process: ArrivalProcess = "uniform",
     private readonly random: () => number = Math.random,
+    share: Share = WHOLE,
   ) {
     this.#poisson = process === "poisson";
+    this.#stride = share.of;
+    this.#k = share.index;
     if (typeof rate === "number") {
       if (!(rate > 0)) throw new RangeError("a constant rate must be above zero");
       this.#tailRate = rate;
@@ -80,7 +89,7 @@ export class ArrivalSchedule {
   /** The next arrival's intended start, ms since the schedule's start; Infinity when the rate stays at 0. */
   next(): number {
     const k = this.#k;
-    this.#k += this.#poisson ? -Math.log(1 - this.random()) : 1;
+    this.#k += this.#poisson ? -Math.log(1 - this.random()) * this.#stride : this.#stride;
     this.#n++;
     while (this.#seg < this.#segments.length && this.#end(this.#seg) <= k) this.#seg++;
     return this.#within(this.#seg, k);

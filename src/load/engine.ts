@@ -1,6 +1,6 @@
 /**
- * A load engine replays the scenario's `load:` section against the clone while the migration runs. One
- * implementation per file (native now; k6 later). The harness owns phases: it tells the running load which
+ * A load engine replays the scenario's `load:` section against the clone while the migration runs (native:
+ * native-engine.ts, on this thread or split over worker threads). The harness owns phases: it tells the running load which
  * phase/step is current, and every operation is attributed by its *intended* start time.
  */
 import type pg from "pg";
@@ -11,6 +11,11 @@ import type { Logger } from "../util/logger.ts";
 export interface LoadContext {
   /** Opens a connection to the clone (application_name is set by the engine). */
   connect: () => Promise<pg.Client>;
+  /**
+   * The same database as plain settings, which a worker thread can receive: without it (or when it holds
+   * something a thread cannot receive, such as a password callback) the load runs on this thread alone.
+   */
+  connection?: pg.ClientConfig;
   load: Load;
   runId: string;
   /** The run's seed (dataset.seed): the write mix's pick sequence follows from it. Default 1. */

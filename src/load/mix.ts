@@ -5,14 +5,20 @@
  */
 import type { LoadReport } from "../report/model.ts";
 import { streamFor, unit32 } from "../seed/random.ts";
+import { type Share, WHOLE } from "./share.ts";
 
 export class WeightedPick {
   /** Cumulative shares, the last one exactly 1. */
   readonly #bounds: Float64Array;
   readonly #random: () => number;
+  /** Draws belonging to the other segments, skipped after each of ours. */
+  readonly #skip: number;
 
-  /** `weights` must be positive and finite (the format checks); the seed is the run's dataset.seed. */
-  constructor(weights: readonly number[], seed: number) {
+  /**
+   * `weights` must be positive and finite (the format checks); the seed is the run's dataset.seed. A segment's
+   * share draws the picks of its own arrivals only, so the segments' picks together are one engine's.
+   */
+  constructor(weights: readonly number[], seed: number, share: Share = WHOLE) {
     if (weights.length === 0 || weights.some((w) => !(w > 0) || !Number.isFinite(w)))
       throw new RangeError("a write mix needs at least one operation, every weight above zero");
     const total = weights.reduce((a, b) => a + b, 0);
@@ -22,6 +28,8 @@ export class WeightedPick {
     // The seeder's own generator (pure-rand), on a stream of its own: the dataset's columns take the same seed.
     const rng = streamFor(seed, "load", "write mix", 0);
     this.#random = () => unit32(rng);
+    this.#skip = share.of - 1;
+    if (weights.length > 1) for (let i = 0; i < share.index; i++) this.#random();
   }
 
   /** The next arrival's operation index. A mix of one costs no draw. */
@@ -29,6 +37,7 @@ export class WeightedPick {
     const b = this.#bounds;
     if (b.length === 1) return 0;
     const r = this.#random();
+    for (let s = 0; s < this.#skip; s++) this.#random();
     let i = 0;
     while (r >= b[i]!) i++;
     return i;

@@ -12,11 +12,15 @@
  * (the table briefly missing, a lock timeout, a dropped connection) is retried shortly while the buffered
  * rows keep the load going. Should the buffer run dry anyway, the last batch is replayed rather than leave
  * arrivals without a row: the schedule, not the source, decides the load.
+ *
+ * A segment of a load split over threads (share.ts) reads only the rows whose key hashes to it (hashtext of
+ * the key's text, so any key type): the segments replay disjoint parts of the history, newest first each.
  */
 import type pg from "pg";
 import { ident, qualified } from "../db/sql.ts";
 import type { Load } from "../scenario/schema.ts";
 import type { Logger } from "../util/logger.ts";
+import { type Share, WHOLE } from "./share.ts";
 import { rawQuery } from "./wire.ts";
 
 export type SourceRow = (string | null)[];
@@ -47,6 +51,9 @@ export class SourceReader {
   /** source.at_end, or stop once a wrapped pass found the table empty. */
   #atEnd: "wrap" | "stop";
   readonly #select: string;
+  /** The segment's share of the keys, as a condition ("" for the whole history). */
+  readonly #mine: string;
+  readonly #share: Share;
   #client: pg.Client | undefined;
   /** Highest key when the load started: the end of history (text, compared by the server). */
   #bound: string | null = null;
@@ -67,6 +74,7 @@ export class SourceReader {
     source: Load["source"],
     mode: Load["mode"],
     private readonly logger: Logger,
+    share: Share = WHOLE,
   ) {
     this.#src = source;
     this.#reverse = mode === "reverse";
@@ -74,6 +82,12 @@ export class SourceReader {
     const names = [source.key, ...source.columns.filter((c) => c !== source.key)];
     names.forEach((n, i) => this.columns.set(n, i));
     this.#select = `SELECT ${names.map(ident).join(", ")} FROM ${qualified(source.table)}`;
+    this.#share = share;
+    // Integers the engine computed, never input: safe to inline, and the key is quoted.
+    this.#mine =
+      share.of > 1
+        ? ` AND mod(abs(hashtext(${ident(source.key)}::text)::bigint), ${share.of}) = ${share.index}`
+        : "";
   }
 
   /** Reads the bound and the first batch: errors here (no table, no rows) stop the load before it starts. */
@@ -89,7 +103,11 @@ export class SourceReader {
     this.#bound = top.rows[0]![0]!;
     const first = await this.#query();
     if (first.rows.length === 0)
-      throw new SourceError(`the load's source table ${this.#src.table} has no rows to replay`);
+      throw new SourceError(
+        this.#share.of > 1
+          ? `segment ${this.#share.index + 1} of ${this.#share.of} of the load has no rows of ${this.#src.table} to replay (too few rows for load.workers: ${this.#share.of}; set fewer)`
+          : `the load's source table ${this.#src.table} has no rows to replay`,
+      );
     this.types = first.fields.map((f) => f.dataTypeID);
     this.#accept(first.rows);
     this.#current = this.#ready.shift()!;
@@ -149,9 +167,10 @@ export class SourceReader {
     const limit = ` ORDER BY ${key} ${dir} LIMIT ${this.#src.batch}`;
     const client = this.#client!;
     if (this.#cursor === null)
-      return rawQuery(client, `${this.#select} WHERE ${key} <= $1${limit}`, [this.#bound]);
-    if (this.#reverse) return rawQuery(client, `${this.#select} WHERE ${key} < $1${limit}`, [this.#cursor]);
-    return rawQuery(client, `${this.#select} WHERE ${key} > $1 AND ${key} <= $2${limit}`, [
+      return rawQuery(client, `${this.#select} WHERE ${key} <= $1${this.#mine}${limit}`, [this.#bound]);
+    if (this.#reverse)
+      return rawQuery(client, `${this.#select} WHERE ${key} < $1${this.#mine}${limit}`, [this.#cursor]);
+    return rawQuery(client, `${this.#select} WHERE ${key} > $1 AND ${key} <= $2${this.#mine}${limit}`, [
       this.#cursor,
       this.#bound,
     ]);

@@ -21,6 +21,8 @@ export type Section = "migration" | "rollback";
 
 export interface LoadStart {
   connect: () => Promise<pg.Client>;
+  /** The clone's connection settings, for load segments in worker threads (load.workers > 1). */
+  connection?: pg.ClientConfig;
   /** The load's ledger of acknowledged writes (from the preflight). */
   ackFile?: string;
   /** The migration connection's backend, as it is now (a restart replaces it). */
@@ -53,6 +55,7 @@ export class SectionLoad {
     ctx.enter(`starting the load and warming up (${section})`);
     const load = await nativeEngine.start({
       connect: deps.connect,
+      ...(deps.connection ? { connection: deps.connection } : {}),
       load: spec,
       runId: ctx.report.run_id,
       seed: plan.rs.scenario.dataset.seed,

@@ -67,6 +67,7 @@ export async function runSection(
   let live = conns;
   const underLoad = await SectionLoad.start(ctx, plan, section, {
     connect: env.connect,
+    connection: env.clone.connectionConfig(),
     ackFile: env.pre.ackFile,
     migrationPid: () => backendPid(live.migrationDb),
   });

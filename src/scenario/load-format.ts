@@ -101,6 +101,12 @@ export const Load = z.strictObject({
     .optional(),
   connections: z.number().int().min(1).max(500).default(8),
   max_in_flight: z.number().int().min(1).max(100_000).default(256),
+  /**
+   * Worker threads the load runs on, each with a disjoint share of the arrivals, the history and the
+   * connections. Default: half the machine's cores (the server usually shares the machine), at most
+   * `connections`; 1 runs the load on the main thread.
+   */
+  workers: z.number().int().min(1).max(64).optional(),
   /** A request whose start is this late is dropped (counted, not sent). */
   drop_after: Duration.default(5000),
   /** Load before the first migration step (the baseline phase). */

@@ -1,0 +1,17 @@
+/**
+ * A segment's share of the load (k6's execution segments, striped): segment `index` of `of` takes the
+ * arrivals k ≡ index (mod of), the write mix's picks at those same arrivals, and the history rows whose key
+ * hashes to it. The shares are disjoint and together are the whole load, so N segments on N threads (or,
+ * later, N processes on N machines) send what one would, with no coordination per request.
+ */
+export interface Share {
+  index: number;
+  of: number;
+}
+
+export const WHOLE: Share = { index: 0, of: 1 };
+
+/** Segment i's share of `total` (connections, max_in_flight): the first total mod n segments get one more. */
+export function portion(total: number, share: Share): number {
+  return Math.floor(total / share.of) + (share.index < total % share.of ? 1 : 0);
+}
