@@ -2,9 +2,14 @@
  * Native load engine vs pgbench, on one embedded clone with durable commits (fsync and synchronous_commit
  * on, overriding the provider's fast defaults), the same single-row INSERT on both sides:
  *
- *  1. Throughput: pgbench at full speed (`-c 8 -j 2 -T 15 -n -f insert.sql`, simple protocol as the brief
- *     asks, and also `-M prepared`, the stricter baseline) vs the engine driven far above saturation (50k/s
- *     arrivals, max_in_flight 64): successful writes per second.
+ *  1. Throughput: pgbench at full speed (`-c 8 -j <cores> -T 15 -n -f insert.sql`, simple protocol, and
+ *     `-M prepared`, the stricter baseline the acceptance names) vs the engine driven far above saturation
+ *     (arrivals at 1.5x pgbench's last maximum, max_in_flight 64) with load.workers = cores (BENCH_WORKERS
+ *     overrides) and with load.workers = 1: successful writes per second. At the fixed rate below, the CPU
+ *     each side spent per request (µs of user + system time: the engine's whole process including its worker
+ *     threads, pgbench's from its shell's `times`), from which the rate a larger machine can drive is read
+ *     off; measured there because at saturation an open-model engine also spends CPU on the arrivals it
+ *     drops, which says nothing about a request's cost.
  *  2. Latency: both at a fixed rate of half pgbench's maximum, both with Poisson arrivals (pgbench --rate
  *     draws its schedule from a Poisson process; the engine has that as a programmatic option, so the two
  *     queue alike). pgbench's p99 from its per-transaction log (`--log`: under `--rate` the `time` column is
@@ -26,7 +31,7 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { findPgbench } from "./pgbench.ts";
@@ -38,7 +43,12 @@ import { silentLogger } from "../src/util/logger.ts";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = 8;
-const SATURATING_RATE = 50_000;
+const CORES = availableParallelism();
+const WORKERS = Number(process.env.BENCH_WORKERS ?? CORES);
+/** Arrivals this many times pgbench's last maximum: above saturation without flooding the engine with drops. */
+const SATURATION = 1.5;
+/** The engine with workers = cores, and on one thread for comparison. */
+const VARIANTS = [...new Set([WORKERS, 1])];
 const SOURCE_ROWS = 200_000;
 
 const PGBENCH = await findPgbench();
@@ -79,7 +89,9 @@ try {
     `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'server_version') ORDER BY name`,
   );
   console.log(`settings ${settings.rows.map((r) => `${r.name}=${r.setting}`).join(" ")}`);
-  console.log(`bench ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections, pgbench ${PGBENCH}`);
+  console.log(
+    `bench ${ROUNDS} rounds x ${SECONDS} s, ${CONNECTIONS} connections, ${CORES} cores, load.workers ${WORKERS}, pgbench -j ${CORES} ${PGBENCH}`,
+  );
   const script = path.join(dir, "insert.sql");
   await writeFile(script, PGBENCH_SCRIPT);
 
@@ -88,11 +100,16 @@ try {
     await admin.query("CHECKPOINT");
   };
 
+  /** pgbench's output, then (bash's `times`) the CPU seconds it used, user + system. */
   const pgbench = (args: string[]) =>
     new Promise<string>((resolve, reject) => {
       execFile(
-        PGBENCH,
+        "bash",
         [
+          "-c",
+          '"$@" && times',
+          "pgbench",
+          PGBENCH,
           "-h",
           String(cfg.host),
           "-p",
@@ -115,12 +132,26 @@ try {
     if (!m) throw new Error(`no tps in pgbench output:\n${out}`);
     return Number(m[1]);
   };
+  /** CPU seconds of pgbench from bash's `times` (its second line: the children's user and system time). */
+  const cpuOf = (out: string) => {
+    const lines = out.trim().split("\n");
+    const kids = lines[lines.length - 1]!.match(/(\d+)m([\d.]+)s/g) ?? [];
+    return kids.reduce((sum, t) => {
+      const m = /(\d+)m([\d.]+)s/.exec(t)!;
+      return sum + Number(m[1]) * 60 + Number(m[2]);
+    }, 0);
+  };
 
   /**
    * Runs the engine at `rate` for SECONDS; returns successful writes/s and write latency percentiles (ms)
    * of the whole run and of the steady state (after the first second).
    */
-  const native = async (rate: number, maxInFlight: number, arrivals: "uniform" | "poisson") => {
+  const native = async (
+    rate: number,
+    maxInFlight: number,
+    arrivals: "uniform" | "poisson",
+    workers: number,
+  ) => {
     const load = Load.parse({
       source: { table: "bench_source", key: "id", columns: ["v"] },
       mode: "forward",
@@ -128,14 +159,17 @@ try {
       rate,
       connections: CONNECTIONS,
       max_in_flight: maxInFlight,
+      workers,
     });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const running = await createNativeEngine({ arrivals }).start({
       connect: async () => {
         const c = new pg.Client(cfg);
         await c.connect();
         return c;
       },
+      connection: cfg,
       load,
       runId: "bench",
       t0,
@@ -149,10 +183,12 @@ try {
     await new Promise((r) => setTimeout(r, SECONDS * 1000 - 1000));
     const ended = performance.now();
     const report = await running.stop();
+    const cpu = process.cpuUsage(cpu0);
     const whole = report.windows.find((x) => x.kind === "write" && x.step === null)!;
     const steady = report.windows.find((x) => x.kind === "write" && x.step === "steady")!;
     return {
       writesPerS: report.totals.writes_ok / ((ended - began) / 1000),
+      cpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, report.totals.writes_ok),
       p99: steady.latency.p99,
       p50: steady.latency.p50,
       p99Whole: whole.latency.p99,
@@ -166,21 +202,39 @@ try {
   // ---------------------------------------------------------------- 1. throughput
   const pgbTps: number[] = [];
   const pgbPreparedTps: number[] = [];
-  const nativeTps: number[] = [];
+  const pgbPrepCpu: number[] = [];
+  const nativeTps = new Map<number, number[]>(VARIANTS.map((w) => [w, []]));
   for (let r = 1; r <= ROUNDS; r++) {
     const runPgbench = async () => {
       await fresh();
-      pgbTps.push(tpsOf(await pgbench(["-c", String(CONNECTIONS), "-j", "2", "-T", String(SECONDS)])));
+      pgbTps.push(
+        tpsOf(await pgbench(["-c", String(CONNECTIONS), "-j", String(CORES), "-T", String(SECONDS)])),
+      );
       await fresh();
       pgbPreparedTps.push(
-        tpsOf(await pgbench(["-M", "prepared", "-c", String(CONNECTIONS), "-j", "2", "-T", String(SECONDS)])),
+        tpsOf(
+          await pgbench([
+            "-M",
+            "prepared",
+            "-c",
+            String(CONNECTIONS),
+            "-j",
+            String(CORES),
+            "-T",
+            String(SECONDS),
+          ]),
+        ),
       );
     };
     const runNative = async () => {
-      await fresh();
-      const n = await native(SATURATING_RATE, 64, "uniform");
-      if (n.errors > 0) throw new Error(`the engine saw ${n.errors} errors at saturation`);
-      nativeTps.push(n.writesPerS);
+      // Above the last maximum pgbench reached (a first estimate before any: 20k/s).
+      const rate = Math.round(SATURATION * (pgbPreparedTps.at(-1) ?? 20_000 / SATURATION));
+      for (const w of VARIANTS) {
+        await fresh();
+        const n = await native(rate, 64, "uniform", w);
+        if (n.errors > 0) throw new Error(`the engine saw ${n.errors} errors at saturation`);
+        nativeTps.get(w)!.push(n.writesPerS);
+      }
     };
     // A B, then B A: a drift in the machine's speed over the run hits both sides alike.
     if (r % 2) {
@@ -191,25 +245,29 @@ try {
       await runPgbench();
     }
     console.log(
-      `round ${r} throughput: pgbench tps ${fmt(pgbTps.at(-1)!)} | pgbench -M prepared tps ${fmt(pgbPreparedTps.at(-1)!)} | native writes/s ${fmt(nativeTps.at(-1)!)}`,
+      `round ${r} throughput: pgbench tps ${fmt(pgbTps.at(-1)!)} | pgbench -M prepared tps ${fmt(pgbPreparedTps.at(-1)!)} | ` +
+        VARIANTS.map((w) => `native workers=${w} writes/s ${fmt(nativeTps.get(w)!.at(-1)!)}`).join(" | "),
     );
   }
   const pgbMax = median(pgbTps);
   const pgbPrepMax = median(pgbPreparedTps);
-  const nativeMax = median(nativeTps);
-  console.log(`native writes/s ${fmt(nativeMax)}`);
   console.log(`pgbench tps ${fmt(pgbMax)}`);
-  console.log(`ratio (native/pgbench) ${fmt(nativeMax / pgbMax, 3)}`);
   console.log(`pgbench -M prepared tps ${fmt(pgbPrepMax)}`);
-  console.log(`ratio (native/pgbench -M prepared) ${fmt(nativeMax / pgbPrepMax, 3)}`);
+  for (const w of VARIANTS) {
+    const nativeMax = median(nativeTps.get(w)!);
+    console.log(`native workers=${w} writes/s ${fmt(nativeMax)}`);
+    console.log(`ratio workers=${w} (native/pgbench) ${fmt(nativeMax / pgbMax, 3)}`);
+    console.log(`ratio workers=${w} (native/pgbench -M prepared) ${fmt(nativeMax / pgbPrepMax, 3)}`);
+  }
 
   // ---------------------------------------------------------------- 2. latency at a fixed rate
-  const rate = Math.round(pgbMax / 2);
-  console.log(`fixed rate ${rate}/s (half of pgbench's maximum)`);
+  const rate = Math.round(pgbPrepMax / 2);
+  console.log(`fixed rate ${rate}/s (half of pgbench -M prepared's maximum)`);
   const pgbP99: number[] = [];
-  const nativeP99: number[] = [];
   const pgbP99Whole: number[] = [];
-  const nativeP99Whole: number[] = [];
+  const nativeP99 = new Map<number, number[]>(VARIANTS.map((w) => [w, []]));
+  const nativeP99Whole = new Map<number, number[]>(VARIANTS.map((w) => [w, []]));
+  const nativeCpu = new Map<number, number[]>(VARIANTS.map((w) => [w, []]));
   const p99Of = (xs: number[]) => {
     xs.sort((a, b) => a - b);
     return xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]!;
@@ -219,12 +277,14 @@ try {
       await fresh();
       const logDir = await mkdtemp(path.join(dir, "log-"));
       const out = await pgbench([
+        "-M",
+        "prepared",
         "-R",
         String(rate),
         "-c",
         String(CONNECTIONS),
         "-j",
-        "2",
+        String(CORES),
         "-T",
         String(SECONDS),
         "--log",
@@ -247,29 +307,42 @@ try {
       const p50 = [...txns.map((t) => t.ms)].sort((a, b) => a - b)[Math.floor(txns.length / 2)]!;
       pgbP99.push(p99);
       pgbP99Whole.push(whole);
+      pgbPrepCpu.push((cpuOf(out) * 1e6) / txns.length);
       const lag = /schedule lag: avg ([\d.]+)/.exec(out)?.[1];
-      return `pgbench p99 ${fmt(p99, 3)} ms, whole run ${fmt(whole, 3)} ms (tps ${fmt(tpsOf(out))}, p50 ${fmt(p50, 3)} ms, avg schedule lag ${lag} ms, ${txns.length} txns)`;
+      return `pgbench -M prepared p99 ${fmt(p99, 3)} ms, whole run ${fmt(whole, 3)} ms (tps ${fmt(tpsOf(out))}, p50 ${fmt(p50, 3)} ms, avg schedule lag ${lag} ms, ${txns.length} txns, ${fmt(pgbPrepCpu.at(-1)!)} µs CPU/request)`;
     };
     const runNative = async () => {
-      await fresh();
-      const n = await native(rate, 256, "poisson");
-      nativeP99.push(n.p99);
-      nativeP99Whole.push(n.p99Whole);
-      return `native p99 ${fmt(n.p99, 3)} ms, whole run ${fmt(n.p99Whole, 3)} ms (writes/s ${fmt(n.writesPerS)}, p50 ${fmt(n.p50, 3)} ms, late ${n.late} of ${n.intended}, dropped ${n.dropped})`;
+      const lines: string[] = [];
+      for (const w of VARIANTS) {
+        await fresh();
+        const n = await native(rate, 256, "poisson", w);
+        nativeP99.get(w)!.push(n.p99);
+        nativeP99Whole.get(w)!.push(n.p99Whole);
+        nativeCpu.get(w)!.push(n.cpuUsPerRequest);
+        lines.push(
+          `native workers=${w} p99 ${fmt(n.p99, 3)} ms, whole run ${fmt(n.p99Whole, 3)} ms (writes/s ${fmt(n.writesPerS)}, p50 ${fmt(n.p50, 3)} ms, late ${n.late} of ${n.intended}, dropped ${n.dropped}, ${fmt(n.cpuUsPerRequest)} µs CPU/request)`,
+        );
+      }
+      return lines.join(" | ");
     };
     const lines = r % 2 ? [await runPgbench(), await runNative()] : [await runNative(), await runPgbench()];
     console.log(`round ${r} latency: ${lines.join(" | ")}`);
   }
-  const np99 = median(nativeP99);
   const pp99 = median(pgbP99);
-  console.log(`native p99 ms ${fmt(np99, 3)}`);
-  console.log(`pgbench p99 ms ${fmt(pp99, 3)}`);
-  console.log(`p99 ratio ${fmt(np99 / pp99, 3)}`);
-  const np99w = median(nativeP99Whole);
   const pp99w = median(pgbP99Whole);
-  console.log(`native p99 ms (whole run) ${fmt(np99w, 3)}`);
+  console.log(`pgbench p99 ms ${fmt(pp99, 3)}`);
   console.log(`pgbench p99 ms (whole run) ${fmt(pp99w, 3)}`);
-  console.log(`p99 ratio (whole run) ${fmt(np99w / pp99w, 3)}`);
+  console.log(`pgbench -M prepared CPU per request us ${fmt(median(pgbPrepCpu))}`);
+  for (const w of VARIANTS) {
+    const np99 = median(nativeP99.get(w)!);
+    const np99w = median(nativeP99Whole.get(w)!);
+    const cpu = median(nativeCpu.get(w)!);
+    console.log(`native workers=${w} p99 ms ${fmt(np99, 3)}`);
+    console.log(`p99 ratio workers=${w} ${fmt(np99 / pp99, 3)}`);
+    console.log(`p99 ratio workers=${w} (whole run) ${fmt(np99w / pp99w, 3)}`);
+    console.log(`native workers=${w} CPU per request us ${fmt(cpu)}`);
+    console.log(`native workers=${w} requests/s per core of its own CPU ${fmt(1e6 / cpu, 0)}`);
+  }
 } finally {
   await admin.end().catch(() => {});
   await rm(dir, { recursive: true, force: true });

@@ -50,16 +50,17 @@ export class EventRecorder implements MeasureSink, AckSink {
   #unknown: string[] = [];
 
   /**
-   * offset: this thread's performance.now() plus offset is the coordinator's; post sends a batch (the buffer
-   * is the recorder's no more once posted).
+   * offset: this thread's clock plus offset is the coordinator's; post sends a batch (the buffer is the
+   * recorder's no more once posted); clock: this thread's performance.now() (a test gives its own).
    */
   constructor(
     private readonly offset: number,
     private readonly post: (batch: EventBatch) => void,
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   demand(kind: Kind, intended: number): void {
-    this.#push(DEMAND, performance.now(), kindCode(kind), intended, 0, -1, 0);
+    this.#push(DEMAND, this.clock(), kindCode(kind), intended, 0, -1, 0);
   }
 
   dropped(kind: Kind, intended: number, now: number, outstanding: number): void {
@@ -99,7 +100,7 @@ export class EventRecorder implements MeasureSink, AckSink {
 
   /** Posts what was recorded since the last flush, with the watermark (now, or Infinity when `last`). */
   flush(last = false): void {
-    const now = performance.now() + this.offset;
+    const now = this.clock() + this.offset;
     const watermark = last ? Infinity : Math.max(now, this.#last);
     this.#last = watermark;
     const batch: EventBatch = {

@@ -21,7 +21,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const CONNECTIONS = 4;
 
-function scenario(name: string, fault: string, replica: boolean): string {
+function scenario(name: string, fault: string, replica: boolean, workers = 1): string {
   const dir = path.join(root, name);
   mkdirSync(dir);
   writeFileSync(
@@ -55,6 +55,7 @@ load:
     ack_key: new_uuid
   rate: 150
   connections: ${CONNECTIONS}
+  workers: ${workers}
   warmup: 1s
   cooldown: 500ms
 migration:
@@ -129,6 +130,21 @@ describe("server faults mid-migration under load", () => {
         `errors ${JSON.stringify(r.load!.totals.errors_by_sqlstate)}, ${r.load!.ack.acknowledged} acknowledged`,
     );
   });
+
+  // The same faults with the load split over two worker threads (issue 18): each segment loses and replaces
+  // its own connections, and the merged ledger still holds every acknowledged write.
+  for (const fault of ["terminate_load_connections", "restart_server"])
+    it(`${fault} with the load on two worker threads: the segments reconnect and no write is lost`, async () => {
+      const r = await rehearse({
+        scenarioPath: scenario(`${fault}-workers`, fault, false, 2),
+        logger: silentLogger,
+      });
+      expectSurvived(r);
+      console.log(
+        `faults: ${fault}, 2 worker threads: ${r.load!.connection_losses!.length} load connections lost, ` +
+          `errors ${JSON.stringify(r.load!.totals.errors_by_sqlstate)}, ${r.load!.ack.acknowledged} acknowledged`,
+      );
+    });
 
   it("restart_server: the migration, the load, the observers and the replica carry on", async () => {
     const r = await rehearse({
