@@ -197,7 +197,7 @@ describe("merging the segments' events", () => {
       };
       for (const c of calls) {
         now = c.t;
-        if (c.seg === -1) {
+        if (c.op === "mark" || c.op === "paused") {
           merger.local(c.t, (m) => (c.op === "mark" ? m.mark(c.phase, c.step, c.t) : m.paused(c.on, c.t)));
           continue;
         }
