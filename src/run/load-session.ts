@@ -142,8 +142,10 @@ export class SectionLoad {
     }
     ctx.enter(`stopping the load (${this.section})`);
     const { report } = ctx;
-    const failure = this.load.failure();
+    const before = this.load.failure();
     const lr = await this.load.stop();
+    // A load segment's worker thread that died while stopping leaves its requests out of lr just the same.
+    const failure = before ?? this.load.failure();
     // The budgets read the declared SQLSTATEs from the report, so a re-rendered report judges alike.
     if (spec.expected_errors.length > 0) lr.expected_errors = [...spec.expected_errors];
     const obs = await this.observers!.stop();
