@@ -136,7 +136,7 @@ describe("server faults mid-migration under load", () => {
   for (const fault of ["terminate_load_connections", "restart_server"])
     it(`${fault} with the load on two worker threads: the segments reconnect and no write is lost`, async () => {
       const r = await rehearse({
-        scenarioPath: scenario(`${fault}-workers`, fault, false, 2),
+        scenarioPath: scenario(`${fault.replaceAll("_", "-")}-workers`, fault, false, 2),
         logger: silentLogger,
       });
       expectSurvived(r);
