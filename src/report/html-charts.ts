@@ -20,8 +20,9 @@ import {
   minOf,
   timeHeader,
 } from "./chart-layout.ts";
-import { BLOCKS_WRITES, isAccessExclusive } from "./format.ts";
-import type { LockHold, RunReport } from "./model.ts";
+import { isAccessExclusive } from "./format.ts";
+import { lockView, relationLabel, type LockGroup } from "./lock-view.ts";
+import type { RunReport } from "./model.ts";
 
 // The CommonJS build is one bundled file; the ESM entry is hundreds of modules whose loading added about a
 // second to the start of every command (every one of them renders reports or imports this registry).
@@ -240,89 +241,144 @@ export function throughputChart(report: RunReport): string | undefined {
   );
 }
 
-/** What a reader recognises: a relation the tracer could not name was dropped before it was sampled. */
-const relationLabel = (name: string) => (name.startsWith("oid:") ? `dropped relation (${name})` : name);
+const LOCK_COLORS = {
+  exclusive: "#dc2626",
+  inTransaction: "#2563eb",
+  sampled: "#0891b2",
+  waitMigration: "#d97706",
+  waitOther: "#9ca3af",
+  top: "#111827",
+};
 
-/** One Gantt row per table and mode: its indexes and partitions folded in (they protect the same table). */
-interface LockRow {
-  owner: string;
-  mode: string;
-  folded: Set<string>;
-  longest: number;
+/** How a Gantt bar is drawn: a hold filled, the migration's wait to acquire outlined, the load's waits filled. */
+export type LockBarKind = "hold" | "top-hold" | "wait" | "load-on-migration" | "load-on-other";
+
+export interface LockBar {
+  from_ms: number;
+  to_ms: number;
+  kind: LockBarKind;
+  color: string;
 }
 
-function lockRows(report: RunReport): { rows: LockRow[]; keyOf: (l: LockHold) => string; top?: LockHold } {
-  const keyOf = (l: LockHold) => `${l.table ?? l.relation}\u0000${l.mode}`;
-  const byKey = new Map<string, LockRow>();
-  for (const l of report.locks) {
-    const k = keyOf(l);
-    let r = byKey.get(k);
-    if (!r) byKey.set(k, (r = { owner: l.table ?? l.relation, mode: l.mode, folded: new Set(), longest: 0 }));
-    if (l.table) r.folded.add(l.relation);
-    r.longest = Math.max(r.longest, l.held_ms);
-  }
-  const hot = new Set(report.effects.filter((e) => e.hot).map((e) => e.relation));
-  // Hot tables first (what the application writes), then the longest hold first.
-  const rows = [...byKey.values()].sort(
-    (a, b) => Number(hot.has(b.owner)) - Number(hot.has(a.owner)) || b.longest - a.longest,
-  );
-  // The lock that matters most: the longest one that blocks writes, on a hot table if any.
-  const blocking = report.locks.filter((l) => BLOCKS_WRITES.has(l.mode));
-  const top = [...blocking].sort(
-    (a, b) =>
-      Number(hot.has(b.table ?? b.relation)) - Number(hot.has(a.table ?? a.relation)) ||
-      b.held_ms - a.held_ms,
-  )[0];
-  return top ? { rows, keyOf, top } : { rows, keyOf };
+export interface LockChartRow {
+  label: string;
+  bars: LockBar[];
+  /** Indexes and partitions folded into the row ("(+n)" in its label). */
+  folded: number;
+  /** The row of the longest write-blocking lock (▶). */
+  top: boolean;
 }
 
-function lockRowLabel(r: LockRow, top: boolean): string {
-  const n = r.folded.size;
-  // Short enough for the axis: "Lock" said once by the chart's title, indexes and partitions abbreviated.
-  const folded = n > 0 ? ` (+${n} idx/part)` : "";
-  return `${top ? "▶ " : ""}${relationLabel(r.owner)} ${r.mode.replace(/Lock$/, "")}${folded}`;
+const holdColor = (mode: string, inTransaction = true) =>
+  isAccessExclusive(mode)
+    ? LOCK_COLORS.exclusive
+    : inTransaction
+      ? LOCK_COLORS.inTransaction
+      : LOCK_COLORS.sampled;
+
+const shortMode = (mode: string) => mode.replace(/Lock$/, "");
+
+/** "▶ public.ledger AccessExclusive (+19) · 8 waiting": short enough for the axis ("Lock" said by the title). */
+function groupLabel(g: LockGroup, top: boolean): string {
+  const folded = g.covers.length > 0 ? ` (+${g.covers.length})` : "";
+  const waiting = g.loadWaiting > 0 ? ` · ${g.loadWaiting} waiting` : "";
+  return `${top ? "▶ " : ""}${relationLabel(g.owner)} ${shortMode(g.mode)}${folded}${waiting}`;
 }
 
 /**
- * Lock holds (and the load requests that waited) as a Gantt: one row per table and mode, its indexes and
- * partitions folded in, hot tables first; the longest write-blocking lock outlined and marked ▶.
+ * The Gantt's rows, top to bottom: one per table and mode (lockView's order), the migration's waits to
+ * acquire before its holds in the same row, and the load requests that queued behind a group in the row
+ * right under it; load waits no group covers last.
+ */
+export function lockChartRows(report: RunReport): LockChartRow[] {
+  const view = lockView(report);
+  const rows: LockChartRow[] = [];
+  for (const g of view.groups) {
+    const top = g === view.top;
+    rows.push({
+      label: groupLabel(g, top),
+      folded: g.covers.length,
+      top,
+      bars: [
+        // Waits first and the outlined hold last: later bars are drawn over earlier ones.
+        ...g.waits.map((w) => ({
+          from_ms: w.from_ms,
+          to_ms: w.to_ms,
+          kind: "wait" as const,
+          color: holdColor(g.mode),
+        })),
+        ...g.holds
+          .filter((l) => l !== view.topHold)
+          .map((l) => ({
+            from_ms: l.acquired_ms,
+            to_ms: l.released_ms,
+            kind: "hold" as const,
+            color: holdColor(l.mode, l.in_transaction),
+          })),
+        ...(top && view.topHold
+          ? [
+              {
+                from_ms: view.topHold.acquired_ms,
+                to_ms: view.topHold.released_ms,
+                kind: "top-hold" as const,
+                color: holdColor(view.topHold.mode, view.topHold.in_transaction),
+              },
+            ]
+          : []),
+      ],
+    });
+    if (g.waiters.length > 0) {
+      rows.push({
+        label: "↳ load requests queued behind it",
+        folded: 0,
+        top: false,
+        bars: g.waiters.map((e) => ({
+          from_ms: e.started_ms,
+          to_ms: e.ended_ms,
+          kind: "load-on-migration" as const,
+          color: LOCK_COLORS.waitMigration,
+        })),
+      });
+    }
+  }
+  const other = new Map<string, LockChartRow>();
+  for (const e of view.otherWaiters) {
+    const who = e.blocker_is_migration ? "load waiting on the migration" : "load waiting on another session";
+    const label = `${who}: ${e.relation ? relationLabel(e.relation) : "a row or transaction"} ${shortMode(e.mode)}`;
+    let row = other.get(label);
+    if (!row) other.set(label, (row = { label, bars: [], folded: 0, top: false }));
+    row.bars.push({
+      from_ms: e.started_ms,
+      to_ms: e.ended_ms,
+      kind: e.blocker_is_migration ? "load-on-migration" : "load-on-other",
+      color: e.blocker_is_migration ? LOCK_COLORS.waitMigration : LOCK_COLORS.waitOther,
+    });
+  }
+  return [...rows, ...other.values()];
+}
+
+const BAR_CODE: Record<LockBarKind, number> = {
+  hold: 0,
+  "top-hold": 1,
+  wait: 2,
+  "load-on-migration": 3,
+  "load-on-other": 4,
+};
+
+/**
+ * Lock holds, the migration's waits to acquire them and the load requests that queued as a Gantt: one row
+ * per table and mode, its indexes and partitions folded in, tables the application uses first; the longest
+ * write-blocking lock marked ▶ and outlined, with the load that queued behind it in the row under it.
  */
 export function lockChart(report: RunReport): string | undefined {
-  const blocking = report.observations?.blocking ?? [];
-  if (report.locks.length === 0 && blocking.length === 0) return undefined;
-  const grouped = lockRows(report);
-  const topKey = grouped.top ? grouped.keyOf(grouped.top) : undefined;
-  const rows: string[] = grouped.rows.map((r) => lockRowLabel(r, `${r.owner}\u0000${r.mode}` === topKey));
-  const rowOf = new Map(grouped.rows.map((r, i) => [`${r.owner}\u0000${r.mode}`, i]));
-  const row = (label: string) => {
-    let i = rows.indexOf(label);
-    if (i < 0) i = rows.push(label) - 1;
-    return i;
-  };
-  const data: { value: [number, number, number, number]; itemStyle: { color: string } }[] = [];
-  for (const l of report.locks) {
-    const color = isAccessExclusive(l.mode)
-      ? LOCK_COLORS.exclusive
-      : l.in_transaction
-        ? LOCK_COLORS.inTransaction
-        : LOCK_COLORS.sampled;
-    data.push({
-      value: [rowOf.get(grouped.keyOf(l))!, s(l.acquired_ms), s(l.released_ms), l === grouped.top ? 1 : 0],
-      itemStyle: { color },
-    });
-  }
-  for (const e of blocking) {
-    const who = e.blocker_is_migration ? "waiting on migration" : "waiting on other";
-    data.push({
-      value: [
-        row(`${who}: ${relationLabel(e.relation ?? "?")} ${e.mode}`),
-        s(e.started_ms),
-        s(e.ended_ms),
-        0,
-      ],
-      itemStyle: { color: e.blocker_is_migration ? LOCK_COLORS.waitMigration : LOCK_COLORS.waitOther },
-    });
-  }
+  const rows = lockChartRows(report);
+  if (rows.length === 0) return undefined;
+  const data = rows.flatMap((r, i) =>
+    r.bars.map((b) => ({
+      value: [i, s(b.from_ms), s(b.to_ms), BAR_CODE[b.kind]] as [number, number, number, number],
+      itemStyle: { color: b.color },
+    })),
+  );
   const [min, max] = extent(
     report,
     data.flatMap((d) => [d.value[1], d.value[2]]),
@@ -334,7 +390,12 @@ export function lockChart(report: RunReport): string | undefined {
       grid: { left, right: GRID_RIGHT, top: header.top, bottom: GRID_BOTTOM },
       graphic: header.graphic,
       xAxis: timeAxis(min, max),
-      yAxis: { type: "category", data: rows, inverse: true, axisLabel: { width: 385, overflow: "truncate" } },
+      yAxis: {
+        type: "category",
+        data: rows.map((r) => r.label),
+        inverse: true,
+        axisLabel: { width: 385, overflow: "truncate" },
+      },
       series: [
         {
           type: "custom",
@@ -344,18 +405,30 @@ export function lockChart(report: RunReport): string | undefined {
             const end = api.coord([api.value(2), api.value(0)]) as number[];
             const size = api.size?.([0, 1]) as number[];
             const h = Math.max(6, size[1]! * 0.6);
+            const code = api.value(3);
+            const color = api.visual("color") as string;
+            const shape = {
+              x: start[0]!,
+              y: start[1]! - h / 2,
+              width: Math.max(2, end[0]! - start[0]!),
+              height: h,
+            };
+            // A wait is an empty box in its mode's colour (the lock not held yet); the top hold is outlined.
+            if (code === BAR_CODE.wait) {
+              const inset = {
+                x: shape.x + 0.75,
+                y: shape.y + 0.75,
+                width: Math.max(1, shape.width - 1.5),
+                height: h - 1.5,
+              };
+              return { type: "rect", shape: inset, style: { fill: "none", stroke: color, lineWidth: 1.5 } };
+            }
             return {
               type: "rect",
-              shape: {
-                x: start[0]!,
-                y: start[1]! - h / 2,
-                width: Math.max(2, end[0]! - start[0]!),
-                height: h,
-              },
-              // The lock that matters most (value 3 = 1) is outlined.
+              shape,
               style: {
-                fill: api.visual("color") as string,
-                ...(api.value(3) === 1 ? { stroke: "#111827", lineWidth: 2 } : {}),
+                fill: color,
+                ...(code === BAR_CODE["top-hold"] ? { stroke: LOCK_COLORS.top, lineWidth: 2 } : {}),
               },
             };
           },
@@ -366,33 +439,48 @@ export function lockChart(report: RunReport): string | undefined {
     },
     Math.max(140, header.top + 50 + rows.length * 34),
   );
-  const used = new Set(data.map((d) => d.itemStyle.color));
+  const bars = rows.flatMap((r) => r.bars);
+  const has = (kind: LockBarKind, color?: string) =>
+    bars.some((b) => b.kind === kind && (color === undefined || b.color === color));
+  const held = (color: string) => has("hold", color) || has("top-hold", color);
+  const waitColors = new Set(bars.filter((b) => b.kind === "wait").map((b) => b.color));
   const legend: LegendItem[] = [
-    { name: "ACCESS EXCLUSIVE", color: LOCK_COLORS.exclusive, shape: "box" as const },
-    { name: "other mode, in a transaction", color: LOCK_COLORS.inTransaction, shape: "box" as const },
-    { name: "other mode, sampled outside a transaction", color: LOCK_COLORS.sampled, shape: "box" as const },
-  ].filter((it) => used.has(it.color));
-  legend.push(
-    ...(blocking.some((e) => e.blocker_is_migration)
-      ? [{ name: "load waiting on the migration", color: LOCK_COLORS.waitMigration, shape: "box" as const }]
+    ...(held(LOCK_COLORS.exclusive)
+      ? [{ name: "holding ACCESS EXCLUSIVE", color: LOCK_COLORS.exclusive }]
       : []),
-    ...(blocking.some((e) => !e.blocker_is_migration)
-      ? [{ name: "load waiting on another session", color: LOCK_COLORS.waitOther, shape: "box" as const }]
+    ...(held(LOCK_COLORS.inTransaction)
+      ? [{ name: "holding another mode, in a transaction", color: LOCK_COLORS.inTransaction }]
       : []),
-    ...(grouped.top
-      ? [{ name: "▶ the longest write-blocking lock", color: "#111827", shape: "outline" as const }]
+    ...(held(LOCK_COLORS.sampled)
+      ? [{ name: "holding another mode, sampled outside a transaction", color: LOCK_COLORS.sampled }]
       : []),
-  );
-  return svg + legendHtml(legend);
+  ].map((it) => ({ ...it, shape: "box" as const }));
+  if (waitColors.size > 0) {
+    legend.push({
+      name: "the migration waiting to acquire it (outlined: not held yet)",
+      color: waitColors.size === 1 ? [...waitColors][0]! : "#6b7280",
+      shape: "outline",
+    });
+  }
+  if (has("load-on-migration"))
+    legend.push({
+      name: "load requests waiting on the migration",
+      color: LOCK_COLORS.waitMigration,
+      shape: "box",
+    });
+  if (has("load-on-other"))
+    legend.push({
+      name: "load requests waiting on another session",
+      color: LOCK_COLORS.waitOther,
+      shape: "box",
+    });
+  if (rows.some((r) => r.top))
+    legend.push({ name: "▶ the longest write-blocking lock", color: LOCK_COLORS.top, shape: "outline" });
+  const folded = rows.some((r) => r.folded > 0)
+    ? `<p class="chart-note muted">(+n): the table's indexes and partitions locked in the same mode, folded into its row; "Locks held" below lists them.</p>`
+    : "";
+  return svg + legendHtml(legend) + folded;
 }
-
-const LOCK_COLORS = {
-  exclusive: "#dc2626",
-  inTransaction: "#2563eb",
-  sampled: "#0891b2",
-  waitMigration: "#d97706",
-  waitOther: "#9ca3af",
-};
 
 export function tablesChart(report: RunReport): string | undefined {
   const samples = report.observations?.tables ?? [];

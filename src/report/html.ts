@@ -30,11 +30,13 @@ import {
 } from "./html-charts.ts";
 import { detailCaption, detailChart, detailLabel, detailWindows, stepKey } from "./html-detail.ts";
 import { rateText } from "./load-view.ts";
+import { coversText, lockView, relationLabel, type LockGroup } from "./lock-view.ts";
 import { notableWaits, OUTCOME_WORD, queueText, waitedFor, waitWhere } from "./lock-waits-view.ts";
 import type { CheckResult, RunReport, StepResult } from "./model.ts";
 import type { Reporter } from "./reporter.ts";
 
 const MAX_FINDINGS = 20;
+const MAX_LOCK_ROWS = 50;
 
 export function escapeHtml(text: string): string {
   return text
@@ -65,9 +67,13 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:13px}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f3f4f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.fixed{table-layout:fixed}
+table.fixed th{overflow-wrap:normal}
+table.kv th{white-space:nowrap;width:1%}
 .tag{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600}
 .tag-fail,.tag-error{background:var(--fail-bg);color:var(--fail)}
 .tag-pass,.tag-success{background:var(--pass-bg);color:var(--pass)}
+.tag-hot{background:var(--warn-bg);color:var(--warn)}
 .tag-skipped,.tag-not_executed,.tag-expected{background:var(--neutral-bg);color:var(--muted)}
 .failure{border-left:4px solid var(--fail);padding:6px 12px;margin:10px 0;background:#fff7f7}
 .failure.expected{border-left-color:#6b7280;background:#f9fafb}
@@ -86,6 +92,9 @@ ul.legend li{display:flex;align-items:center;gap:6px}
 .step-key{font-size:12px;margin:6px 0 12px}
 .step-key ol{display:flex;flex-wrap:wrap;gap:2px 14px;list-style:none;margin:4px 0 0;padding:0}
 .step-key li.key-error{color:var(--fail)}
+details summary{cursor:pointer;color:var(--muted);font-size:12px}
+details ul{margin:2px 0 0;padding-left:18px}
+tr.top-lock td{background:#fff7f7}
 `;
 
 function tag(status: string, text = status): string {
@@ -176,6 +185,14 @@ function failures(r: RunReport): string {
   return `<section id="failures"><h2>What failed</h2>${parts.join("")}</section>`;
 }
 
+/**
+ * A table whose columns keep the given widths (percent): cells wrap anywhere, so an automatic layout would
+ * give a long summary all the room and squeeze a status or an id to a letter a line.
+ */
+function fixedTable(widths: number[]): string {
+  return `<table class="fixed"><colgroup>${widths.map((w) => `<col style="width:${w}%">`).join("")}</colgroup>`;
+}
+
 function figure(id: string, title: string, svg: string | undefined, absent: string): string {
   if (svg === undefined) return `<p class="absent" data-absent="${e(id)}">${e(title)}: ${e(absent)}</p>`;
   return `<figure class="chart" data-chart="${e(id)}"><figcaption>${e(title)}</figcaption>${svg}</figure>`;
@@ -197,8 +214,8 @@ function charts(r: RunReport): string {
     figure("throughput", "Throughput and errors per second", throughputChart(r), noLoad),
     figure(
       "locks",
-      "Lock timeline: locks held by the migration" +
-        (obs?.blocking.length ? " and load requests that waited" : ""),
+      "Lock timeline: the migration's waits (outlined) and holds (filled) per table" +
+        (obs?.blocking.some((b) => b.load_waiters > 0) ? ", and the load that queued" : ""),
       lockChart(r),
       "the migration took no relation locks the tracer saw, and nothing waited.",
     ),
@@ -250,7 +267,7 @@ function checksTable(r: RunReport): string {
       `<td>${e(c.summary)}${findingList(c)}${c.remediation ? `<p class="remedy">${e(c.remediation)}</p>` : ""}</td></tr>`,
   );
   return (
-    `<section id="checks"><h2>Invariants and budgets</h2><table><thead><tr><th>Status</th><th>Check</th>` +
+    `<section id="checks"><h2>Invariants and budgets</h2>${fixedTable([11, 25, 10, 10, 44])}<thead><tr><th>Status</th><th>Check</th>` +
     `<th>Measured</th><th>Limit</th><th>Summary, findings, fix</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
   );
 }
@@ -277,22 +294,60 @@ function stepsTable(r: RunReport): string {
   );
 }
 
+/** "cutover/swap statements 1, 11, 21 and 3 more": the statements that took a group's locks, by step. */
+function takenBy(g: LockGroup): string {
+  const byStep = new Map<string, number[]>();
+  for (const l of g.holds) {
+    const step = `${phaseLabel(l.section, l.phase)}/${l.step}`;
+    const ns = byStep.get(step) ?? [];
+    if (!ns.includes(l.statement + 1)) ns.push(l.statement + 1);
+    byStep.set(step, ns);
+  }
+  const more = (n: number) => (n > 0 ? ` and ${n} more` : "");
+  const steps = [...byStep].map(([step, ns]) => {
+    ns.sort((x, y) => x - y);
+    return `${step} statement${ns.length > 1 ? "s" : ""} ${ns.slice(0, 4).join(", ")}${more(ns.length - 4)}`;
+  });
+  return steps.slice(0, 3).join("; ") + (steps.length > 3 ? `; ${steps.length - 3} more steps` : "");
+}
+
+/** The indexes and partitions a group folds in, expandable: the row stays one line until asked. */
+function coversCell(g: LockGroup): string {
+  if (g.covers.length === 0) return "";
+  const longest = (rel: string) =>
+    Math.max(...g.holds.filter((l) => l.relation === rel).map((l) => l.held_ms));
+  const items = g.covers.map(
+    (rel) => `<li><code>${e(relationLabel(rel))}</code> ${e(formatDuration(longest(rel)))}</li>`,
+  );
+  return `<details><summary>and ${e(coversText(g))}</summary><ul>${items.join("")}</ul></details>`;
+}
+
+/** One row per table and mode, as the lock timeline draws them: hot tables first, the ▶ lock marked. */
 function locksTable(r: RunReport): string {
   if (r.locks.length === 0) return waitsTable(r);
-  const rows = [...r.locks]
-    .sort((a, b) => b.held_ms - a.held_ms)
-    .slice(0, 50)
+  const view = lockView(r);
+  const groups = view.groups.filter((g) => g.holds.length > 0);
+  const rows = groups
+    .slice(0, MAX_LOCK_ROWS)
     .map(
-      (l) =>
-        `<tr><td><code>${e(l.relation)}</code></td><td>${e(l.mode)}</td><td class="num">${e(formatDuration(l.held_ms))}</td>` +
-        `<td class="num">${e(l.waited_ms ? formatDuration(l.waited_ms) : "-")}</td>` +
-        `<td>${e(phaseLabel(l.section, l.phase))}/${e(l.step)} statement ${l.statement + 1}</td>` +
-        `<td class="num">${e(formatDuration(l.acquired_ms))}</td></tr>`,
+      (g) =>
+        `<tr${g === view.top ? ' class="top-lock"' : ""}><td>${g === view.top ? "▶ " : ""}<code>${e(relationLabel(g.owner))}</code>` +
+        `${g.hot ? ` ${tag("hot")}` : ""}${coversCell(g)}</td><td>${e(g.mode)}</td>` +
+        `<td class="num">${e(formatDuration(g.longestHeld))}</td>` +
+        `<td class="num">${e(g.longestWait > 0 ? formatDuration(g.longestWait) : "-")}</td>` +
+        `<td class="num">${g.loadWaiting > 0 ? e(formatNumber(g.loadWaiting)) : "-"}</td>` +
+        `<td>${e(takenBy(g))}</td><td class="num">${e(formatDuration(g.holds[0]!.acquired_ms))}</td></tr>`,
     );
+  const cut =
+    groups.length > MAX_LOCK_ROWS
+      ? `<p class="muted">${groups.length - MAX_LOCK_ROWS} more in report.json (locks).</p>`
+      : "";
   return (
     waitsTable(r) +
-    `<section id="locks"><h2>Locks held (longest first)</h2><table><thead><tr><th>Relation</th><th>Mode</th><th>Held</th>` +
-    `<th>Waited first</th><th>Taken by</th><th>Acquired at</th></tr></thead><tbody>${rows.join("")}</tbody></table></section>`
+    `<section id="locks"><h2>Locks held, one row per table and mode (hot tables first, then longest)</h2>` +
+    `${fixedTable([24, 20, 9, 9, 8, 21, 9])}<thead><tr><th>Table</th><th>Mode</th><th>Held, longest</th><th>Waited first, longest</th>` +
+    `<th>Load waiting</th><th>Taken by</th><th>First acquired</th></tr></thead>` +
+    `<tbody>${rows.join("")}</tbody></table>${cut}</section>`
   );
 }
 
@@ -304,19 +359,19 @@ function waitsTable(r: RunReport): string {
     .slice(0, 50)
     .map(
       (w) =>
-        `<tr><td><code>${e(w.relation)}</code></td><td>${e(w.mode)}</td><td class="num">${e(formatDuration(w.wait_ms))}</td>` +
+        `<tr><td><code>${e(relationLabel(w.relation))}</code></td><td>${e(w.mode)}</td><td class="num">${e(formatDuration(w.wait_ms))}</td>` +
         `<td>${e(OUTCOME_WORD[w.outcome])}</td><td>${e(waitedFor(w))}</td><td>${e(queueText(w))}</td>` +
         `<td>${e(waitWhere(w))}</td><td class="num">${e(formatDuration(w.started_ms))}</td></tr>`,
     );
   return (
-    `<section id="lock-waits"><h2>Lock waits (longest first; not counted as holding)</h2><table><thead><tr><th>Relation</th><th>Mode</th>` +
+    `<section id="lock-waits"><h2>Lock waits (longest first; not counted as holding)</h2>${fixedTable([14, 18, 7, 9, 16, 14, 14, 8])}<thead><tr><th>Relation</th><th>Mode</th>` +
     `<th>Waited</th><th>Then</th><th>Waited for</th><th>Load queued behind it</th><th>Statement</th><th>Started at</th></tr></thead>` +
     `<tbody>${rows.join("")}</tbody></table></section>`
   );
 }
 
 function kv(rows: [string, string][]): string {
-  return `<table><tbody>${rows.map(([k, v]) => `<tr><th>${e(k)}</th><td>${e(v)}</td></tr>`).join("")}</tbody></table>`;
+  return `<table class="kv"><tbody>${rows.map(([k, v]) => `<tr><th>${e(k)}</th><td>${e(v)}</td></tr>`).join("")}</tbody></table>`;
 }
 
 function contextSection(r: RunReport): string {
