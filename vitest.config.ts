@@ -2,6 +2,11 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 /** Integration files that saturate the machine for minutes: run once the others are done. */
 const HEAVY = ["test/integration/init-matrix.test.ts"];
+/**
+ * A 1M-row rehearsal whose report must pass, millisecond lock budgets included: last, alone on the machine,
+ * so nothing else's CPU use decides its verdict.
+ */
+const ALONE = ["test/integration/html-layout.test.ts"];
 
 export default defineConfig({
   test: {
@@ -20,7 +25,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, ...HEAVY],
+          exclude: [...configDefaults.exclude, ...HEAVY, ...ALONE],
           environment: "node",
           // Each file starts its own PostgreSQL cluster; two cores, so two files at a time.
           maxWorkers: 2,
@@ -40,6 +45,17 @@ export default defineConfig({
           maxWorkers: 2,
           sequence: { groupOrder: 2 },
           testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "integration-alone",
+          include: ALONE,
+          environment: "node",
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
+          testTimeout: 300_000,
           hookTimeout: 120_000,
         },
       },

@@ -9,8 +9,13 @@ import { silentLogger } from "../../src/util/logger.ts";
 
 const SCENARIOS = path.resolve(import.meta.dirname, "../../scenarios");
 
-export function rehearseBuiltin(name: string): Promise<RunReport> {
-  return rehearse({ scenarioPath: path.join(SCENARIOS, name), logger: silentLogger });
+/** `rows` overrides row counts as `--rows` does (table → rows). */
+export function rehearseBuiltin(name: string, rows?: Record<string, number>): Promise<RunReport> {
+  return rehearse({
+    scenarioPath: path.join(SCENARIOS, name),
+    logger: silentLogger,
+    ...(rows ? { rows } : {}),
+  });
 }
 
 /** Why a run did not come out as expected, in one line: a CI log is often all there is to go on. */
