@@ -51,6 +51,8 @@ export class SegmentedLoad implements RunningLoad {
   #m: Measurements | undefined;
   #operations: { name: string; weight: number }[] = [];
   #failure: string | undefined;
+  /** Every segment started: a death from now on is the run's failure (before, it fails the start). */
+  #begun = false;
   #stopping = false;
   #stopped: Promise<LoadReport> | undefined;
   #idleId = 0;
@@ -126,6 +128,11 @@ export class SegmentedLoad implements RunningLoad {
     this.#merger = new EventMerger(workers, m, this.ledger);
     for (const b of this.#early) this.#merger.push(b.seg.index, b.batch);
     this.#early = [];
+    this.#begun = true;
+    // A segment that died between its "started" and now.
+    const dead = this.#segments.find((s) => s.gone);
+    if (dead)
+      this.#failure ??= `load segment ${dead.index + 1} of ${workers} (worker thread) died as the load started`;
   }
 
   /** Batches that arrived before every segment started (the merger is made then). */
@@ -170,8 +177,8 @@ export class SegmentedLoad implements RunningLoad {
     if (seg.gone) return;
     seg.gone = true;
     seg.startFailed?.(`load segment ${seg.index + 1} (worker thread) ${why}`);
-    // After its counts arrived, a worker's exit is the normal end.
-    if (seg.totals === undefined) {
+    // After its counts arrived, a worker's exit is the normal end; before every segment started, the start fails.
+    if (seg.totals === undefined && this.#begun) {
       this.#failure ??= `load segment ${seg.index + 1} of ${this.#segments.length} (worker thread) ${why} while the load ran; its requests are missing from the measurements`;
       this.ctx.logger.info(`load: ${this.#failure}`);
     }
