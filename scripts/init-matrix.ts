@@ -9,15 +9,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { runInit } from "../src/init/init.ts";
-import { InitError } from "../src/init/source.ts";
-import { rehearse } from "../src/run/rehearsal.ts";
-import { silentLogger } from "../src/util/logger.ts";
+import { STRATEGIES as BUILT_IN, type StrategyName } from "../src/init/scaffold.ts";
+import { initCase, rehearseCase, rowCounts } from "../test/support/init-matrix.ts";
 import { startPagilaSource } from "../test/support/pagila-source.ts";
 
-const STRATEGIES = (
-  process.env.MATRIX_STRATEGIES ?? "none,attach-history,dual-write,view-union,inheritance,partman"
-).split(",");
+const STRATEGIES = (process.env.MATRIX_STRATEGIES ?? ["none", ...BUILT_IN].join(",")).split(",");
 const source = await startPagilaSource({ pgbench: true });
 const admin = new pg.Client(source.clone.connectionConfig());
 await admin.connect();
@@ -29,12 +25,7 @@ const tables =
       WHERE n.nspname = 'public' AND c.relkind IN ('r','p') AND NOT c.relispartition ORDER BY 1`,
     )
   ).rows.map((r) => r.t);
-const counts = new Map<string, number>();
-for (const t of tables)
-  counts.set(
-    t,
-    Number((await admin.query(`SELECT count(*) AS n FROM "public".${JSON.stringify(t)}`)).rows[0].n),
-  );
+const counts = await rowCounts(admin, tables);
 await admin.end();
 const url = source.url;
 const root = process.env.MATRIX_KEEP ?? (await mkdtemp(path.join(tmpdir(), "rehearse-matrix-")));
@@ -42,38 +33,27 @@ try {
   for (const table of tables)
     for (const strategy of STRATEGIES) {
       const out = path.join(root, `${table}-${strategy}`);
-      await rm(out, { recursive: true, force: true });
-      const t0 = Date.now();
-      try {
-        await runInit({
-          url,
-          tables: [table],
-          out,
-          fidelity: false,
-          log: () => {},
-          ...(strategy === "none" ? {} : { strategy: strategy as never }),
-        });
-      } catch (e) {
+      const attempt = await initCase(
+        url,
+        table,
+        strategy === "none" ? undefined : (strategy as StrategyName),
+        out,
+      );
+      if (attempt.kind !== "generated") {
         const msg =
-          e instanceof InitError ? `refused: ${e.message} | fix: ${e.fix}` : `CRASH: ${(e as Error).stack}`;
-        console.log(
-          `matrix ${table} ${strategy} ${e instanceof InitError ? "refused" : "crash"} ${msg.replace(/\s+/g, " ")}`,
-        );
+          attempt.kind === "refused"
+            ? `refused: ${attempt.error.message} | fix: ${attempt.error.fix}`
+            : `CRASH: ${(attempt.error as Error).stack}`;
+        console.log(`matrix ${table} ${strategy} ${attempt.kind} ${msg.replace(/\s+/g, " ")}`);
         continue;
       }
-      const initMs = Date.now() - t0;
       const sizes: (number | undefined)[] = [undefined];
       if (process.env.MATRIX_FULL) sizes.push(counts.get(table));
       for (const rows of sizes) {
-        const t1 = Date.now();
-        const r = await rehearse({
-          scenarioPath: out,
-          logger: silentLogger,
-          ...(rows ? { rows: { [table]: rows } } : {}),
-        });
+        const { report: r, ms } = await rehearseCase(out, table, rows);
         const detail = r.status === "passed" ? "" : (r.reason ?? "") + " failing=" + r.failing.join(",");
         console.log(
-          `matrix ${table} ${strategy} ${r.status} rows=${rows ?? "default"} init=${initMs}ms run=${Date.now() - t1}ms ${detail.replace(/\s+/g, " ").slice(0, 600)}`,
+          `matrix ${table} ${strategy} ${r.status} rows=${rows ?? "default"} init=${attempt.initMs}ms run=${ms}ms ${detail.replace(/\s+/g, " ").slice(0, 600)}`,
         );
       }
     }

@@ -178,9 +178,10 @@ async function render(
       afterTables: false,
     });
   }
-  const types = (
-    await db.query<TypeRow>(TYPES_SQL, [of(ids.type).filter((o) => !memberOf.has(`${ids.type}:${o}`))])
-  ).rows;
+  const types = await readTypes(
+    db,
+    of(ids.type).filter((o) => !memberOf.has(`${ids.type}:${o}`)),
+  );
   for (const t of types) {
     const sql = typeSql(t);
     if (sql === null) continue; // an array or a table's row type: comes with its element or table
@@ -261,7 +262,12 @@ function topological(nodes: Map<string, ClosureObject>, deps: Map<string, Set<st
   return out;
 }
 
-interface TypeRow {
+/** The types `oids` as TYPES_SQL describes them: name (format_type), kind, base, enum labels, checks… */
+export async function readTypes(db: Queryable, oids: number[]): Promise<TypeRow[]> {
+  return (await db.query<TypeRow>(TYPES_SQL, [oids])).rows;
+}
+
+export interface TypeRow {
   oid: number;
   name: string;
   schema: string;

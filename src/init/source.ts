@@ -8,7 +8,7 @@ import { dependentsOf } from "../catalog/dependents.ts";
 import { takeSnapshot } from "../catalog/snapshot.ts";
 import { type CatalogSnapshot, relationKey, type TableInfo } from "../catalog/types.ts";
 import { qualified, type Queryable } from "../db/sql.ts";
-import { type Closure, readClosure } from "./closure.ts";
+import { type Closure, readClosure, readTypes } from "./closure.ts";
 import { readTraffic, type TrafficRead } from "./traffic.ts";
 
 /** Bad input to `init`: what is wrong and how to fix it (exit 2). */
@@ -94,9 +94,8 @@ FROM pg_class c
 LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
 WHERE c.oid = to_regclass($1)`;
 
-const ENUMS_SQL = `
-SELECT format_type(t.oid, NULL) AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
-FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.oid`;
+/** Every enum and domain: described by closure.ts's readTypes, the query that renders them in schema.sql. */
+const ENUM_AND_DOMAIN_OIDS_SQL = `SELECT t.oid::int AS oid FROM pg_type t WHERE t.typtype IN ('e', 'd')`;
 
 const VIEW_INDEXES_SQL = `
 SELECT i.indrelid::int AS view, pg_get_indexdef(i.indexrelid) AS def
@@ -111,10 +110,6 @@ WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND (t.tgtype & 1) = 1 AND (t.t
 const ACTIVITY_SQL = `
 SELECT n_tup_ins::float8 AS ins, n_tup_upd::float8 AS upd, n_tup_hot_upd::float8 AS hot
 FROM pg_stat_user_tables WHERE relid = $1::oid`;
-
-const DOMAINS_SQL = `
-SELECT format_type(t.oid, NULL) AS name, format_type(t.typbasetype, t.typtypmod) AS base
-FROM pg_type t WHERE t.typtype = 'd'`;
 
 /** Connects with `url` and reads the tables' definitions and statistics; throws InitError on bad input. */
 export async function readSource(
@@ -158,10 +153,7 @@ async function readInTransaction(db: Queryable, tableNames: string[]): Promise<S
   // SHOW names its column after the setting: select it under a name of our own.
   const version = (await db.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
   const snapshot = await takeSnapshot(db);
-  const enumRows = (await db.query<{ name: string; labels: string[] }>(ENUMS_SQL)).rows;
-  const enums = new Map(enumRows.map((r) => [r.name, r.labels]));
-  const domainRows = (await db.query<{ name: string; base: string }>(DOMAINS_SQL)).rows;
-  const domains = new Map(domainRows.map((r) => [r.name, r.base]));
+  const { enums, domains } = await enumsAndDomains(db);
   const tables: SourceTable[] = [];
   for (const name of tableNames) {
     const key = relationKey(name);
@@ -243,6 +235,20 @@ async function readInTransaction(db: Queryable, tableNames: string[]): Promise<S
     tables.map((t) => t.info),
   );
   return { snapshot, tables, closure, serverVersion: version, traffic };
+}
+
+/** Enum types' labels (an enum without labels is left out) and domains' base types, by type name. */
+async function enumsAndDomains(
+  db: Queryable,
+): Promise<{ enums: Map<string, string[]>; domains: Map<string, string> }> {
+  const oids = (await db.query<{ oid: number }>(ENUM_AND_DOMAIN_OIDS_SQL)).rows.map((r) => r.oid);
+  const types = await readTypes(db, oids);
+  return {
+    enums: new Map(
+      types.flatMap((t): [string, string[]][] => (t.typtype === "e" && t.labels ? [[t.name, t.labels]] : [])),
+    ),
+    domains: new Map(types.filter((t) => t.typtype === "d").map((t) => [t.name, t.base])),
+  };
 }
 
 /**

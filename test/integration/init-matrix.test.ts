@@ -11,11 +11,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { readFile } from "node:fs/promises";
-import { runInit } from "../../src/init/init.ts";
 import { STRATEGIES } from "../../src/init/scaffold.ts";
-import { InitError } from "../../src/init/source.ts";
-import { rehearse } from "../../src/run/rehearsal.ts";
-import { silentLogger } from "../../src/util/logger.ts";
+import { initCase, rehearseCase, rowCounts } from "../support/init-matrix.ts";
 import { pagilaMissing, type PagilaSource, startPagilaSource } from "../support/pagila-source.ts";
 
 const SKIP = await pagilaMissing();
@@ -26,7 +23,7 @@ const TABLES = [
 ];
 let source: PagilaSource | undefined;
 let root = "";
-const counts = new Map<string, number>();
+let counts = new Map<string, number>();
 const table: string[] = [];
 
 beforeAll(async () => {
@@ -35,8 +32,7 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), "rehearse-init-matrix-"));
   const db = new pg.Client(source.clone.connectionConfig());
   await db.connect();
-  for (const t of TABLES)
-    counts.set(t, Number((await db.query(`SELECT count(*) AS n FROM "public"."${t}"`)).rows[0].n));
+  counts = await rowCounts(db, TABLES);
   await db.end();
 }, 180_000);
 
@@ -55,18 +51,16 @@ describe("init on Pagila and pgbench, every table × every strategy (issue 15)",
       const verdicts: string[] = [];
       for (const strategy of [undefined, ...STRATEGIES]) {
         const out = path.join(root, `${name}-${strategy ?? "none"}`);
-        const t0 = Date.now();
-        try {
-          await runInit({ url: source!.url, tables: [name], out, fidelity: false, strategy, log: () => {} });
-        } catch (err) {
-          if (!(err instanceof InitError)) throw err; // an internal error: the test fails on it
+        const attempt = await initCase(source!.url, name, strategy, out);
+        if (attempt.kind === "crash") throw attempt.error; // an internal error: the test fails on it
+        if (attempt.kind === "refused") {
+          const err = attempt.error;
           expect(err.message).toMatch(new RegExp(`${name}|--partition-key`));
           expect(err.fix.length).toBeGreaterThan(10);
           expect(await readdir(out).catch(() => [])).toEqual([]); // nothing written on refusal
           verdicts.push(`refused (${err.message.slice(0, 60)}…)`);
           continue;
         }
-        const initMs = Date.now() - t0;
         const scenario = parse(await readFile(path.join(out, "scenario.yaml"), "utf8")) as {
           dataset: { tables: { name: string; rows: number }[] };
         };
@@ -74,19 +68,14 @@ describe("init on Pagila and pgbench, every table × every strategy (issue 15)",
         const sizes = [undefined, ...(seeded !== counts.get(name) ? [counts.get(name)!] : [])];
         const runs: string[] = [];
         for (const rows of sizes) {
-          const t1 = Date.now();
-          const report = await rehearse({
-            scenarioPath: out,
-            logger: silentLogger,
-            ...(rows ? { rows: { [name]: rows } } : {}),
-          });
+          const { report, ms } = await rehearseCase(out, name, rows);
           const what = `${name} ${strategy ?? "none"} at ${rows ?? seeded} rows`;
           expect(report.reason ?? "", what).toBe("");
           expect(report.failing, what).toEqual([]);
           expect(report.status, what).toBe("passed");
-          runs.push(`${rows ?? seeded} rows ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+          runs.push(`${rows ?? seeded} rows ${(ms / 1000).toFixed(1)} s`);
         }
-        verdicts.push(`passed (init ${initMs} ms; ${runs.join(", ")})`);
+        verdicts.push(`passed (init ${attempt.initMs} ms; ${runs.join(", ")})`);
       }
       table.push(`${name}: ${verdicts.join(" | ")}`);
     }, 600_000);

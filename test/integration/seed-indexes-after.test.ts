@@ -19,6 +19,7 @@ import {
 } from "../../src/seed/deferred-indexes.ts";
 import { seedDataset } from "../../src/seed/seeder.ts";
 import { useCluster } from "../support/cluster.ts";
+import { comparable } from "../support/comparable-snapshot.ts";
 
 const cluster = useCluster("indexes_after");
 
@@ -99,19 +100,10 @@ async function indexFlags(db: pg.Client): Promise<unknown[]> {
  * after them), file nodes, row estimates, the time taken, sequence positions.
  */
 function normalised(value: unknown): unknown {
-  if (typeof value === "string")
-    return value.replace(/(RI_ConstraintTrigger_[ac]|Unique_ConstraintTrigger)_\d+/g, "$1_N");
-  if (Array.isArray(value)) return value.map(normalised);
-  if (value && typeof value === "object")
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(
-          ([k]) =>
-            !/oid$/i.test(k) && !["relfilenode", "reltuples", "takenAt", "lastValue", "isCalled"].includes(k),
-        )
-        .map(([k, v]) => [k, normalised(v)]),
-    );
-  return value;
+  return comparable(value, {
+    drop: ["takenAt"],
+    strings: (s) => s.replace(/(RI_ConstraintTrigger_[ac]|Unique_ConstraintTrigger)_\d+/g, "$1_N"),
+  });
 }
 
 async function runSql(db: pg.Client, statements: string[]): Promise<void> {
