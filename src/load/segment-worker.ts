@@ -29,6 +29,8 @@ export interface SegmentInit {
   origin: number;
   t0: number;
   flags: Record<string, boolean>;
+  /** The end of history, read once for all segments before any wrote (source-reader.ts). */
+  bound: string;
 }
 
 /** Coordinator → segment. */
@@ -74,7 +76,7 @@ const source = new SourceReader(
 
 /** Opens the share of the history, then the connections; the core, once it runs. */
 async function begin(): Promise<SegmentCore> {
-  await source.start();
+  await source.start(init.bound);
   // After the first batch: the statements are compiled against the history's column types.
   const core = new SegmentCore({
     connect,

@@ -22,11 +22,12 @@ import type { ArrivalProcess } from "./arrivals.ts";
 import { WRITES_PAUSED_FLAG, type LoadContext, type RunningLoad } from "./engine.ts";
 import { FlagBoard } from "./flags.ts";
 import { Measurements, type Section } from "./measurements.ts";
-import { DEGRADED_MS, plumbing, stoppedLine } from "./segment-core.ts";
+import { DEGRADED_MS, plumbing, SOURCE_APPLICATION_NAME, stoppedLine } from "./segment-core.ts";
 import { EventMerger } from "./segment-events.ts";
 import { assembleReport, sumTotals, type SegmentTotals } from "./segment-totals.ts";
 import type { CoordinatorMessage, SegmentInit, SegmentMessage } from "./segment-worker.ts";
 import { portion } from "./share.ts";
+import { historyBound } from "./source-reader.ts";
 
 const BOOT = new URL("./segment-boot.mjs", import.meta.url);
 /** A segment's stop waits for its in-flight requests up to 5 s; past this it is presumed hung. */
@@ -71,6 +72,7 @@ export class SegmentedLoad implements RunningLoad {
 
   async begin(workers: number, arrivals: ArrivalProcess, connection: pg.ClientConfig): Promise<void> {
     const load = this.ctx.load;
+    const bound = await this.#historyBound();
     for (let index = 0; index < workers; index++) {
       const share = { index, of: workers };
       const init: SegmentInit = {
@@ -85,6 +87,7 @@ export class SegmentedLoad implements RunningLoad {
         origin: performance.timeOrigin,
         t0: this.ctx.t0,
         flags: { ...this.flags.values },
+        bound,
       };
       const worker = new Worker(BOOT, { workerData: init, stdout: false, stderr: false });
       const seg: Segment = { index, worker, gone: false };
@@ -133,6 +136,16 @@ export class SegmentedLoad implements RunningLoad {
     const dead = this.#segments.find((s) => s.gone);
     if (dead)
       this.#failure ??= `load segment ${dead.index + 1} of ${workers} (worker thread) died as the load started`;
+  }
+
+  /** The end of history for every segment, read before any of them writes. */
+  async #historyBound(): Promise<string> {
+    const client = await plumbing(this.ctx.connect, SOURCE_APPLICATION_NAME, 30_000)();
+    try {
+      return await historyBound(client, this.ctx.load.source);
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   /** Batches that arrived before every segment started (the merger is made then). */
@@ -274,7 +287,9 @@ export class SegmentedLoad implements RunningLoad {
     const reported = this.#segments.flatMap((s) => (s.totals ? [s.totals] : []));
     const totals = reported.length > 0 ? sumTotals(reported) : emptyTotals(this.#operations.length);
     this.ctx.logger.info(stoppedLine(totals));
-    const now = Math.max(performance.now(), ...this.#segments.map((s) => s.stoppedAt ?? 0));
+    // When the last segment stopped (its drain done), as the in-process engine ends its windows.
+    const stops = this.#segments.flatMap((s) => (s.stoppedAt === undefined ? [] : [s.stoppedAt]));
+    const now = stops.length > 0 ? Math.max(...stops) : performance.now();
     return assembleReport({
       load: this.ctx.load,
       operations: this.#operations,

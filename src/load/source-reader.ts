@@ -36,6 +36,18 @@ export class SourceError extends Error {
   }
 }
 
+/** The end of history: the source's highest key now (text, as the server prints it). */
+export async function historyBound(client: pg.Client, src: Load["source"]): Promise<string> {
+  const key = ident(src.key);
+  const top = await rawQuery(
+    client,
+    `SELECT ${key} FROM ${qualified(src.table)} WHERE ${key} IS NOT NULL ORDER BY ${key} DESC LIMIT 1`,
+  );
+  if (top.rows.length === 0)
+    throw new SourceError(`the load's source table ${src.table} has no rows to replay`);
+  return top.rows[0]![0]!;
+}
+
 export class SourceReader {
   /** Column name → index in a row: the key first, then the listed columns. */
   readonly columns = new Map<string, number>();
@@ -90,17 +102,14 @@ export class SourceReader {
         : "";
   }
 
-  /** Reads the bound and the first batch: errors here (no table, no rows) stop the load before it starts. */
-  async start(): Promise<void> {
+  /**
+   * Reads the bound (unless given) and the first batch: errors here (no table, no rows) stop the load before it
+   * starts. The segments of one load are given the bound the coordinator read before any of them wrote: read
+   * by each, a segment starting later would count another's first writes as history and replay them.
+   */
+  async start(bound?: string): Promise<void> {
     const client = await this.#connection();
-    const key = ident(this.#src.key);
-    const top = await rawQuery(
-      client,
-      `SELECT ${key} FROM ${qualified(this.#src.table)} WHERE ${key} IS NOT NULL ORDER BY ${key} DESC LIMIT 1`,
-    );
-    if (top.rows.length === 0)
-      throw new SourceError(`the load's source table ${this.#src.table} has no rows to replay`);
-    this.#bound = top.rows[0]![0]!;
+    this.#bound = bound ?? (await historyBound(client, this.#src));
     const first = await this.#query();
     if (first.rows.length === 0)
       throw new SourceError(
