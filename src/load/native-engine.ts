@@ -9,15 +9,21 @@
  */
 import { availableParallelism } from "node:os";
 import type pg from "pg";
-import { LOAD_APPLICATION_NAME } from "../observers/lock-waits.ts";
 import type { LoadReport } from "../report/model.ts";
 import type { Load } from "../scenario/schema.ts";
 import { AckLedger } from "./ack-ledger.ts";
 import type { ArrivalProcess } from "./arrivals.ts";
 import { WRITES_PAUSED_FLAG, type LoadContext, type LoadEngine, type RunningLoad } from "./engine.ts";
-import { FlagBoard } from "./flags.ts";
+import type { FlagBoard } from "./flags.ts";
 import { Measurements, type Section } from "./measurements.ts";
-import { DEGRADED_MS, plumbing, SegmentCore, SOURCE_APPLICATION_NAME, stoppedLine } from "./segment-core.ts";
+import {
+  coordinatorFailure,
+  flagBoard,
+  plumbing,
+  SegmentCore,
+  SOURCE_APPLICATION_NAME,
+  stoppedLine,
+} from "./segment-core.ts";
 import { assembleReport } from "./segment-totals.ts";
 import { startSegmented } from "./segmented-load.ts";
 import { WHOLE } from "./share.ts";
@@ -69,12 +75,7 @@ class InProcessLoad implements RunningLoad {
   }
 
   failure(): string | undefined {
-    const ledgerError = this.ledger.error;
-    if (ledgerError) return `cannot write the ack ledger ${this.ctx.ackFile}: ${ledgerError.message}`;
-    const flagsFailing = this.flags.failingSince;
-    if (flagsFailing !== undefined && performance.now() - flagsFailing > DEGRADED_MS)
-      return `the load could not read its flags (_rehearse.flags) for more than ${DEGRADED_MS / 1000} s`;
-    return this.core.failure();
+    return coordinatorFailure(this.ctx.ackFile, this.ledger, this.flags) ?? this.core.failure();
   }
 
   stop(): Promise<LoadReport> {
@@ -161,12 +162,7 @@ async function startInProcess(ctx: LoadContext, arrivals: ArrivalProcess): Promi
     ctx.logger,
   );
   let running: InProcessLoad | undefined;
-  const flags = new FlagBoard(
-    plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-flags`, 5_000),
-    ctx.t0,
-    ctx.logger,
-    (name, value, now) => running?.onFlag(name, value, now),
-  );
+  const flags = flagBoard(ctx, (name, value, now) => running?.onFlag(name, value, now));
   const ledger = new AckLedger(ctx.ackFile);
   let core: SegmentCore | undefined;
   try {

@@ -32,7 +32,9 @@ import type { Logger } from "../util/logger.ts";
 import { Alarm } from "./alarm.ts";
 import { type ArrivalProcess, ArrivalSchedule } from "./arrivals.ts";
 import { Conn } from "./connection.ts";
+import type { AckLedger } from "./ack-ledger.ts";
 import { WRITES_PAUSED_FLAG } from "./engine.ts";
+import { FlagBoard } from "./flags.ts";
 import { classify, ErrorTally } from "./error-tally.ts";
 import type { Kind } from "./measurements.ts";
 import { MixTally, WeightedPick } from "./mix.ts";
@@ -546,6 +548,29 @@ export function plumbing(connect: () => Promise<pg.Client>, name: string, statem
     }
     return c;
   };
+}
+
+/** The load's flag poller (one per load, on the coordinating thread), on a connection of its own. */
+export function flagBoard(
+  ctx: { connect: () => Promise<pg.Client>; t0: number; logger: Logger },
+  onChange: (name: string, value: boolean, now: number) => void,
+): FlagBoard {
+  return new FlagBoard(
+    plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-flags`, 5_000),
+    ctx.t0,
+    ctx.logger,
+    onChange,
+  );
+}
+
+/** Why the coordinating thread's own parts make the run inconclusive: the ack ledger, the flag poller. */
+export function coordinatorFailure(ackFile: string, ledger: AckLedger, flags: FlagBoard): string | undefined {
+  const ledgerError = ledger.error;
+  if (ledgerError) return `cannot write the ack ledger ${ackFile}: ${ledgerError.message}`;
+  const flagsFailing = flags.failingSince;
+  if (flagsFailing !== undefined && performance.now() - flagsFailing > DEGRADED_MS)
+    return `the load could not read its flags (_rehearse.flags) for more than ${DEGRADED_MS / 1000} s`;
+  return undefined;
 }
 
 /** The history reader's connection name (source batches). */

@@ -12,15 +12,10 @@ import type { FlagRecord } from "./flags.ts";
 import type { Measurements } from "./measurements.ts";
 import { MixTally } from "./mix.ts";
 
-export interface SegmentTotals {
-  intended: number;
-  writes_ok: number;
-  reads_ok: number;
-  errors: number;
-  late: number;
-  dropped: number;
-  paused: number;
-  errors_by_sqlstate: Record<string, number>;
+type LoadTotals = LoadReport["totals"];
+
+/** The report's totals (counted per segment, then summed), and what else the report needs from a segment. */
+export interface SegmentTotals extends LoadTotals {
   error_samples: ErrorSample[];
   /** Per operation of the write mix, in the mix's order. */
   mix: { intended: number[]; ok: number[]; errors: number[]; dropped: number[] };

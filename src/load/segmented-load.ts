@@ -15,14 +15,19 @@
  */
 import { Worker } from "node:worker_threads";
 import type pg from "pg";
-import { LOAD_APPLICATION_NAME } from "../observers/lock-waits.ts";
 import type { LoadReport } from "../report/model.ts";
 import { AckLedger } from "./ack-ledger.ts";
 import type { ArrivalProcess } from "./arrivals.ts";
 import { WRITES_PAUSED_FLAG, type LoadContext, type RunningLoad } from "./engine.ts";
-import { FlagBoard } from "./flags.ts";
+import type { FlagBoard } from "./flags.ts";
 import { Measurements, type Section } from "./measurements.ts";
-import { DEGRADED_MS, plumbing, SOURCE_APPLICATION_NAME, stoppedLine } from "./segment-core.ts";
+import {
+  coordinatorFailure,
+  flagBoard,
+  plumbing,
+  SOURCE_APPLICATION_NAME,
+  stoppedLine,
+} from "./segment-core.ts";
 import { EventMerger } from "./segment-events.ts";
 import { assembleReport, sumTotals, type SegmentTotals } from "./segment-totals.ts";
 import type { CoordinatorMessage, SegmentInit, SegmentMessage } from "./segment-worker.ts";
@@ -249,12 +254,7 @@ export class SegmentedLoad implements RunningLoad {
   }
 
   failure(): string | undefined {
-    const ledgerError = this.ledger.error;
-    if (ledgerError) return `cannot write the ack ledger ${this.ctx.ackFile}: ${ledgerError.message}`;
-    const flagsFailing = this.flags.failingSince;
-    if (flagsFailing !== undefined && performance.now() - flagsFailing > DEGRADED_MS)
-      return `the load could not read its flags (_rehearse.flags) for more than ${DEGRADED_MS / 1000} s`;
-    return this.#failure;
+    return coordinatorFailure(this.ctx.ackFile, this.ledger, this.flags) ?? this.#failure;
   }
 
   stop(): Promise<LoadReport> {
@@ -336,12 +336,7 @@ export async function startSegmented(
   connection: pg.ClientConfig,
 ): Promise<SegmentedLoad> {
   let running: SegmentedLoad | undefined;
-  const flags = new FlagBoard(
-    plumbing(ctx.connect, `${LOAD_APPLICATION_NAME}-flags`, 5_000),
-    ctx.t0,
-    ctx.logger,
-    (name, value, now) => running?.onFlag(name, value, now),
-  );
+  const flags = flagBoard(ctx, (name, value, now) => running?.onFlag(name, value, now));
   const ledger = new AckLedger(ctx.ackFile);
   try {
     await flags.start();
