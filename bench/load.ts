@@ -45,6 +45,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = 8;
 const CORES = availableParallelism();
 const WORKERS = Number(process.env.BENCH_WORKERS ?? CORES);
+/** pgbench's clients, threads (one per core) and duration: the same in every pgbench run of the bench. */
+const CLIENTS = ["-c", String(CONNECTIONS), "-j", String(CORES), "-T", String(SECONDS)];
 /** Arrivals this many times pgbench's last maximum: above saturation without flooding the engine with drops. */
 const SATURATION = 1.5;
 /** The engine with workers = cores, and on one thread for comparison. */
@@ -207,24 +209,9 @@ try {
   for (let r = 1; r <= ROUNDS; r++) {
     const runPgbench = async () => {
       await fresh();
-      pgbTps.push(
-        tpsOf(await pgbench(["-c", String(CONNECTIONS), "-j", String(CORES), "-T", String(SECONDS)])),
-      );
+      pgbTps.push(tpsOf(await pgbench(CLIENTS)));
       await fresh();
-      pgbPreparedTps.push(
-        tpsOf(
-          await pgbench([
-            "-M",
-            "prepared",
-            "-c",
-            String(CONNECTIONS),
-            "-j",
-            String(CORES),
-            "-T",
-            String(SECONDS),
-          ]),
-        ),
-      );
+      pgbPreparedTps.push(tpsOf(await pgbench(["-M", "prepared", ...CLIENTS])));
     };
     const runNative = async () => {
       // Above the last maximum pgbench reached (a first estimate before any: 20k/s).
@@ -281,12 +268,7 @@ try {
         "prepared",
         "-R",
         String(rate),
-        "-c",
-        String(CONNECTIONS),
-        "-j",
-        String(CORES),
-        "-T",
-        String(SECONDS),
+        ...CLIENTS,
         "--log",
         `--log-prefix=${path.join(logDir, "pgbench")}`,
       ]);
