@@ -35,6 +35,12 @@ export interface InvariantCheck<I extends Invariant = Invariant, G = unknown> {
    * nextval() then setval()), and such gatherings run one after another on the first connection.
    */
   readsOnly?: true;
+  /**
+   * Its before-reading depends only on the dataset as seeded (rows, catalog), so a cached cluster reads the
+   * same every time: the reading is kept with the cache entry and reused on the next clone of it. `format`
+   * names the gathered shape; bump it when that changes, so an older reading is not taken for a newer one.
+   */
+  keepBefore?: { format: number };
   /** `earlier` is what this check gathered in the before stage, when gathering after. */
   gather?(db: Queryable, inv: I, stage: Stage, earlier?: G): Promise<G>;
   evaluate(inv: I, input: CheckInput<G>): Omit<CheckResult, "id" | "kind">;

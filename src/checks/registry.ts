@@ -61,10 +61,16 @@ export function needsGather(inv: Invariant, stage: Stage): boolean {
  * thrown error means the facts could not be read, which the runner records and `evaluateInvariant` turns
  * into an "error" result when the stage's data is missing.
  */
-export async function gatherInvariant(db: Queryable, inv: Invariant, stage: Stage): Promise<unknown> {
+export async function gatherInvariant(
+  db: Queryable,
+  inv: Invariant,
+  stage: Stage,
+  /** What the before stage gathered, for the after stage (as gatherAll passes it). */
+  earlier?: unknown,
+): Promise<unknown> {
   const check = checkFor(inv);
   if (!check.gather || !(check.stages ?? []).includes(stage)) return undefined;
-  return check.gather(db, inv, stage);
+  return check.gather(db, inv, stage, earlier);
 }
 
 /** Evaluates an invariant into a full CheckResult; a throwing evaluate() becomes status "error". */

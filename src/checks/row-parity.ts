@@ -9,6 +9,12 @@
  * hash alike exactly when they hold the same rows (up to a 64-bit collision), as an ordered digest would, but
  * the per-row work (rendering, hashing) runs in the server's parallel workers and no second sort is needed.
  *
+ * The chunks are only needed to say where a difference is. The source before the migration is read in chunks
+ * (it cannot be read again later); everything read after it first as one whole-table count and hash sum, with
+ * no sort (a parallel aggregate: about half the time of the chunked read at 1M rows), and in chunks only when
+ * that total differs from the other side's, which is the failing case. Equal totals are equal chunks summed,
+ * so the verdict is the same as comparing every chunk.
+ *
  * `source_at: before` gathers the source in the before stage (the same table, relabelled by the migration:
  * ledger before vs ledger after); `after` gathers it at the end. An empty source is an error unless
  * `allow_empty_source` (migrations that move rows out of it), where it is accepted.
@@ -37,7 +43,12 @@ export interface TableDigest {
   exists: boolean;
   missingColumns: string[];
   rows: number;
-  chunks: Chunk[];
+  /** Sum of every row's hash (decimal text): the chunks' hashes summed. */
+  hash: string;
+  /** Highest key read (text form), null for an empty table. */
+  lastKey: string | null;
+  /** Null when only the whole-table totals were read (they matched the other side's). */
+  chunks: Chunk[] | null;
 }
 
 export interface RowParityGathered {
@@ -52,14 +63,30 @@ export async function digestTable(
   columns: string[],
   /** Only rows whose key is at most this (text form, cast to the key's type by the server). */
   upTo?: string,
+  /** Read chunk by chunk (to locate differences), or only the whole-table totals. */
+  chunked = true,
 ): Promise<TableDigest> {
   const table = relationKey(name);
+  const empty = { rows: 0, hash: "0", lastKey: null, chunks: [] };
   const rel = await lookupRelation(db, name);
-  if (!rel) return { table, exists: false, missingColumns: [], rows: 0, chunks: [] };
+  if (!rel) return { table, exists: false, missingColumns: [], ...empty };
   const have = await relationColumns(db, rel.oid);
   const missingColumns = [key, ...columns].filter((c, i, all) => !have.includes(c) && all.indexOf(c) === i);
-  if (missingColumns.length > 0) return { table, exists: true, missingColumns, rows: 0, chunks: [] };
-  const rows = await digestRows(db, qualified(rel.qualifiedName), ident(key), columns, upTo);
+  if (missingColumns.length > 0) return { table, exists: true, missingColumns, ...empty };
+  const from = { table: qualified(rel.qualifiedName), key: ident(key), columns, upTo };
+  if (!chunked) {
+    const t = await inSnapshot(db, () => totalRow(db, from));
+    return {
+      table,
+      exists: true,
+      missingColumns: [],
+      rows: Number(t.n),
+      hash: t.hash,
+      lastKey: t.last_key,
+      chunks: null,
+    };
+  }
+  const rows = await inSnapshot(db, () => digestRows(db, from));
   const chunks = rows.map((r) => ({
     index: Number(r.idx),
     rows: r.n,
@@ -67,7 +94,63 @@ export async function digestTable(
     lastKey: r.last_key,
     hash: r.hash,
   }));
-  return { table, exists: true, missingColumns: [], rows: chunks.reduce((s, c) => s + c.rows, 0), chunks };
+  return {
+    table,
+    exists: true,
+    missingColumns: [],
+    rows: chunks.reduce((s, c) => s + c.rows, 0),
+    hash: chunks.reduce((s, c) => s + BigInt(c.hash), 0n).toString(),
+    lastKey: chunks.at(-1)?.lastKey ?? null,
+    chunks,
+  };
+}
+
+interface DigestFrom {
+  table: string;
+  key: string;
+  columns: string[];
+  upTo: string | undefined;
+}
+
+function rowsOf(f: DigestFrom): { sql: string; params: string[] } {
+  const where = f.upTo !== undefined ? ` WHERE ${f.key} <= $1` : "";
+  return {
+    sql: `SELECT ${f.key} AS k, hashtextextended(ROW(${f.columns.map(ident).join(", ")})::text, 0) AS h FROM ${f.table}${where}`,
+    params: f.upTo !== undefined ? [f.upTo] : [],
+  };
+}
+
+/**
+ * Runs `read` in one REPEATABLE READ transaction, so every query in it sees the same rows. Parallel workers
+ * are made cheap to choose here (the clone is otherwise idle): the row text is rendered and hashed in them.
+ */
+async function inSnapshot<T>(db: Queryable, read: () => Promise<T>): Promise<T> {
+  await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    await db.query("SET LOCAL parallel_setup_cost = 0");
+    await db.query("SET LOCAL parallel_tuple_cost = 0");
+    // The sorted (key, hash) pairs are 16 bytes a row: in memory up to ~2M rows instead of a disk merge.
+    await db.query("SET LOCAL work_mem = '64MB'");
+    const out = await read();
+    await db.query("COMMIT");
+    return out;
+  } catch (err) {
+    await db.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Count, hash sum and highest key of the whole table: one parallel aggregate, no sort. */
+async function totalRow(
+  db: Queryable,
+  f: DigestFrom,
+): Promise<{ n: string; hash: string; last_key: string | null }> {
+  const { sql, params } = rowsOf(f);
+  const res = await db.query<{ n: string; hash: string; last_key: string | null }>(
+    `SELECT count(*)::text AS n, coalesce(sum(h), 0)::text AS hash, max(k)::text AS last_key FROM (${sql}) t`,
+    params,
+  );
+  return res.rows[0]!;
 }
 
 interface DigestRow {
@@ -79,47 +162,30 @@ interface DigestRow {
 }
 
 /**
- * One row per chunk. Read in one REPEATABLE READ transaction, so the row count that marks the last row and
- * the digest see the same rows. The row text is rendered and hashed below the sort, where the planner can
- * hand it to parallel workers (made cheap to choose here: the clone is otherwise idle); only the window
- * numbering the rows and the per-chunk sums run in this backend. Nested subqueries keep the row text
- * rendered once per row rather than once per use.
+ * One row per chunk; called inside inSnapshot, so the row count that marks the last row and the digest see
+ * the same rows. Only the window numbering the rows and the per-chunk sums run in this backend. Nested
+ * subqueries keep the row text rendered once per row rather than once per use.
  */
-async function digestRows(
-  db: Queryable,
-  table: string,
-  key: string,
-  columns: string[],
-  upTo: string | undefined,
-): Promise<DigestRow[]> {
-  const where = upTo !== undefined ? ` WHERE ${key} <= $1` : "";
-  const params = upTo !== undefined ? [upTo] : [];
-  await db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-  try {
-    await db.query("SET LOCAL parallel_setup_cost = 0");
-    await db.query("SET LOCAL parallel_tuple_cost = 0");
-    // The sorted (key, hash) pairs are 16 bytes a row: in memory up to ~2M rows instead of a disk merge.
-    await db.query("SET LOCAL work_mem = '64MB'");
-    const total = (await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}${where}`, params))
-      .rows[0]!.n;
-    const last = `rn % ${ROW_PARITY_CHUNK} = 0 OR rn = ${Number(total)}`;
-    const res = await db.query<DigestRow>(
-      `SELECT (rn - 1) / ${ROW_PARITY_CHUNK} AS idx, count(*)::int AS n,
-              ((array_agg(k) FILTER (WHERE rn % ${ROW_PARITY_CHUNK} = 1))[1])::text AS first_key,
-              ((array_agg(k) FILTER (WHERE ${last}))[1])::text AS last_key,
-              sum(h)::text AS hash
-         FROM (SELECT row_number() OVER (ORDER BY k, h) AS rn, k, h
-                 FROM (SELECT ${key} AS k, hashtextextended(ROW(${columns.map(ident).join(", ")})::text, 0) AS h
-                         FROM ${table}${where}) t) s
-        GROUP BY 1 ORDER BY 1`,
-      params,
-    );
-    await db.query("COMMIT");
-    return res.rows;
-  } catch (err) {
-    await db.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
+async function digestRows(db: Queryable, f: DigestFrom): Promise<DigestRow[]> {
+  const { sql, params } = rowsOf(f);
+  const total = (await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM (${sql}) t`, params)).rows[0]!
+    .n;
+  const last = `rn % ${ROW_PARITY_CHUNK} = 0 OR rn = ${Number(total)}`;
+  const res = await db.query<DigestRow>(
+    `SELECT (rn - 1) / ${ROW_PARITY_CHUNK} AS idx, count(*)::int AS n,
+            ((array_agg(k) FILTER (WHERE rn % ${ROW_PARITY_CHUNK} = 1))[1])::text AS first_key,
+            ((array_agg(k) FILTER (WHERE ${last}))[1])::text AS last_key,
+            sum(h)::text AS hash
+       FROM (SELECT row_number() OVER (ORDER BY k, h) AS rn, k, h FROM (${sql}) t) s
+      GROUP BY 1 ORDER BY 1`,
+    params,
+  );
+  return res.rows;
+}
+
+/** Same rows by count and hash sum: the chunks would all match too. */
+function sameTotals(a: TableDigest, b: TableDigest): boolean {
+  return a.rows === b.rows && a.hash === b.hash;
 }
 
 export async function gatherRowParity(
@@ -129,13 +195,23 @@ export async function gatherRowParity(
   earlier?: RowParityGathered,
 ): Promise<RowParityGathered> {
   const out: RowParityGathered = {};
-  if (stage === inv.source_at) out.source = await digestTable(db, inv.source, inv.key, inv.columns);
+  // Read before, the source is read in chunks: it cannot be read again once the migration has run.
+  if (stage === "before" && inv.source_at === "before")
+    out.source = await digestTable(db, inv.source, inv.key, inv.columns);
   if (stage === "after") {
+    let source = inv.source_at === "before" ? earlier?.source : undefined;
+    if (inv.source_at === "after")
+      source = out.source = await digestTable(db, inv.source, inv.key, inv.columns, undefined, false);
     // Rows above the source's highest key are writes that arrived during or after the migration (the
     // replayed load; writers resumed after a swap): no_lost_writes judges those, not parity.
-    const source = inv.source_at === "before" ? earlier?.source : out.source;
-    const upTo = source?.chunks.at(-1)?.lastKey ?? undefined;
-    out.target = await digestTable(db, inv.target, inv.key, inv.columns, upTo ?? undefined);
+    const upTo = source?.lastKey ?? undefined;
+    // With no source to compare against there is nothing to gain by reading the totals first.
+    out.target = await digestTable(db, inv.target, inv.key, inv.columns, upTo, !source);
+    if (source?.exists && out.target.exists && !sameTotals(source, out.target)) {
+      // They differ: read both in chunks to say where (the source again only when read after).
+      if (!source.chunks) source = out.source = await digestTable(db, inv.source, inv.key, inv.columns);
+      out.target = await digestTable(db, inv.target, inv.key, inv.columns, source.lastKey ?? undefined);
+    }
   }
   return out;
 }
@@ -193,6 +269,17 @@ export function evaluateRowParity(inv: Inv, input: CheckInput<RowParityGathered>
     );
   }
 
+  if (sameTotals(src, tgt)) {
+    return pass(
+      `${tgt.table} (after) matches ${src.table} (${inv.source_at}): ${plural(src.rows, "row")}, identical hash over ${inv.columns.join(", ")}.`,
+    );
+  }
+  if (!src.chunks || !tgt.chunks) {
+    return inconclusive(
+      `${tgt.table} and ${src.table} differ, but were not read in chunks to say where.`,
+      "Re-run; a rehearse bug if it persists.",
+    );
+  }
   const findings: string[] = [];
   if (src.rows !== tgt.rows) {
     const diff = tgt.rows - src.rows;
@@ -200,30 +287,22 @@ export function evaluateRowParity(inv: Inv, input: CheckInput<RowParityGathered>
       `${tgt.table} has ${tgt.rows} rows, ${src.table} had ${src.rows} (${diff > 0 ? "+" : ""}${diff})`,
     );
   }
+  const [a, b] = [src.chunks, tgt.chunks];
   const mismatched: number[] = [];
-  const n = Math.max(src.chunks.length, tgt.chunks.length);
-  for (let i = 0; i < n; i++) {
-    const a = src.chunks[i];
-    const b = tgt.chunks[i];
-    if (!a || !b || a.hash !== b.hash || a.rows !== b.rows) mismatched.push(i);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (!a[i] || !b[i] || a[i]!.hash !== b[i]!.hash || a[i]!.rows !== b[i]!.rows) mismatched.push(i);
   }
   for (const i of mismatched.slice(0, 3)) {
     findings.push(
-      `rows #${i * ROW_PARITY_CHUNK + 1}–${(i + 1) * ROW_PARITY_CHUNK} by ${inv.key} differ: source ${inv.key} ${range(src.chunks[i])}, target ${inv.key} ${range(tgt.chunks[i])}`,
+      `rows #${i * ROW_PARITY_CHUNK + 1}–${(i + 1) * ROW_PARITY_CHUNK} by ${inv.key} differ: source ${inv.key} ${range(a[i])}, target ${inv.key} ${range(b[i])}`,
     );
   }
   if (mismatched.length > 3)
     findings.push(
       `and ${mismatched.length - 3} more differing chunks (positions shift after a missing or extra row)`,
     );
-
-  if (findings.length === 0) {
-    return pass(
-      `${tgt.table} (after) matches ${src.table} (${inv.source_at}): ${plural(src.rows, "row")} in ${plural(src.chunks.length, "chunk")}, identical hashes over ${inv.columns.join(", ")}.`,
-    );
-  }
   return fail(
-    `${tgt.table} (after) does not match ${src.table} (${inv.source_at}): ${src.rows !== tgt.rows ? `${tgt.rows} vs ${src.rows} rows` : "same row count, different contents"}, first difference near ${inv.key} ${src.chunks[mismatched[0] ?? 0]?.firstKey ?? tgt.chunks[mismatched[0] ?? 0]?.firstKey ?? "?"}.`,
+    `${tgt.table} (after) does not match ${src.table} (${inv.source_at}): ${src.rows !== tgt.rows ? `${tgt.rows} vs ${src.rows} rows` : "same row count, different contents"}, first difference near ${inv.key} ${a[mismatched[0] ?? 0]?.firstKey ?? b[mismatched[0] ?? 0]?.firstKey ?? "?"}.`,
     findings,
     "Rows were lost, duplicated or changed: check the backfill's batch boundaries (off-by-one at batch edges), writes arriving during the copy (dual-write or sync trigger), ON CONFLICT DO NOTHING swallowing rows, and that the cutover happens after the last batch.",
   );
@@ -233,6 +312,8 @@ export const rowParity: InvariantCheck<Inv, RowParityGathered> = {
   kind: "row_parity",
   readsOnly: true,
   stages: ["before", "after"],
+  // 2: TableDigest gained hash and lastKey.
+  keepBefore: { format: 2 },
   gather: gatherRowParity,
   evaluate: evaluateRowParity,
 };

@@ -23,6 +23,7 @@ import {
   evaluateRowParity,
   ROW_PARITY_CHUNK,
   type RowParityGathered,
+  type TableDigest,
 } from "../../src/checks/row-parity.ts";
 import { evaluateSequence, type SequenceGathered } from "../../src/checks/sequence.ts";
 import {
@@ -648,14 +649,18 @@ describe("row_parity", () => {
     lastKey: `${index * ROW_PARITY_CHUNK + rows}`,
     hash,
   });
-  const digest = (chunks: Chunk[], over = {}) => ({
+  const digest = (chunks: Chunk[], over = {}): TableDigest => ({
     table: "public.ledger",
     exists: true,
     missingColumns: [],
     rows: chunks.reduce((s, c) => s + c.rows, 0),
+    hash: chunks.reduce((s, c) => s + BigInt(c.hash), 0n).toString(),
+    lastKey: chunks.at(-1)?.lastKey ?? null,
     chunks,
     ...over,
   });
+  /** What the after stage reads first: only the whole-table totals. */
+  const totals = (chunks: Chunk[]): TableDigest => ({ ...digest(chunks), chunks: null });
   const before = inv({
     check: "row_parity",
     source: "ledger",
@@ -663,7 +668,7 @@ describe("row_parity", () => {
     source_at: "before",
     columns: ["id", "amount"],
   });
-  const same = [chunk(0, 10_000, "a"), chunk(1, 10_000, "b"), chunk(2, 5, "c")];
+  const same = [chunk(0, 10_000, "11"), chunk(1, 10_000, "22"), chunk(2, 5, "33")];
   const cases: Array<{
     name: string;
     inv?: Of<"row_parity">;
@@ -677,10 +682,22 @@ describe("row_parity", () => {
       status: "pass",
     },
     {
+      name: "identical by the whole-table totals alone",
+      g: { before: { source: digest(same) }, after: { target: totals(same) } },
+      status: "pass",
+      text: /20005 rows, identical hash over id, amount/,
+    },
+    {
+      name: "totals differ but the target was not read in chunks",
+      g: { before: { source: digest(same) }, after: { target: totals([chunk(0, 10_000, "11")]) } },
+      status: "error",
+      text: /not read in chunks/,
+    },
+    {
       name: "one row lost in the second chunk",
       g: {
         before: { source: digest(same) },
-        after: { target: digest([chunk(0, 10_000, "a"), chunk(1, 10_000, "x"), chunk(2, 4, "y")]) },
+        after: { target: digest([chunk(0, 10_000, "11"), chunk(1, 10_000, "99"), chunk(2, 4, "98")]) },
       },
       status: "fail",
       text: /public\.ledger has 20004 rows, public\.ledger had 20005 \(-1\)\nrows #10001–20000 by id differ: source id 10001 … 20000 \(10000 rows\)/,
@@ -689,7 +706,7 @@ describe("row_parity", () => {
       name: "same count, a value changed",
       g: {
         before: { source: digest(same) },
-        after: { target: digest([chunk(0, 10_000, "a"), chunk(1, 10_000, "b"), chunk(2, 5, "changed")]) },
+        after: { target: digest([chunk(0, 10_000, "11"), chunk(1, 10_000, "22"), chunk(2, 5, "34")]) },
       },
       status: "fail",
       text: /same row count, different contents[\s\S]*rows #20001–30000/,
