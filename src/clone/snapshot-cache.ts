@@ -102,6 +102,31 @@ export async function cachedPassword(entry: CacheEntry): Promise<string> {
 }
 
 /**
+ * A reading taken on a clone of the entry, kept beside its data under `gathered/<name>.json` (see
+ * InvariantCheck.keepBefore); undefined when there is none or it cannot be read.
+ */
+export async function readGathered(entry: CacheEntry, name: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path.join(entry.dir, "gathered", `${name}.json`), "utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps a reading with the entry; written aside and renamed in, so a reader never sees half of one. */
+export async function storeGathered(entry: CacheEntry, name: string, value: unknown): Promise<void> {
+  const dir = path.join(entry.dir, "gathered");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = path.join(dir, `.${name}.${randomBytes(6).toString("hex")}`);
+  try {
+    await writeFile(tmp, JSON.stringify(value), { mode: 0o600 });
+    await rename(tmp, path.join(dir, `${name}.json`));
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
  * Moves a stopped cluster (`built.root` containing `built.dataDir`) into the cache under `meta.key`. When
  * another run stored the same key first, ours is discarded and theirs returned.
  */

@@ -11,6 +11,7 @@ import type { ResolvedScenario } from "../scenario/load.ts";
 import { connector } from "../util/connect.ts";
 import { registerSecret } from "../util/redact.ts";
 import type { RunContext } from "./context.ts";
+import type { KeptReadings } from "./gather.ts";
 import { Inconclusive, located } from "./errors.ts";
 import type { RunPlan } from "./plan.ts";
 import { CLONE_DATABASE } from "./providers.ts";
@@ -25,6 +26,8 @@ export interface ProvisionedClone {
   db: pg.Client;
   /** The clone still needs the dataset (schema, seeding); false when it came seeded or holds its data. */
   empty: boolean;
+  /** The cached cluster's kept before-readings, when the clone is a copy of one. */
+  kept?: KeptReadings;
 }
 
 /**

@@ -29,7 +29,7 @@ export interface Preflight {
 export async function preflight(
   ctx: RunContext,
   plan: RunPlan,
-  { db, clone, connect }: ProvisionedClone,
+  { db, clone, connect, kept }: ProvisionedClone,
 ): Promise<Preflight> {
   const { rs } = plan;
   const s = rs.scenario;
@@ -39,7 +39,7 @@ export async function preflight(
   const hotOids = hotTableOids(rs, before);
   const gathered: Gathered = new Map();
   ctx.enter("gathering the invariants' data before the migration");
-  await gatherOnClone(ctx, db, connect, s.invariants, "before", gathered);
+  await gatherOnClone(ctx, db, connect, s.invariants, "before", gathered, kept);
   if (clone.replica?.settle) {
     // The seeding's WAL is not the migration's: start with the replica caught up (then capped, if asked).
     ctx.enter("waiting for the replica to catch up");

@@ -9,6 +9,8 @@ import {
   cachedPassword,
   cacheKey,
   lookupCache,
+  readGathered,
+  storeGathered,
   storeCache,
 } from "../clone/snapshot-cache.ts";
 import { closeClients, connector } from "../util/connect.ts";
@@ -79,7 +81,18 @@ export async function cachedClone(
   ctx.stopIfAborted();
   // The cached cluster's schema ran on the same binaries; checked again on the clone the run uses.
   await checkExtensions(ctx, rs, db, clone.provider);
-  return { clone, cfg, connect, db, empty: false };
+  const cached = entry;
+  return {
+    clone,
+    cfg,
+    connect,
+    db,
+    empty: false,
+    kept: {
+      read: (name) => readGathered(cached, name),
+      store: (name, value) => storeGathered(cached, name, value),
+    },
+  };
 }
 
 /** A cache miss: seeds a keepable cluster and stores it; the build server is stopped whatever happens. */

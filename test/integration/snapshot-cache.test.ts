@@ -4,7 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -118,6 +118,47 @@ describe("seeded-cluster cache", () => {
 
     const entries = await listCache();
     expect(entries.map((e) => e.key)).toEqual([first.context.clone!.cache_key]);
+  });
+
+  it("keeps row_parity's before-reading with the cached cluster: the next clone is judged by it, not read again", async () => {
+    const lines: string[] = [];
+    const run = () =>
+      rehearse({
+        scenarioPath: fixture("cached-dataset"),
+        providers: { embedded: new EmbeddedProvider() },
+        logger: createLogger({ write: (l) => lines.push(l) }),
+      });
+    const first = await run();
+    expect(first.status, first.reason).toBe("passed");
+    const entries = await listCache();
+    expect(entries).toHaveLength(1);
+    const dir = path.join(entries[0]!.dir, "gathered");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+    expect(files).toHaveLength(1);
+
+    lines.length = 0;
+    const second = await run();
+    expect(second.status, second.reason).toBe("passed");
+    expect(lines.join("\n")).toMatch(
+      /kept with the cached cluster \(before\): row_parity\S*: not read again/,
+    );
+    expect(lines.join("\n")).not.toMatch(/gathered \(before\)/);
+
+    // What the check judges by is the kept reading: one row more there is a difference it reports.
+    const file = path.join(dir, files[0]!);
+    const original = await readFile(file, "utf8");
+    try {
+      const kept = JSON.parse(original) as { source: { rows: number; chunks: { rows: number }[] } };
+      kept.source.rows += 1;
+      kept.source.chunks[0]!.rows += 1;
+      await writeFile(file, JSON.stringify(kept));
+      const third = await run();
+      const parity = third.checks.find((c) => c.id.startsWith("row_parity"));
+      expect(parity?.status, parity?.summary).toBe("fail");
+      expect(parity?.summary).toMatch(/20000 vs 20001 rows/);
+    } finally {
+      await writeFile(file, original);
+    }
   });
 
   it("a plain copy works where overlayfs is not used, with the same data", async () => {
