@@ -140,10 +140,14 @@ async function initialiseWithPrivateTmp(server: EmbeddedPostgres, dir: string): 
 }
 
 /**
- * The initdb template for a fresh clone, or undefined (then the clone runs initdb itself): when
- * REHEARSE_INITDB_TEMPLATE=0, or when the template cannot be read or made (logged).
+ * Copies the initdb template to `dataDir` and returns it, or returns undefined with nothing at `dataDir` (then
+ * the clone runs initdb itself): when REHEARSE_INITDB_TEMPLATE=0, or when the template cannot be read, made
+ * or copied (logged).
  */
-async function freshTemplate(log: (line: string) => void): Promise<InitdbTemplate | undefined> {
+async function fromTemplate(
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<InitdbTemplate | undefined> {
   if (process.env.REHEARSE_INITDB_TEMPLATE === "0") return undefined;
   try {
     const template = await initdbTemplate(
@@ -164,8 +168,11 @@ async function freshTemplate(log: (line: string) => void): Promise<InitdbTemplat
       await clusterBase(),
     );
     registerSecret(template.password);
+    await copyTemplate(template, dataDir);
+    log(`clone: copied the initdb template ${template.dataDir}`);
     return template;
   } catch (err) {
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
     if (isStopping()) throw err;
     log(`clone: no initdb template (${(err as Error).message}); running initdb`);
     return undefined;
@@ -327,17 +334,7 @@ export class EmbeddedProvider implements CloneProvider {
     // for good. The replica inherits it from these settings.
     const settings = { ...DEFAULT_SETTINGS, unix_socket_directories: "", ...options.settings };
     // A fresh cluster is a copy of the initdb template when one can be had (initdb-template.ts).
-    const template = from ? undefined : await prepare(freshTemplate(log));
-    if (template) {
-      try {
-        await prepare(copyTemplate(template, path.join(dir, "data")));
-        log(`clone: copied the initdb template ${template.dataDir}`);
-      } catch (err) {
-        cleanupDir();
-        await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-        throw err;
-      }
-    }
+    const template = from ? undefined : await prepare(fromTemplate(path.join(dir, "data"), log));
     /** The superuser's password in the data directory as it starts; replaced by this clone's own. */
     const startPassword = from?.password ?? template?.password ?? password;
     const server = new EmbeddedPostgres({
