@@ -1,12 +1,14 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { access, appendFile, chmod, chown, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, appendFile, chmod, chown, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { ident } from "../db/sql.ts";
 import { isStopping, registerCleanup } from "../util/cleanup.ts";
+import { registerSecret } from "../util/redact.ts";
 import { clusterBase, DEFAULT_SETTINGS, freePort } from "./embedded.ts";
+import { copyTemplate, type InitdbTemplate, initdbTemplate } from "./initdb-template.ts";
 import {
   CloneUnavailableError,
   loopbackConfig,
@@ -145,6 +147,42 @@ async function tail(file: string, lines: number): Promise<string> {
   }
 }
 
+/**
+ * Copies the installed binaries' initdb template to `dataDir` and returns it, or returns undefined with
+ * nothing at `dataDir` (the caller runs initdb): when REHEARSE_INITDB_TEMPLATE=0, or when the template
+ * cannot be read, made or copied (logged). Keyed by the binaries' directory and initdb's mtime, so a package
+ * upgrade makes a new one.
+ */
+async function fromSystemTemplate(
+  install: SystemInstall,
+  ids: Ids | undefined,
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<InitdbTemplate | undefined> {
+  if (process.env.REHEARSE_INITDB_TEMPLATE === "0") return undefined;
+  try {
+    const initdb = await stat(path.join(install.bin, "initdb"));
+    const template = await initdbTemplate(
+      `system:${install.bin}:${initdb.mtimeMs}`,
+      async (work, _dataDir, password) => {
+        await chmod(work, 0o700);
+        if (ids) await chown(work, ids.uid, ids.gid);
+        await new SystemCluster(install, work, ids).initdb(password);
+      },
+      await clusterBase(),
+    );
+    registerSecret(template.password);
+    await copyTemplate(template, dataDir);
+    log(`clone: copied the initdb template ${template.dataDir}`);
+    return template;
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 3 });
+    if (isStopping()) throw err;
+    log(`clone: no initdb template (${(err as Error).message}); running initdb`);
+    return undefined;
+  }
+}
+
 /** A cluster made with the installed initdb and run by pg_ctl: everything it needs lives in `dir`. */
 class SystemCluster {
   readonly data: string;
@@ -163,7 +201,7 @@ class SystemCluster {
     return run(path.join(this.install.bin, "pg_ctl"), args, { ids: this.ids, cwd: this.dir });
   }
 
-  async init(password: string, port: number, settings: CloneOptions["settings"]): Promise<void> {
+  async initdb(password: string): Promise<void> {
     // The password reaches initdb through a file only the server user can read, removed straight after.
     const pwfile = path.join(this.dir, "pwfile");
     await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
@@ -185,6 +223,10 @@ class SystemCluster {
     } finally {
       await rm(pwfile, { force: true });
     }
+  }
+
+  /** This clone's settings, port and socket directory, after what initdb wrote. */
+  async configure(port: number, settings: CloneOptions["settings"]): Promise<void> {
     await appendFile(
       path.join(this.data, "postgresql.conf"),
       "\n# rehearse: a throwaway clone\n" +
@@ -319,18 +361,25 @@ export class SystemProvider implements CloneProvider {
     try {
       await chmod(dir, 0o700);
       if (ids) await chown(dir, ids.uid, ids.gid);
-      log(`initdb with PostgreSQL ${install.major} from ${install.bin} in ${dir}`);
-      await cluster.init(password, port, options.settings);
+      // A copy of the initdb template when one can be had (initdb-template.ts), else initdb here.
+      const template = await fromSystemTemplate(install, ids, cluster.data, log);
+      if (!template) {
+        log(`initdb with PostgreSQL ${install.major} from ${install.bin} in ${dir}`);
+        await cluster.initdb(password);
+      }
+      await cluster.configure(port, options.settings);
       await cluster.start();
       const admin = new pg.Client({
         host: "127.0.0.1",
         port,
         user: "postgres",
-        password,
+        password: template?.password ?? password,
         database: "postgres",
       });
       await admin.connect();
       try {
+        // Each clone gets its own password; the template's stays in the cache.
+        if (template) await admin.query(`ALTER ROLE postgres PASSWORD ${admin.escapeLiteral(password)}`);
         await admin.query(`CREATE DATABASE ${ident(database)}`);
       } finally {
         await admin.end();

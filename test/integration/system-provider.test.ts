@@ -94,6 +94,33 @@ describe("system provider", () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it("copies the installed binaries' initdb template: each clone with its own password, settings and port", async (ctx) => {
+    ctx.skip(!newest, SKIP_NOTE);
+    const lines: string[] = [];
+    await using a = await new SystemProvider().start({ log: (l) => lines.push(l) });
+    await using b = await new SystemProvider().start({
+      settings: { work_mem: "9MB" },
+      log: (l) => lines.push(l),
+    });
+    expect(lines.filter((l) => l.includes("copied the initdb template"))).toHaveLength(2);
+    expect(a.connectionConfig().password).not.toBe(b.connectionConfig().password);
+    const settings = async (clone: typeof a) => {
+      const c = new pg.Client(clone.connectionConfig());
+      await c.connect();
+      try {
+        return (
+          await c.query(
+            "SELECT current_setting('work_mem') AS work_mem, current_setting('port')::int AS port, current_database() AS db",
+          )
+        ).rows[0];
+      } finally {
+        await c.end();
+      }
+    };
+    expect(await settings(a)).toEqual({ work_mem: "4MB", port: a.connectionConfig().port, db: "rehearsal" });
+    expect(await settings(b)).toEqual({ work_mem: "9MB", port: b.connectionConfig().port, db: "rehearsal" });
+  });
+
   it("names the package to install when the asked-for version is not installed", async () => {
     const err = await new SystemProvider().start({ version: 99 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloneUnavailableError);
