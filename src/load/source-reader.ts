@@ -20,7 +20,7 @@ import type pg from "pg";
 import { ident, qualified } from "../db/sql.ts";
 import type { Load } from "../scenario/schema.ts";
 import type { Logger } from "../util/logger.ts";
-import { type Share, WHOLE } from "./share.ts";
+import { segmentOf, type Share, WHOLE } from "./share.ts";
 import { rawQuery } from "./wire.ts";
 
 export type SourceRow = (string | null)[];
@@ -95,11 +95,7 @@ export class SourceReader {
     names.forEach((n, i) => this.columns.set(n, i));
     this.#select = `SELECT ${names.map(ident).join(", ")} FROM ${qualified(source.table)}`;
     this.#share = share;
-    // Integers the engine computed, never input: safe to inline, and the key is quoted.
-    this.#mine =
-      share.of > 1
-        ? ` AND mod(abs(hashtext(${ident(source.key)}::text)::bigint), ${share.of}) = ${share.index}`
-        : "";
+    this.#mine = share.of > 1 ? ` AND ${segmentOf(source.key, share.of)} = ${Math.trunc(share.index)}` : "";
   }
 
   /**

@@ -9,6 +9,8 @@ import type { CatalogSnapshot } from "../catalog/types.ts";
 import { ident, qualified, splitName } from "../db/sql.ts";
 import { formatProblem, type Problem, type ResolvedScenario } from "../scenario/load.ts";
 import { writeOperations } from "../scenario/schema.ts";
+import { defaultWorkers } from "./native-engine.ts";
+import { segmentOf } from "./share.ts";
 import { parseTemplate, resolveParams, TemplateError } from "./template.ts";
 
 export class LoadValidationError extends Error {
@@ -65,6 +67,16 @@ export async function validateLoad(
       `"${load.source.table}" has no rows: there is no history to replay`,
       "seed the table (dataset.tables) or point the source at a table that has rows",
     );
+  } else {
+    const workers = Math.min(load.connections, load.workers ?? defaultWorkers(load));
+    const served =
+      workers > 1 ? await segmentsWithHistory(db, load.source.table, load.source.key, workers) : 1;
+    if (served < workers)
+      at(
+        ["load", "workers"],
+        `"${load.source.table}" has history for ${served} of the ${workers} load segments: the others would have no rows to replay`,
+        `set load.workers: 1 (${load.workers === undefined ? "the default follows the machine's cores" : "or fewer"}), or seed more rows`,
+      );
   }
 
   const columns = new Map(load.source.columns.map((c, i) => [c, i]));
@@ -128,4 +140,28 @@ export async function validateLoad(
     );
   }
   if (problems.length > 0) throw new LoadValidationError(problems);
+}
+
+/**
+ * How many of `segments` load segments get at least one history row (source-reader.ts shares the rows by
+ * the key's hash). Read from the first rows alone when they already reach every segment, the usual case; the
+ * whole table only when it is small enough to leave one empty.
+ */
+async function segmentsWithHistory(
+  db: pg.Client,
+  table: string,
+  key: string,
+  segments: number,
+): Promise<number> {
+  const share = segmentOf(key, segments);
+  const count = async (limit: string) =>
+    Number(
+      (
+        await db.query<{ n: string }>(
+          `SELECT count(DISTINCT ${share})::text AS n FROM (SELECT ${ident(key)} FROM ${qualified(table)}${limit}) t`,
+        )
+      ).rows[0]!.n,
+    );
+  const sampled = await count(` LIMIT ${100 * segments}`);
+  return sampled === segments ? sampled : count("");
 }

@@ -13,7 +13,9 @@ const root = mkdtempSync(path.join(tmpdir(), "rehearse-load-bad-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const SCHEMA = `CREATE TABLE items (id bigserial PRIMARY KEY, k uuid, v int NOT NULL);
-CREATE TABLE empty_items (id bigserial PRIMARY KEY, v int);`;
+CREATE TABLE empty_items (id bigserial PRIMARY KEY, v int);
+CREATE TABLE one_item (id bigserial PRIMARY KEY, v int);
+INSERT INTO one_item (v) VALUES (1);`;
 
 const base = (load: string) => `version: 1
 name: load-bad
@@ -72,6 +74,17 @@ describe("bad load input exits 2 before the migration", () => {
       name: "a source that returns no rows",
       load: LOAD.replace("table: items", "table: empty_items"),
       want: [/load\.source\.table: "empty_items" has no rows/, /fix: seed the table/],
+    },
+    {
+      name: "more load segments than the history has rows for",
+      load: LOAD.replace("table: items", "table: one_item").replace(
+        "rate: 50",
+        "rate: 50\n  connections: 4\n  workers: 3",
+      ),
+      want: [
+        /load\.workers: "one_item" has history for 1 of the 3 load segments/,
+        /fix: set load\.workers: 1 \(or fewer\)/,
+      ],
     },
     {
       name: "a source column that does not exist",
