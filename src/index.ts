@@ -10,7 +10,8 @@ export { provisionClone, type CloneSession } from "./run/clone-session.ts";
 export { CloneRefusedError, CloneUnavailableError } from "./clone/provider.ts";
 
 // Scenarios: load and validate scenario.yaml, and its JSON Schema.
-export { formatProblem, loadScenario, ScenarioError } from "./scenario/load.ts";
+export { formatProblem, ScenarioError } from "./scenario/load.ts";
+export { loadCheckedScenario as loadScenario } from "./run/scenario.ts";
 export { scenarioJsonSchema } from "./scenario/json-schema.ts";
 
 // Reports: the model every reporter reads, writing and re-rendering them, comparing two runs.

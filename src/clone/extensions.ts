@@ -6,6 +6,7 @@ import { readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Queryable } from "../db/sql.ts";
+import type { BundledExtensions } from "../scenario/references.ts";
 import { findSystemInstalls } from "./system.ts";
 
 /** Debian packages not named postgresql-<major>-<extension without "pg_", "_" as "-">. */
@@ -71,3 +72,9 @@ export async function embeddedExtensions(): Promise<Set<string> | undefined> {
     return undefined;
   }
 }
+
+/** The embedded binaries' extensions, as scenario validation takes them (loadScenario's `embedded`). */
+export const embeddedBundle: BundledExtensions = {
+  names: embeddedExtensions,
+  fix: async (extension) => extensionFix("embedded", await suggestedMajor(), extension),
+};

@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import { EmbeddedProvider } from "../clone/embedded.ts";
+import { embeddedBundle } from "../clone/extensions.ts";
 import { loadScenario } from "../scenario/load.ts";
 import { seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
@@ -167,7 +168,7 @@ export async function measureFidelity(
   source: SourceTable[],
   log: (line: string) => void,
 ): Promise<FidelityReport> {
-  const rs = await loadScenario(dir);
+  const rs = await loadScenario(dir, { embedded: embeddedBundle });
   const clone = await new EmbeddedProvider().start({ settings: { autovacuum: false } });
   try {
     const cfg = clone.connectionConfig();

@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { Clone, CloneProvider } from "../clone/provider.ts";
-import { loadScenario } from "../scenario/load.ts";
 import { seedDataset } from "../seed/seeder.ts";
 import { syncSeededSequences } from "../seed/sequences.ts";
 import { registerCleanup } from "../util/cleanup.ts";
@@ -18,6 +17,7 @@ import type { RehearsalOptions } from "./options.ts";
 import { CLONE_DATABASE, defaultProviders } from "./providers.ts";
 import { resolveRows } from "./rows.ts";
 import { newRunId } from "./run-id.ts";
+import { loadCheckedScenario } from "./scenario.ts";
 import { runSetupSql } from "./setup-sql.ts";
 
 export interface CloneSession {
@@ -35,7 +35,7 @@ export async function provisionClone(
     providers?: Record<string, CloneProvider>;
   },
 ): Promise<CloneSession> {
-  const rs = opts.scenarioPath ? await loadScenario(opts.scenarioPath) : undefined;
+  const rs = opts.scenarioPath ? await loadCheckedScenario(opts.scenarioPath) : undefined;
   const name = opts.provider ?? rs?.scenario.target.provider ?? "embedded";
   const providers: Record<string, CloneProvider> =
     opts.providers ??

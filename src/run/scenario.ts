@@ -1,12 +1,13 @@
 /** The first stage: the scenario read, and what the report says of it before anything starts for it. */
-import { loadScenario, type ResolvedScenario } from "../scenario/load.ts";
+import { embeddedBundle } from "../clone/extensions.ts";
+import { type LoadOptions, loadScenario, type ResolvedScenario } from "../scenario/load.ts";
 import type { RunContext } from "./context.ts";
 import { newRunId } from "./run-id.ts";
 import { sourceRowCounts } from "./source-rows.ts";
 
 export async function readScenario(ctx: RunContext): Promise<ResolvedScenario> {
   const { opts, report } = ctx;
-  const rs = await loadScenario(opts.scenarioPath);
+  const rs = await loadCheckedScenario(opts.scenarioPath);
   const s = rs.scenario;
   report.scenario = {
     name: s.name,
@@ -27,4 +28,12 @@ export async function readScenario(ctx: RunContext): Promise<ResolvedScenario> {
     explanation: "",
   };
   return rs;
+}
+
+/**
+ * loadScenario with what the embedded binaries bring, so an extension they lack is refused before any
+ * cluster starts: what `rehearse validate`, a rehearsal and the library's loadScenario all use.
+ */
+export function loadCheckedScenario(dirOrFile: string, options: LoadOptions = {}): Promise<ResolvedScenario> {
+  return loadScenario(dirOrFile, { embedded: embeddedBundle, ...options });
 }

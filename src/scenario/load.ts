@@ -5,7 +5,7 @@
 import { resolveBackground } from "./background.ts";
 import { emptyDatasetProblems, readDatasetSql } from "./dataset.ts";
 import { ScenarioError } from "./problem.ts";
-import { referenceProblems } from "./references.ts";
+import { type BundledExtensions, referenceProblems } from "./references.ts";
 import type { ResolvedScenario } from "./resolved.ts";
 import { readScenarioYaml } from "./scenario-yaml.ts";
 import { loadSqlParser } from "./sql.ts";
@@ -26,6 +26,11 @@ export type {
 export interface LoadOptions {
   /** The time {{month}} / {{day}} placeholders in SQL are computed from; default: now. */
   now?: Date;
+  /**
+   * What the embedded binaries bring, so an extension they lack is refused before any cluster starts
+   * (src/run/scenario.ts hands it in); without it that is found when the clone runs.
+   */
+  embedded?: BundledExtensions;
 }
 
 /** Loads `<dir>/scenario.yaml` (or a path to the yaml itself). Throws ScenarioError listing every problem. */
@@ -40,7 +45,7 @@ export async function loadScenario(dirOrFile: string, options: LoadOptions = {})
     ...dataset.problems,
     ...steps.problems,
     ...background.problems,
-    ...(await referenceProblems(scenario, steps, yaml)),
+    ...(await referenceProblems(scenario, steps, yaml, options.embedded)),
     ...emptyDatasetProblems(scenario, yaml),
   ];
   if (problems.length > 0 || !dataset.schemaSql) throw new ScenarioError(problems);

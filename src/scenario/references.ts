@@ -9,11 +9,24 @@ import { type ScenarioYaml, where } from "./scenario-yaml.ts";
 import { type Load, type Scenario, writeOperations } from "./schema.ts";
 import type { ResolvedSteps } from "./steps.ts";
 
+/**
+ * The extensions a clone's binaries bring, handed in by the caller: this layer knows no binaries
+ * (src/clone/extensions.ts has the embedded ones).
+ */
+export interface BundledExtensions {
+  /** Undefined when they cannot be found: the check is then left to the rehearsal, which asks the server. */
+  names(): Promise<Set<string> | undefined>;
+  /** What to do about one the binaries lack. */
+  fix(extension: string): Promise<string>;
+}
+
 /** Every reference problem, in the order a reader meets the sections they concern. */
 export async function referenceProblems(
   scenario: Scenario,
   steps: ResolvedSteps,
   yaml: ScenarioYaml,
+  /** What the embedded binaries bring; without it an extension is checked only once a clone runs. */
+  embedded?: BundledExtensions,
 ): Promise<Problem[]> {
   return [
     ...phaseBudgetProblems(scenario, steps.phaseNames, yaml),
@@ -21,7 +34,7 @@ export async function referenceProblems(
     ...(scenario.target.replica ? [] : replicaProblems(scenario, yaml)),
     ...budgetReferenceProblems(scenario, steps, yaml),
     ...checkIdProblems(scenario, yaml),
-    ...(await extensionProblems(scenario, yaml)),
+    ...(embedded ? await extensionProblems(scenario, yaml, embedded) : []),
   ];
 }
 
@@ -177,17 +190,20 @@ function checkIdProblems(scenario: Scenario, yaml: ScenarioYaml): Problem[] {
 }
 
 /** An extension the embedded binaries lack can never be created there: say so now, not after a cluster start. */
-async function extensionProblems(scenario: Scenario, yaml: ScenarioYaml): Promise<Problem[]> {
+async function extensionProblems(
+  scenario: Scenario,
+  yaml: ScenarioYaml,
+  embedded: BundledExtensions,
+): Promise<Problem[]> {
   if (scenario.target.provider !== "embedded" || scenario.target.extensions.length === 0) return [];
-  const { embeddedExtensions, extensionFix, suggestedMajor } = await import("../clone/extensions.ts");
-  const bundled = await embeddedExtensions();
+  const bundled = await embedded.names();
   const problems: Problem[] = [];
   for (const [i, ext] of scenario.target.extensions.entries()) {
     if (!bundled || bundled.has(ext)) continue;
     problems.push({
       ...where(yaml, ["target", "extensions", i]),
       message: `the embedded PostgreSQL has no extension "${ext}"`,
-      fix: extensionFix("embedded", await suggestedMajor(), ext),
+      fix: await embedded.fix(ext),
     });
   }
   return problems;

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CloneUnavailableError, type Clone, type CloneOptions } from "../../src/clone/provider.ts";
 import { findSystemInstalls, SystemProvider } from "../../src/clone/system.ts";
 import { rehearse } from "../../src/run/rehearsal.ts";
-import { loadScenario, ScenarioError } from "../../src/scenario/load.ts";
+import { ScenarioError } from "../../src/scenario/load.ts";
+import { loadCheckedScenario as loadScenario } from "../../src/run/scenario.ts";
 import { silentLogger } from "../../src/util/logger.ts";
 
 const installs = await findSystemInstalls();
