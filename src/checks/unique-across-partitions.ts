@@ -416,6 +416,13 @@ async function runProbe(
 }
 
 /**
+ * Plans the grouping may not use. Index walks: see findDuplicates. Hashing: nearly every key is its own group,
+ * so a hash table holds the whole key set and spills past work_mem; a parallel sort groups the same keys
+ * faster (uuid keys, measured here: 1.00 s against 1.16 s at 1M rows, 11.6 s against 14.9 s at 10M).
+ */
+const PASSIVE_OFF = ["enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan", "enable_hashagg"];
+
+/**
  * Up to five keys held more than once, with the partitions holding them. NULLs never collide under a UNIQUE
  * constraint (NULLS DISTINCT), so they are not duplicates here either.
  *
@@ -435,8 +442,7 @@ async function findDuplicates(
   const dups = ident("rehearse_duplicates");
   await db.query("BEGIN");
   try {
-    for (const setting of ["enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"])
-      await db.query(`SET LOCAL ${setting} = off`);
+    for (const setting of PASSIVE_OFF) await db.query(`SET LOCAL ${setting} = off`);
     await db.query("SET LOCAL parallel_setup_cost = 0");
     await db.query("SET LOCAL parallel_tuple_cost = 0");
     await db.query("SET LOCAL work_mem = '64MB'");
@@ -446,8 +452,7 @@ async function findDuplicates(
         WHERE ${inv.columns.map((c) => `${ident(c)} IS NOT NULL`).join(" AND ")}
         GROUP BY ${cols} HAVING count(*) > 1 LIMIT 5`,
     );
-    for (const setting of ["enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"])
-      await db.query(`SET LOCAL ${setting} TO DEFAULT`);
+    for (const setting of PASSIVE_OFF) await db.query(`SET LOCAL ${setting} TO DEFAULT`);
     const res = await db.query<{ key: Array<string | null>; n: number; partitions: string[] }>(
       `SELECT ARRAY[${inv.columns.map((c) => `d.${ident(c)}::text`).join(", ")}] AS key, d.rehearse_n AS n,
               (SELECT array_agg(DISTINCT x.tableoid::regclass::text) FROM ${from} x
