@@ -3,10 +3,16 @@ import { configDefaults, defineConfig } from "vitest/config";
 /** Integration files that saturate the machine for minutes: run once the others are done. */
 const HEAVY = ["test/integration/init-matrix.test.ts"];
 /**
- * A 1M-row rehearsal whose report must pass, millisecond lock budgets included: last, alone on the machine,
- * so nothing else's CPU use decides its verdict.
+ * Files whose verdicts hang on milliseconds: a 1M-row rehearsal whose report must pass, lock budgets
+ * included; init's scaffolds, rehearsed as generated under the default 1 s ACCESS EXCLUSIVE budget; lock
+ * waits of 200 ms each, counted by a poll. Last, one file at a time, so nothing else's CPU use decides them
+ * (beside other files, a scaffold's cutover once held its lock past 1 s and the poll missed one wait).
  */
-const ALONE = ["test/integration/html-layout.test.ts"];
+const ALONE = [
+  "test/integration/html-layout.test.ts",
+  "test/integration/init.test.ts",
+  "test/integration/lock-waits.test.ts",
+];
 
 export default defineConfig({
   test: {
